@@ -1,0 +1,135 @@
+"""`omnivec models` and `omnivec embed`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from omnivec.cli.app import app, setup_runtime
+from omnivec.errors import InputError
+
+
+@app.command()
+def models(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """List known models: family, modalities, dimension, licence, where weights come from."""
+    from omnivec.encoders.registry import list_specs
+
+    rows = [
+        {
+            "name": s.name,
+            "family": s.family,
+            "modalities": ",".join(s.modalities),
+            "dim": s.dim or "?",
+            "max_length": s.max_length,
+            "params": s.params,
+            "license": s.license,
+            "weights": "bundled (offline)" if s.bundle else ("none" if s.family == "fake" else "download"),
+            "hardware": s.hardware,
+        }  # fmt: skip
+        for s in list_specs()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        "name", "family", "modalities", "dim", "max len", "params", "licence", "weights", "hardware"
+    )
+    for r in rows:
+        table.add_row(*(str(v) for v in r.values()))
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+def unescape(text: str | None) -> str | None:
+    r"""Turn `\n`, `\t` and `\\` typed on a command line into the characters they name."""
+    if text is None:
+        return None
+    return text.replace("\\\\", "\0").replace("\\n", "\n").replace("\\t", "\t").replace("\0", "\\")
+
+
+def read_inputs(source: str) -> tuple[list[str], list[str], int]:
+    """(ids, texts, blank lines skipped) from a text file, a JSONL file or `-`."""
+    raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    try:
+        lines = raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            received=f"{source}: bytes that are not UTF-8 at offset {exc.start}",
+            expected="a UTF-8 text or JSONL file",
+            fix="convert the file, e.g. iconv -f latin1 -t utf-8",
+        ) from exc
+    is_jsonl = source.endswith((".jsonl", ".ndjson")) or (lines and lines[0].lstrip().startswith("{"))
+    ids, texts, blank = [], [], 0
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            blank += 1
+            continue
+        if is_jsonl:
+            try:
+                rec = json.loads(line)
+                ids.append(str(rec.get("id", rec.get("_id", n))))
+                texts.append(rec["text"])
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                raise InputError(
+                    received=f"{source} line {n}: {line[:60]!r}",
+                    expected='a JSON object with a "text" field (and optionally "id")',
+                    fix="fix that line or pass a plain text file with one item per line",
+                ) from exc
+        else:
+            ids.append(str(n))
+            texts.append(line)
+    if not texts:
+        raise InputError(
+            received=f"{source}: no items ({blank} blank lines)",
+            expected="at least one non-empty line",
+            fix="check the input file",
+        )
+    return ids, texts, blank
+
+
+@app.command()
+def embed(
+    source: Annotated[str, typer.Argument(help="Text file (one item per line), JSONL {id,text}, or '-'.")],
+    model: Annotated[str | None, typer.Option(help="Registered name or checkpoint folder.")] = None,
+    recipe: Annotated[
+        str | None, typer.Option(help="Apply a registered recipe to a checkpoint folder.")
+    ] = None,
+    role: Annotated[str, typer.Option(help="query or document.")] = "document",
+    instruction: Annotated[str | None, typer.Option(help=r"Query instruction; \n is a newline.")] = None,
+    task: Annotated[str | None, typer.Option(help="Preset instruction, e.g. coir:cosqa.")] = None,
+    max_length: Annotated[int | None, typer.Option(help="Truncation length in tokens.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write vectors to this .npy (ids beside it).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads (default: one per core).")] = None,
+) -> None:
+    """Embed texts with a model and write the vectors (.npy) or print them as JSONL."""
+    setup_runtime(threads)
+    from omnivec.encoders.registry import load_encoder
+
+    ids, texts, blank = read_inputs(source)
+    enc = load_encoder(model, recipe=recipe, max_length=max_length)
+    res = enc.embed(texts, role=role, instruction=unescape(instruction), task=task, progress=True)  # type: ignore[arg-type]
+    if out is not None:
+        np.save(out, res.vectors)
+        out.with_suffix(".ids.json").write_text(json.dumps(ids))
+    else:
+        for i, vec in zip(ids, res.vectors):
+            typer.echo(json.dumps({"id": i, "vector": [round(float(x), 7) for x in vec]}))
+    rate = res.items_per_second
+    tok_rate = res.tokens / res.seconds if res.seconds else 0.0
+    msg = (
+        f"embedded {len(ids)} items with {enc.spec.name} (dim {enc.dim}) in {res.seconds:.2f}s: "
+        f"{rate:.1f} items/s, {tok_rate:.0f} tokens/s; truncated to {enc.spec.max_length} tokens: "
+        f"{len(res.truncated)}"
+    )
+    if res.truncated:
+        msg += f" (ids {', '.join(ids[i] for i in res.truncated[:10])}{' ...' if len(res.truncated) > 10 else ''})"
+    if blank:
+        msg += f"; skipped {blank} blank lines"
+    typer.echo(msg, err=True)

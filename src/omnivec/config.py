@@ -1,0 +1,36 @@
+"""Settings read from the environment: the only place outside the CLI that does so."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_TEXT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def default_model() -> str:
+    """The text/code model used when none is named (`OMNIVEC_MODEL` overrides the bundled MiniLM)."""
+    return os.environ.get("OMNIVEC_MODEL", DEFAULT_TEXT_MODEL)
+
+
+def cache_dir() -> Path:
+    """Where the shared embedding cache lives (`OMNIVEC_CACHE` overrides)."""
+    base = os.environ.get("OMNIVEC_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "omnivec"
+    )
+    return Path(base)
+
+
+def default_threads() -> int:
+    """Torch intra-op threads: `OMNIVEC_THREADS`, else one per available core.
+
+    More threads than cores makes torch's spin-waiting threads fight each other; on a busy
+    2-core machine that costs several times the throughput.
+    """
+    env = os.environ.get("OMNIVEC_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)

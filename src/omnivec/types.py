@@ -1,0 +1,110 @@
+"""Core value types shared by every layer: items to embed, roles, and search hits."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from omnivec.errors import InputError
+
+Role = Literal["query", "document"]
+Modality = Literal["text", "code", "image", "screenshot"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing to embed: text, an image, or both (a composed query).
+
+    `image` is a path or a `PIL.Image.Image`; encoders that cannot read images reject it.
+    """
+
+    text: str | None = None
+    image: Any = None
+    id: str | None = None
+    modality: Modality = "text"
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def content_hash(self) -> str:
+        """A stable hash of what the encoder sees (text and image bytes), for caching."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(b"t:" + (self.text or "").encode("utf-8", "surrogatepass"))
+        if self.image is not None:
+            h.update(b"|i:" + _image_bytes(self.image))
+        return h.hexdigest()
+
+
+def _image_bytes(image: Any) -> bytes:
+    if isinstance(image, (str, Path)):
+        return Path(image).read_bytes()
+    tobytes = getattr(image, "tobytes", None)
+    if tobytes is None:
+        raise InputError(
+            received=f"an image of type {type(image).__name__}",
+            expected="a file path or a PIL.Image.Image",
+            fix="pass the image as a path or open it with PIL.Image.open",
+        )
+    return f"{image.mode}{image.size}".encode() + tobytes()
+
+
+def check_role(role: str) -> Role:
+    """Validate a role string; the error lists the accepted values."""
+    if role not in ROLES:
+        raise InputError(
+            received=f"role {role!r}",
+            expected=f"one of {', '.join(ROLES)}",
+            fix="pass role='query' for search queries and role='document' for indexed content",
+        )
+    return role  # type: ignore[return-value]
+
+
+def as_items(inputs: Iterable[str | bytes | Item]) -> list[Item]:
+    """Turn user inputs into `Item`s, rejecting None, empty text and undecodable bytes by position."""
+    items: list[Item] = []
+    for i, x in enumerate(inputs):
+        if isinstance(x, Item):
+            item = x
+        elif isinstance(x, bytes):
+            try:
+                item = Item(text=x.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    received=f"input #{i}: bytes that are not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                    expected="str or UTF-8 bytes",
+                    fix="decode the bytes yourself, e.g. data.decode('latin-1'), before embedding",
+                ) from exc
+        elif isinstance(x, str):
+            item = Item(text=x)
+        else:
+            raise InputError(
+                received=f"input #{i} of type {type(x).__name__}",
+                expected="str, UTF-8 bytes or omnivec.Item",
+                fix="drop missing values before embedding",
+            )
+        if item.image is None and not (item.text or "").strip():
+            raise InputError(
+                received=f"input #{i}: empty text",
+                expected="non-empty text or an image",
+                fix="filter out empty strings before embedding",
+            )
+        items.append(item)
+    return items
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result. `score` is only comparable within one result list."""
+
+    id: str
+    score: float
+    path: str | None = None
+    start_line: int | None = None
+    end_line: int | None = None
+    symbol: str | None = None
+    language: str | None = None
+    kind: str | None = None
+    snippet: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
