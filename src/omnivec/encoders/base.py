@@ -158,6 +158,11 @@ class Encoder(ABC):
         result.seconds = time.perf_counter() - start
         return result
 
+    def token_counts(self, texts: Sequence[str], role: Role = "document") -> list[int]:
+        """Untruncated length of each text as the model would see it (for chunkers that must fit)."""
+        instruction = self.spec.resolve_instruction(role, None)
+        return [p.original_cost or p.cost for p in self.preprocess(as_items(texts), role, instruction)]
+
     def cache_key(self, item: Item, role: Role, instruction: str | None) -> str:
         return f"{role}|{instruction or ''}|{item.content_hash()}"
 
