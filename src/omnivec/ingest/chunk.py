@@ -1,0 +1,125 @@
+"""`chunk_source`: one file's bytes -> chunks that fit the encoder, whatever the file's kind."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+
+from omnivec.errors import InputError
+from omnivec.ingest.code import chunk_code, line_windows
+from omnivec.ingest.docs import markdown_sections, rst_sections, section_drafts, text_sections
+from omnivec.ingest.html import html_sections
+from omnivec.ingest.languages import supported
+from omnivec.ingest.media import image_chunk, pdf_drafts
+from omnivec.ingest.model import Chunk, ChunkKind, SourceFile
+from omnivec.ingest.split import Draft, fit
+
+log = logging.getLogger(__name__)
+
+_CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
+_SECTIONERS = {"markdown": markdown_sections, "rst": rst_sections, "html": html_sections}
+_CHUNK_KINDS: dict[str, ChunkKind] = {"code": "code", "doc": "doc", "pdf": "page", "image": "image"}
+#: comment markers for the header of languages chunked by line windows
+_LINE_COMMENTS = {
+    "kotlin": "//", "swift": "//", "scala": "//", "dart": "//", "groovy": "//", "zig": "//",
+    "css": "/*", "scss": "//", "less": "//", "protobuf": "//", "graphql": "#", "terraform": "#",
+    "lua": "--", "haskell": "--", "elixir": "#", "perl": "#", "r": "#", "julia": "#", "make": "#",
+    "dockerfile": "#", "cmake": "#", "yaml": "#", "toml": "#", "ini": ";", "powershell": "#",
+    "starlark": "#", "nim": "#", "erlang": "%", "ocaml": "(*", "fsharp": "//", "objc": "//",
+    "vim": '"', "verilog": "//", "vhdl": "--", "batch": "REM",
+}  # fmt: skip
+
+
+def chunk_source(
+    src: SourceFile,
+    data: bytes,
+    *,
+    max_tokens: int,
+    count_tokens: Callable[[Sequence[str]], list[int]],
+) -> list[Chunk]:
+    """Cut one file into chunks of at most `max_tokens` tokens (as `count_tokens` counts them).
+
+    `count_tokens` is typically `encoder.token_counts`; it is called only for texts that could be
+    over the limit, in batches. Raises `InputError` for content that cannot be chunked (binary
+    data or invalid UTF-8 in a text file, an encrypted or broken PDF, a corrupt image).
+
+    >>> chunk_source(src, path.read_bytes(), max_tokens=512, count_tokens=enc.token_counts)  # doctest: +SKIP
+    """
+    if src.kind == "image":
+        return [image_chunk(src, data)]
+    if src.kind == "pdf":
+        drafts = pdf_drafts(data, src)
+    else:
+        drafts = _text_drafts(src, decode_text(data, src.path))
+    return [_to_chunk(d, src) for d in fit(drafts, max_tokens, count_tokens)]
+
+
+def _text_drafts(src: SourceFile, text: str) -> list[Draft]:
+    if not text.strip():
+        return []
+    if src.kind == "code":
+        if supported(src.language):
+            return chunk_code(text, src.path, src.language or "")
+        return line_windows(text, src.path, _LINE_COMMENTS.get(src.language or ""))
+    sectioner = _SECTIONERS.get(src.language or "", text_sections)
+    return section_drafts(sectioner(text), src.path)
+
+
+def decode_text(data: bytes, path: str) -> str:
+    """UTF-8 (a BOM is dropped; UTF-16 with a BOM is accepted), newlines normalised to `\\n`."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return _newlines(data.decode("utf-16"))
+        except UnicodeDecodeError:
+            pass  # not UTF-16 after all: report it as the UTF-8 problem below
+    nul = data.find(b"\0")
+    if nul != -1:
+        raise InputError(
+            received=f"{path}: binary content (a NUL byte at byte {nul})",
+            expected="a text file",
+            fix="add the file to .gitignore or extra_ignores if it is not text",
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        declared = _declared_encoding(data)
+        if declared is not None:
+            return _newlines(declared)
+        raise InputError(
+            received=f"{path}: bytes that are not valid UTF-8 ({exc.reason} at byte {exc.start})",
+            expected="a UTF-8 text file (or one that declares its encoding, as in PEP 263)",
+            fix="re-save it as UTF-8 (e.g. iconv -f <its encoding> -t utf-8), or add it to extra_ignores",
+        ) from exc
+    return _newlines(text)
+
+
+def _declared_encoding(data: bytes) -> str | None:
+    """Decode with a `coding: latin-1` cookie in the first two lines (Python, Emacs, vim)."""
+    head = b"\n".join(data.split(b"\n", 2)[:2])
+    m = _CODING.search(head)
+    if m is None:
+        return None
+    try:
+        return data.decode(m.group(1).decode("ascii"))
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+def _newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _to_chunk(d: Draft, src: SourceFile) -> Chunk:
+    return Chunk(
+        text=d.text if d.lines else "",
+        display=d.display,
+        path=src.path,
+        kind=_CHUNK_KINDS[src.kind],
+        language=src.language,
+        symbol=d.symbol,
+        start_line=d.start_line,
+        end_line=d.end_line,
+        page=d.page,
+        extra=d.extra,
+    )

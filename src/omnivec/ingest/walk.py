@@ -1,0 +1,270 @@
+"""Find the files under a root worth indexing, fast: one `scandir` per folder and one `stat` per file.
+
+Contents are never read, except the first 8 KB of files whose name does not tell their type (to
+spot binaries and `#!` scripts). `.gitignore` files are honoured at every level (gitwildmatch, the
+deepest file that matches decides, as in git), plus `.git/info/exclude`, a built-in list of
+tool/cache folders, and `extra_ignores` (patterns relative to the root). Paths come out sorted.
+
+Symlinked files are followed. A symlinked folder is followed only when it points outside the root
+(anything inside is indexed under its own path) and only once per real path; a link back to one
+of its own ancestors is reported as a "symlink loop".
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omnivec.errors import InputError, require
+from omnivec.ingest.filetypes import SNIFF_BYTES, classify, known_binary, sniff
+from omnivec.ingest.model import Skipped, SourceFile
+
+log = logging.getLogger(__name__)
+
+IGNORED_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".bzr", "_darcs", ".venv", "venv", "node_modules", "bower_components",
+    "__pycache__", "build", "dist", "target", ".tox", ".nox", ".mypy_cache", ".pytest_cache",
+    ".ruff_cache", ".hypothesis", ".ipynb_checkpoints", ".eggs", ".idea", ".vscode", ".gradle",
+    ".next", ".nuxt", ".parcel-cache", ".turbo", ".terraform", "htmlcov", ".cache", ".omnivec",
+})  # fmt: skip
+IGNORED_DIR_SUFFIXES = (".egg-info",)
+#: lock files are machine-written noise; .env files usually hold secrets
+IGNORED_FILES = frozenset({
+    ".DS_Store", "Thumbs.db", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock",
+    "Cargo.lock", "composer.lock", "Gemfile.lock", "uv.lock", "Pipfile.lock", "go.sum", ".env",
+    ".git",  # a worktree's or submodule's pointer file
+    ".gitignore", ".gitattributes", ".gitmodules", ".dockerignore", ".npmignore",  # tool config
+})  # fmt: skip
+MEDIA_KINDS = ("image", "pdf")
+
+
+def walk(
+    root: Path,
+    *,
+    max_file_bytes: int = 2_000_000,
+    extra_ignores: Sequence[str] = (),
+    max_media_bytes: int = 64_000_000,
+) -> Iterator[SourceFile | Skipped]:
+    """Yield every indexable file under `root` as a `SourceFile`, and what was left out as `Skipped`.
+
+    `max_file_bytes` bounds text files; images and PDFs, which are routinely larger, are bounded by
+    `max_media_bytes`. Ignored files are not reported. Order is sorted by path.
+
+    >>> for f in walk(Path("my-repo")):  # doctest: +SKIP
+    ...     print(f.path, f.kind if isinstance(f, SourceFile) else f.reason)
+    """
+    root = Path(root)
+    if root.is_file():  # a single file: a tree of one
+        yield from _single_file(root, max_file_bytes, max_media_bytes)
+        return
+    if not root.is_dir():
+        raise InputError(
+            received=f"a root folder {str(root)!r} that does not exist",
+            expected="an existing folder or file",
+            fix="check the path",
+        )
+    real_root = os.path.realpath(root)
+    rules = [_Rules("", _spec(_read_lines(root / ".git" / "info" / "exclude")))]
+    state = _State(real_root, max_file_bytes, max_media_bytes, _Rules("", _spec(extra_ignores)))
+    yield from state.walk_dir(str(root), "", real_root, rules)
+
+
+@dataclass
+class _Rules:
+    """The patterns of one ignore file, matched against paths relative to its folder."""
+
+    base: str  # posix folder relative to the root, "" or ending in "/"
+    spec: Any  # pathspec.GitIgnoreSpec, or None when empty
+    quick: re.Pattern[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.spec is not None:
+            self.quick = _quick_regex(self.spec)
+
+    def decide(self, rel: str) -> bool | None:
+        """True: ignored, False: re-included by `!pattern`, None: no pattern matches."""
+        if self.spec is None or not rel.startswith(self.base):
+            return None
+        sub = rel[len(self.base) :]
+        if self.quick is not None and not self.quick.search(sub):
+            return None
+        return self.spec.check_file(sub).include  # type: ignore[no-any-return]
+
+
+class _State:
+    def __init__(self, real_root: str, max_bytes: int, max_media: int, extra: _Rules) -> None:
+        self.real_root, self.extra = real_root, extra
+        self.max_bytes, self.max_media = max_bytes, max_media
+        self.followed: list[str] = []  # real paths of outside folders entered through symlinks
+
+    def walk_dir(self, abs_dir: str, rel_dir: str, real_dir: str, rules: list[_Rules]) -> Iterator[Any]:
+        try:
+            with os.scandir(abs_dir) as it:
+                entries = list(it)
+        except PermissionError:
+            yield Skipped(rel_dir.rstrip("/") or ".", "permission denied")
+            return
+        except FileNotFoundError:
+            return  # deleted since its parent was listed
+        except OSError as exc:
+            yield Skipped(rel_dir.rstrip("/") or ".", f"cannot list folder ({exc.strerror or exc})")
+            return
+        names = {e.name for e in entries}
+        if rel_dir and "pyvenv.cfg" in names:  # a virtualenv, whatever its name
+            return
+        if ".gitignore" in names:
+            rules = [*rules, _Rules(rel_dir, _spec(_read_lines(Path(abs_dir) / ".gitignore")))]
+        for entry, is_dir in sorted(((e, _is_dir(e)) for e in entries), key=_order):
+            rel = rel_dir + entry.name
+            key = rel + "/" if is_dir else rel
+            # extra_ignores are the caller's and final; .gitignore files may re-include with "!"
+            if _builtin_ignored(entry.name, is_dir) or self.extra.decide(key) or _ignored(key, rules):
+                continue
+            if is_dir:
+                yield from self._enter(entry, rel, real_dir, rules)
+            else:
+                item = self._file(entry, rel)
+                if item is not None:
+                    yield item
+
+    def _enter(self, entry: os.DirEntry[str], rel: str, real_dir: str, rules: list[_Rules]) -> Iterator[Any]:
+        if not entry.is_symlink():
+            yield from self.walk_dir(entry.path, rel + "/", real_dir + os.sep + entry.name, rules)
+            return
+        target = os.path.realpath(entry.path)
+        reason = self._link_problem(target, real_dir)
+        if reason:
+            yield Skipped(rel, reason)
+            return
+        self.followed.append(target)
+        yield from self.walk_dir(entry.path, rel + "/", target, rules)
+
+    def _link_problem(self, target: str, real_dir: str) -> str | None:
+        if _under(real_dir, target):
+            return "symlink loop"
+        if _under(target, self.real_root):
+            return "symlink to a folder inside the tree (indexed under its own path)"
+        if any(_under(target, done) for done in self.followed):
+            return "symlink to a folder already walked"
+        return None
+
+    def _file(self, entry: os.DirEntry[str], rel: str) -> SourceFile | Skipped | None:
+        try:
+            st = entry.stat()  # follows symlinks
+        except FileNotFoundError:
+            return Skipped(rel, "broken symlink") if entry.is_symlink() else None  # deleted meanwhile
+        except OSError as exc:
+            return Skipped(
+                rel, "symlink loop" if exc.errno == errno.ELOOP else f"cannot stat ({exc.strerror})"
+            )
+        if not stat.S_ISREG(st.st_mode):
+            return Skipped(rel, "not a regular file")
+        if not os.access(entry.path, os.R_OK):
+            return Skipped(rel, "permission denied")
+        found = classify(entry.name)
+        limit = self.max_media if found and found[0] in MEDIA_KINDS else self.max_bytes
+        if st.st_size > limit:
+            return Skipped(rel, f"larger than {_human(limit)}")
+        if found is None:
+            if known_binary(entry.name):
+                return Skipped(rel, "binary file")
+            found_or_reason = _sniff(entry.path)
+            if isinstance(found_or_reason, str):
+                return Skipped(rel, found_or_reason)
+            found = found_or_reason
+        kind, language = found
+        return SourceFile(rel, Path(entry.path), st.st_size, st.st_mtime_ns, kind, language)
+
+
+def _single_file(path: Path, max_bytes: int, max_media: int) -> Iterator[SourceFile | Skipped]:
+    with os.scandir(path.parent) as it:
+        entry = next((e for e in it if e.name == path.name), None)
+    state = _State(os.path.realpath(path.parent), max_bytes, max_media, _Rules("", None))
+    item = state._file(entry, path.name) if entry is not None else None
+    if item is not None:
+        yield item
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # follows symlinks: a link to a folder is walked as a folder
+    except OSError:
+        return False
+
+
+def _order(pair: tuple[os.DirEntry[str], bool]) -> str:
+    # "a.py" sorts before "a/x.py" in full-path order; a trailing "/" on folders gives the same here
+    return pair[0].name + "/" if pair[1] else pair[0].name
+
+
+def _builtin_ignored(name: str, is_dir: bool) -> bool:
+    if is_dir:
+        return name in IGNORED_DIRS or name.endswith(IGNORED_DIR_SUFFIXES)
+    return name in IGNORED_FILES
+
+
+def _ignored(rel: str, rules: list[_Rules]) -> bool:
+    for rule in reversed(rules):  # the deepest .gitignore that has an opinion wins
+        decision = rule.decide(rel)
+        if decision is not None:
+            return decision
+    return False
+
+
+def _sniff(path: str) -> tuple[Any, str] | str:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return f"cannot read ({exc.strerror})"
+    return sniff(head) or "binary file"
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text("utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def _spec(lines: Sequence[str]) -> Any:
+    lines = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        return None
+    pathspec = require("pathspec", "index", "reading .gitignore files")
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def _quick_regex(spec: Any) -> re.Pattern[str] | None:
+    """One alternation of every pattern: most paths match none, and one search is far cheaper
+    than pathspec's per-pattern loop (~20 us per path for a 50-line .gitignore)."""
+    parts = []
+    for pattern in spec.patterns:
+        regex = getattr(pattern, "regex", None)
+        if pattern.include is None or regex is None:
+            continue
+        parts.append("(?:" + regex.pattern.replace("(?P<ps_d>", "(") + ")")
+    try:
+        return re.compile("|".join(parts)) if parts else None
+    except re.error:  # a pathspec version with different regexes: use its slow path only
+        return None
+
+
+def _human(n: int) -> str:
+    for unit, size in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if n >= size:
+            return f"{n / size:g} {unit}"
+    return f"{n} bytes"

@@ -1,0 +1,13 @@
+#!/bin/bash
+set -e
+
+# Print a greeting.
+greet() {
+  echo "hello $1"
+}
+
+function main {
+  greet world
+}
+
+main "$@"
