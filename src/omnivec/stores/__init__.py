@@ -1,0 +1,18 @@
+"""Vector stores: the `VectorStore` protocol (base.py) and its backends (local.py: FAISS + SQLite).
+
+Importing this package is cheap: FAISS is imported on first use of a dense index.
+"""
+
+from __future__ import annotations
+
+from omnivec.stores.base import (
+    INDEXED,
+    CollectionInfo,
+    Filter,
+    Record,
+    SourceState,
+    VectorStore,
+)
+from omnivec.stores.local import LocalStore
+
+__all__ = ["INDEXED", "CollectionInfo", "Filter", "LocalStore", "Record", "SourceState", "VectorStore"]

@@ -1,0 +1,160 @@
+"""The `VectorStore` protocol every backend implements, and the value types it speaks.
+
+Semantics shared by all backends (the suite in tests/stores/suite.py checks them):
+
+- A *collection* holds vectors of one model recipe (one dim, one fingerprint).
+- A *source* is one input file. Its `SourceState` is store-wide (one row per source), while its
+  records live per collection: a PDF may have page text in a text collection and page
+  screenshots in an image collection. `replace_source(collection, ...)` replaces the source's
+  records in that collection only; `replace_source_all(...)` replaces them in every collection
+  in one transaction, which is what an indexer wants when a file changed, because a crash
+  between two per-collection calls would leave the source marked up to date with stale records
+  in the second collection.
+- `SourceState.chunks` read back from a store is the number of records the source holds across
+  all collections, counted by the store; the value passed in is not trusted.
+- Record ids are unique store-wide (`get` takes bare ids). Reusing an id held by another
+  source or collection is an `InputError`; prefix ids with the collection when the same chunk
+  goes into several collections.
+- Scores: dense = inner product (cosine for normalised vectors); keyword = -bm25 (higher is
+  better). Both are comparable only within one result list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from omnivec.errors import RecipeMismatchError
+
+INDEXED = "indexed"
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    model: str
+    fingerprint: str
+    dim: int
+    recipe: Mapping[str, Any]
+    count: int
+    created: float
+    updated: float
+
+
+@dataclass(frozen=True)
+class Record:
+    """One chunk. `fields` round-trips through JSON (tuples come back as lists).
+
+    `collection` is filled in by `VectorStore.get`; it is ignored when writing.
+    """
+
+    id: str
+    source: str
+    vector: np.ndarray
+    text: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    collection: str = ""
+
+
+@dataclass(frozen=True)
+class SourceState:
+    source: str
+    content_hash: str
+    size: int
+    mtime_ns: int
+    chunks: int
+    status: str  # "indexed" | "skipped: reason"
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Restricts a search. Empty tuples mean "any"; `path_glob` uses SQLite GLOB semantics
+    (case-sensitive, `*` also matches `/`) against `fields["path"]` (or the source path)."""
+
+    kinds: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    path_glob: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.kinds or self.languages or self.path_glob)
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Where chunks, their vectors and keyword index live. See the module docstring."""
+
+    def ensure_collection(
+        self, name: str, *, model: str, fingerprint: str, dim: int, recipe: Mapping[str, Any]
+    ) -> CollectionInfo: ...
+
+    def collections(self) -> list[CollectionInfo]: ...
+
+    def check_query(self, collection: str, *, fingerprint: str, recipe: Mapping[str, Any]) -> None: ...
+
+    def replace_source(self, collection: str, state: SourceState, records: Sequence[Record]) -> None: ...
+
+    def replace_source_all(
+        self, state: SourceState, by_collection: Mapping[str, Sequence[Record]]
+    ) -> None: ...
+
+    def touch_source(self, state: SourceState) -> None: ...
+
+    def remove_source(self, source: str) -> None: ...
+
+    def sources(self) -> dict[str, SourceState]: ...
+
+    def dense_search(
+        self, collection: str, vector: np.ndarray, k: int, flt: Filter | None = None
+    ) -> list[tuple[str, float]]: ...
+
+    def keyword_search(
+        self, collection: str, query: str, k: int, flt: Filter | None = None
+    ) -> list[tuple[str, float]]: ...
+
+    def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> dict[str, Record]: ...
+
+    def flush(self) -> None: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def canonical_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:
+    """The recipe as it is stored: JSON types only, so tuples and lists compare equal."""
+    return json.loads(json.dumps(dict(recipe), sort_keys=True, default=str))
+
+
+def recipe_diff(stored: Mapping[str, Any], given: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Human-readable differences, e.g. ['max_length 512 vs 2048'] (stored value first)."""
+    out: list[str] = []
+    for key in sorted(set(stored) | set(given)):
+        a, b = stored.get(key, "<unset>"), given.get(key, "<unset>")
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out.extend(recipe_diff(a, b, f"{prefix}{key}."))
+        elif a != b:
+            out.append(f"{prefix}{key} {a!r} vs {b!r}")
+    return out
+
+
+def check_recipe(
+    info: CollectionInfo, *, fingerprint: str, recipe: Mapping[str, Any], dim: int | None, what: str
+) -> None:
+    """Raise `RecipeMismatchError` listing what differs between a collection and a caller."""
+    diffs = recipe_diff(canonical_recipe(info.recipe), canonical_recipe(recipe))
+    if dim is not None and dim != info.dim:
+        diffs.insert(0, f"dim {info.dim} vs {dim}")
+    if fingerprint != info.fingerprint:
+        diffs.insert(0, f"model fingerprint {info.fingerprint} vs {fingerprint}")
+    if diffs:
+        raise RecipeMismatchError(
+            received=f"{what} for collection {info.name!r} (model {info.model}) that differs: "
+            + "; ".join(diffs),
+            expected="the model and recipe the collection was built with (collection value first)",
+            fix=f"use model {info.model} with its stored recipe, or re-index into a new collection",
+        )

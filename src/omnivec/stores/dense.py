@@ -1,0 +1,206 @@
+"""Keeps each collection's FAISS index in step with SQLite: load, replay, rebuild, persist.
+
+An in-memory index at generation g is brought to the snapshot's generation G by replaying the
+changelog (g, G]; that needs g >= pruned_gen, since older entries are pruned once a FAISS file
+covering them is on disk. Otherwise the file is loaded (stamp s, same replay from s), and when
+neither works (file missing, unreadable, from another store) the index is rebuilt from the
+vectors in SQLite. So a crash between a SQLite commit and a FAISS write costs a replay, and
+`kill -9` at any point leaves nothing a reader could see half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from omnivec.stores import sqlite_records as sq
+from omnivec.stores.faiss_index import (
+    IVF_KEEP_FRACTION,
+    IVF_MIN_VECTORS,
+    IVF_RETRAIN_GROWTH,
+    DenseIndex,
+    load_index,
+    read_stamp,
+    save_index,
+)
+
+log = logging.getLogger(__name__)
+
+_REBUILD_BATCH = 16_384  # rows per fetch when rebuilding: bounds peak memory to the index itself
+
+
+@dataclass(frozen=True)
+class CollectionRow:
+    """A collection as one SQLite snapshot sees it."""
+
+    cid: int
+    name: str
+    dim: int
+    count: int
+    generation: int
+    pruned_gen: int
+
+
+class NewerOnDiskError(Exception):
+    """The FAISS file is newer than this reader's snapshot: start a new snapshot and retry."""
+
+
+class DenseIndexes:
+    """The in-memory FAISS indexes of one store handle, one per collection, loaded lazily."""
+
+    def __init__(self, root: Path, store_id: str, *, writer: bool, ivf_min: int = IVF_MIN_VECTORS) -> None:
+        self.dir = root / "dense"
+        self.store_id = store_id
+        self.writer = writer
+        self.ivf_min = ivf_min
+        self._mem: dict[int, DenseIndex] = {}
+        self._saved: dict[int, int] = {}  # cid -> generation of the file on disk (writer only)
+        if writer:
+            self.dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, cid: int) -> Path:
+        return self.dir / f"{cid}.faiss"
+
+    def stamp(self, row: CollectionRow) -> dict[str, Any]:
+        return {"store": self.store_id, "cid": row.cid, "dim": row.dim}
+
+    def current(self, conn: sqlite3.Connection, row: CollectionRow, *, force: bool = False) -> DenseIndex:
+        """The index at exactly `row.generation`; `conn` must be inside a read transaction.
+
+        Raises `NewerOnDiskError` (unless `force`) when only a file newer than the snapshot is usable.
+        """
+        mem = self._mem.get(row.cid)
+        if mem is not None and mem.generation == row.generation:
+            return mem
+        if mem is not None and row.pruned_gen <= mem.generation < row.generation:
+            return self._replay(conn, row, mem)
+        loaded = self._load(row)
+        if loaded is not None and row.pruned_gen <= loaded.generation <= row.generation:
+            return self._replay(conn, row, loaded)
+        if loaded is not None and loaded.generation > row.generation and not force:
+            raise NewerOnDiskError(row.name)
+        return self._rebuild(conn, row)
+
+    def _load(self, row: CollectionRow) -> DenseIndex | None:
+        got = load_index(self.path(row.cid))
+        if got is None:
+            return None
+        head, dense = got
+        if any(head.get(k) != v for k, v in self.stamp(row).items()):
+            log.warning(
+                "dense index %s belongs to another store or collection; rebuilding", self.path(row.cid)
+            )
+            return None
+        self._saved[row.cid] = dense.generation
+        return dense
+
+    def _replay(self, conn: sqlite3.Connection, row: CollectionRow, dense: DenseIndex) -> DenseIndex:
+        t0, start = time.perf_counter(), dense.generation
+        args = (row.cid, start, row.generation)
+        dels = [r for (r,) in conn.execute(
+            "SELECT rid FROM changes WHERE cid = ? AND generation > ? AND generation <= ? AND op = 'del'", args
+        )]  # fmt: skip
+        adds = conn.execute(
+            "SELECT v.rid, v.vector FROM changes ch JOIN vectors v ON v.rid = ch.rid"
+            " WHERE ch.cid = ? AND ch.generation > ? AND ch.generation <= ? AND ch.op = 'add'",
+            args,
+        )
+        if dels:
+            dense.remove(np.asarray(dels, dtype=np.int64))
+        self._add_rows(dense, adds, row.dim)
+        dense.generation = row.generation
+        self._mem[row.cid] = dense
+        log.debug("replayed %s generations %d..%d in %.3fs", row.name, start, row.generation,
+                  time.perf_counter() - t0)  # fmt: skip
+        return dense
+
+    def _rebuild(self, conn: sqlite3.Connection, row: CollectionRow) -> DenseIndex:
+        t0 = time.perf_counter()
+        dense = DenseIndex.flat(row.dim, row.generation)
+        self._add_rows(dense, sq.collection_vectors(conn, row.cid), row.dim)
+        self._mem[row.cid] = dense
+        log.info("rebuilt the dense index of %s (%d vectors) from SQLite in %.2fs", row.name, dense.ntotal,
+                 time.perf_counter() - t0)  # fmt: skip
+        return dense
+
+    @staticmethod
+    def _add_rows(dense: DenseIndex, cursor: sqlite3.Cursor, dim: int) -> None:
+        while batch := cursor.fetchmany(_REBUILD_BATCH):
+            dense.add(*sq.stack(batch, dim))
+
+    def flush(self, conn: sqlite3.Connection, row: CollectionRow) -> bool:
+        """Writer: persist the index at `row.generation` (re-shaped if its size asks). True if written."""
+        if self._saved.get(row.cid) == row.generation and row.cid not in self._mem:
+            return False
+        dense = self.current(conn, row, force=True)
+        reshaped = self._reshape(conn, row, dense)
+        if reshaped is None and self._saved.get(row.cid) == row.generation:
+            return False
+        dense = reshaped or dense
+        t0 = time.perf_counter()
+        save_index(self.path(row.cid), dense, self.stamp(row))
+        self._saved[row.cid] = row.generation
+        log.debug("wrote %s (%s, %d vectors) in %.2fs", self.path(row.cid), dense.kind, dense.ntotal,
+                  time.perf_counter() - t0)  # fmt: skip
+        return True
+
+    def _reshape(self, conn: sqlite3.Connection, row: CollectionRow, dense: DenseIndex) -> DenseIndex | None:
+        """A flat or IVF index better suited to the collection's size, or None to keep `dense`."""
+        n = dense.ntotal
+        if dense.kind == "flat" and n >= self.ivf_min:
+            kind = "ivf"
+        elif dense.kind == "ivf" and n < self.ivf_min * IVF_KEEP_FRACTION:
+            kind = "flat"
+        elif dense.kind == "ivf" and n > IVF_RETRAIN_GROWTH * max(dense.trained_on, 1):
+            kind = "ivf"
+        else:
+            return None
+        rids, vecs = sq.stack(sq.collection_vectors(conn, row.cid), row.dim)
+        t0 = time.perf_counter()
+        if kind == "ivf":
+            new = DenseIndex.ivf(vecs, rids, row.dim, row.generation)
+        else:
+            new = DenseIndex.flat(row.dim, row.generation)
+            new.add(rids, vecs)
+        log.info("dense index of %s: %s -> %s at %d vectors (%.1fs)", row.name, dense.kind, kind, n,
+                 time.perf_counter() - t0)  # fmt: skip
+        self._mem[row.cid] = new
+        return new
+
+    def check_files(self, rows: list[CollectionRow]) -> None:
+        """Writer, at open: delete files a later write could be mistaken for (stamp from the
+        future after a power loss rolled SQLite back, or another store's), and stale temp files."""
+        for tmp in self.dir.glob("*.tmp"):
+            tmp.unlink(missing_ok=True)
+        known = {r.cid: r for r in rows}
+        for path in self.dir.glob("*.faiss"):
+            head = read_stamp(path)
+            row = known.get(int(path.stem)) if path.stem.isdigit() else None
+            ok = (row is not None and head is not None and head["generation"] <= row.generation
+                  and all(head.get(k) == v for k, v in self.stamp(row).items()))  # fmt: skip
+            if not ok:
+                log.warning("removing dense index %s: it does not match the database", path)
+                path.unlink(missing_ok=True)
+            elif row is not None and head is not None:
+                self._saved[row.cid] = head["generation"]
+
+    def forget(self, cid: int) -> None:
+        self._mem.pop(cid, None)
+        self._saved.pop(cid, None)
+        self.path(cid).unlink(missing_ok=True)
+
+    def describe(self, cid: int) -> dict[str, Any]:
+        mem = self._mem.get(cid)
+        head = read_stamp(self.path(cid))
+        out: dict[str, Any] = {"persisted_generation": head["generation"] if head else None}
+        if head is not None:
+            out.update(kind=head["kind"], ntotal=head["ntotal"])
+        if mem is not None:
+            out.update(kind=mem.kind, ntotal=mem.ntotal, nlist=mem.nlist, loaded_generation=mem.generation)
+        return out

@@ -1,0 +1,383 @@
+"""`LocalStore`: the embedded default backend, SQLite (truth + keyword index) plus FAISS (dense).
+
+>>> store = LocalStore(Path(".omnivec"), writer=True)          # doctest: +SKIP
+>>> store.ensure_collection("code", model=m, fingerprint=f, dim=384, recipe=spec.recipe())
+>>> store.replace_source_all(state, {"code": records}); store.flush(); store.close()
+
+One writer per store (an exclusive `flock`; a second gets a `StoreError` naming the holder's
+pid); readers (`writer=False`) take no lock, read consistent SQLite snapshots and never block
+the writer. Each write is one SQLite transaction. The FAISS indexes are persisted lazily: on
+`flush()`, on `close()`, and after a write when `flush_interval` seconds have passed since the
+last flush; the indexer calls `flush()` at the end of a run and may call it periodically.
+Until then, readers (and a writer restarted after `kill -9`) replay SQLite's changelog onto the
+last FAISS file, so nothing is lost or half-seen. One handle may be shared by threads: calls
+are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from omnivec.errors import InputError, StoreError
+from omnivec.stores import sqlite_records as sq
+from omnivec.stores.base import (
+    CollectionInfo,
+    Filter,
+    Record,
+    SourceState,
+    canonical_recipe,
+    check_recipe,
+)
+from omnivec.stores.dense import CollectionRow, DenseIndexes, NewerOnDiskError
+from omnivec.stores.faiss_index import IVF_MIN_VECTORS
+from omnivec.stores.sqlite_schema import SCHEMA_VERSION, WriterLock, connect, store_id
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+FLUSH_INTERVAL_S = 60.0
+_SNAPSHOT_TRIES = 3
+
+_COLLECTION_COLUMNS = "cid, name, dim, count, generation, pruned_gen"
+
+
+class LocalStore:
+    """FAISS + SQLite store in one folder. See the module docstring for the concurrency model."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        writer: bool,
+        flush_interval: float | None = FLUSH_INTERVAL_S,
+        ivf_min: int = IVF_MIN_VECTORS,
+    ) -> None:
+        self.path = Path(path)
+        self.writer = writer
+        self.flush_interval = flush_interval
+        self._lock = threading.RLock()
+        self._writer_lock: WriterLock | None = None
+        if writer:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._writer_lock = WriterLock(self.path)
+            self._writer_lock.acquire()
+        try:
+            self._conn = connect(self.path, writer=writer)
+            self._dense = DenseIndexes(self.path, store_id(self._conn), writer=writer, ivf_min=ivf_min)
+            if writer:
+                self._dense.check_files(self._all_rows())
+        except BaseException:
+            if self._writer_lock is not None:
+                self._writer_lock.release()
+            raise
+        self._terms = sq.TermStats()
+        self._last_flush = time.monotonic()
+        self._closed = False
+
+    def __enter__(self) -> LocalStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        with self._lock:
+            self._check_open()
+            if not self.writer:
+                raise StoreError(
+                    received=f"a write to {self.path}, opened read-only",
+                    expected="writes through a handle opened with writer=True",
+                    fix="open the store with LocalStore(path, writer=True) to index",
+                )
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[None]:
+        """One consistent snapshot: WAL readers see the last commit before their first read."""
+        with self._lock:
+            self._check_open()
+            self._conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._conn.execute("COMMIT")
+
+    def _snapshot(self, fn: Callable[[bool], T]) -> T:
+        """Run `fn(force)` in a snapshot, retrying with a fresh one if FAISS on disk is newer."""
+        for attempt in range(_SNAPSHOT_TRIES):
+            with self._read():
+                try:
+                    return fn(attempt == _SNAPSHOT_TRIES - 1)
+                except NewerOnDiskError:
+                    log.debug("dense index on disk is newer than this snapshot; retrying")
+        raise AssertionError("unreachable: the last try forces a rebuild")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(received=f"a call on the closed store {self.path}",
+                             expected="an open store", fix="open a new LocalStore")  # fmt: skip
+
+    # -- collections --------------------------------------------------------------------------
+
+    def _all_rows(self) -> list[CollectionRow]:
+        rows = self._conn.execute(f"SELECT {_COLLECTION_COLUMNS} FROM collections ORDER BY cid")
+        return [CollectionRow(*r) for r in rows]
+
+    def _row(self, name: str) -> CollectionRow:
+        r = self._conn.execute(
+            f"SELECT {_COLLECTION_COLUMNS} FROM collections WHERE name = ?", (name,)
+        ).fetchone()
+        if r is None:
+            known = ", ".join(c.name for c in self._all_rows()) or "none yet"
+            raise InputError(received=f"collection {name!r}", expected=f"one of: {known}",
+                             fix="index into that collection first, or pick an existing one")  # fmt: skip
+        return CollectionRow(*r)
+
+    def _infos(self, where: str = "", params: Sequence[Any] = ()) -> list[CollectionInfo]:
+        rows = self._conn.execute(
+            "SELECT name, model, fingerprint, dim, recipe, count, created, updated FROM collections"
+            f" {where} ORDER BY name", params
+        )  # fmt: skip
+        return [CollectionInfo(n, m, f, d, json.loads(r), c, cr, u) for n, m, f, d, r, c, cr, u in rows]
+
+    def ensure_collection(
+        self, name: str, *, model: str, fingerprint: str, dim: int, recipe: Mapping[str, Any]
+    ) -> CollectionInfo:
+        """Create the collection, or check that the existing one has this recipe (idempotent)."""
+        with self._read():
+            found = self._infos("WHERE name = ?", (name,))
+        if not found:
+            if dim <= 0:
+                raise InputError(received=f"dim {dim}", expected="a positive vector size",
+                                 fix="pass the encoder's dim")  # fmt: skip
+            with self._write():
+                now = time.time()
+                self._conn.execute(
+                    "INSERT INTO collections (name, model, fingerprint, dim, recipe, created, updated)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                    (name, model, fingerprint, dim, json.dumps(canonical_recipe(recipe)), now, now),
+                )
+                found = self._infos("WHERE name = ?", (name,))
+        check_recipe(found[0], fingerprint=fingerprint, recipe=recipe, dim=dim, what=f"model {model}")
+        return found[0]
+
+    def collections(self) -> list[CollectionInfo]:
+        with self._read():
+            return self._infos()
+
+    def check_query(self, collection: str, *, fingerprint: str, recipe: Mapping[str, Any]) -> None:
+        with self._read():
+            self._row(collection)
+            info = self._infos("WHERE name = ?", (collection,))[0]
+        check_recipe(info, fingerprint=fingerprint, recipe=recipe, dim=None, what="a query encoded")
+
+    def drop_collection(self, name: str) -> None:
+        """Delete a collection. Sources that had records in it get an empty content hash, so the
+        next indexing run re-indexes them (into whichever collections they belong to now)."""
+        with self._write():
+            cid = self._row(name).cid
+            self._conn.execute(
+                "UPDATE sources SET content_hash = '' WHERE source IN (SELECT source FROM records WHERE cid = ?)",
+                (cid,),
+            )
+            self._conn.execute(
+                "DELETE FROM fts WHERE rowid IN (SELECT rid FROM records WHERE cid = ?)", (cid,)
+            )
+            self._conn.execute(
+                "DELETE FROM vectors WHERE rid IN (SELECT rid FROM records WHERE cid = ?)", (cid,)
+            )
+            for table in ("records", "changes", "collections"):
+                self._conn.execute(f"DELETE FROM {table} WHERE cid = ?", (cid,))
+            self._conn.execute(
+                "UPDATE sources SET chunks = (SELECT COUNT(*) FROM records r WHERE r.source = sources.source)"
+                " WHERE content_hash = ''"
+            )
+        self._dense.forget(cid)
+
+    # -- sources ------------------------------------------------------------------------------
+
+    def replace_source(self, collection: str, state: SourceState, records: Sequence[Record]) -> None:
+        """Atomically replace the source's records in `collection` (others untouched) and its state."""
+        self._write_source(state, {collection: records}, drop_others=False)
+
+    def replace_source_all(self, state: SourceState, by_collection: Mapping[str, Sequence[Record]]) -> None:
+        """Atomically make `by_collection` the source's only records, in every collection."""
+        self._write_source(state, by_collection, drop_others=True)
+
+    def _write_source(
+        self, state: SourceState, by_collection: Mapping[str, Sequence[Record]], drop_others: bool
+    ) -> None:
+        for recs in by_collection.values():
+            for rec in recs:
+                if rec.source != state.source:
+                    raise InputError(received=f"record {rec.id!r} of source {rec.source!r}",
+                                     expected=f"records of {state.source!r}, the source being replaced",
+                                     fix="group records by source before writing")  # fmt: skip
+        with self._write():
+            targets = {
+                row.cid: (row, recs) for row, recs in ((self._row(n), r) for n, r in by_collection.items())
+            }
+            sq.upsert_source(self._conn, state)
+            cids = set(targets)
+            if drop_others:
+                cids |= set(sq.source_cids(self._conn, state.source))
+            rows = {r.cid: r for r in self._all_rows()}
+            for cid in sorted(cids):
+                row, recs = targets.get(cid, (rows[cid], ()))
+                gen = row.generation + 1
+                removed = sq.delete_records(self._conn, cid, state.source, gen)
+                sq.insert_records(self._conn, cid, row.dim, recs, gen)
+                if removed or recs:
+                    sq.bump(self._conn, cid, gen, len(recs) - removed)
+            sq.recount_source(self._conn, state.source)
+        self._maybe_flush()
+
+    def touch_source(self, state: SourceState) -> None:
+        """Update a source's state (e.g. a new mtime, same content) without touching records."""
+        with self._write():
+            sq.upsert_source(self._conn, state)
+            sq.recount_source(self._conn, state.source)
+
+    def remove_source(self, source: str) -> None:
+        """Delete a source's records from every collection, and its state."""
+        with self._write():
+            rows = {r.cid: r for r in self._all_rows()}
+            for cid in sq.source_cids(self._conn, source):
+                gen = rows[cid].generation + 1
+                removed = sq.delete_records(self._conn, cid, source, gen)
+                sq.bump(self._conn, cid, gen, -removed)
+            self._conn.execute("DELETE FROM sources WHERE source = ?", (source,))
+        self._maybe_flush()
+
+    def sources(self) -> dict[str, SourceState]:
+        with self._read():
+            rows = self._conn.execute(
+                "SELECT source, content_hash, size, mtime_ns, chunks, status FROM sources"
+            ).fetchall()
+        return {r[0]: SourceState(*r) for r in rows}
+
+    # -- search -------------------------------------------------------------------------------
+
+    def dense_search(
+        self, collection: str, vector: np.ndarray, k: int, flt: Filter | None = None
+    ) -> list[tuple[str, float]]:
+        """Top-k (id, inner product). A filter never under-fills: all matches up to k come back."""
+        if k <= 0:
+            return []
+        return self._snapshot(lambda force: self._dense_search(collection, vector, k, flt, force))
+
+    def _dense_search(
+        self, collection: str, vector: np.ndarray, k: int, flt: Filter | None, force: bool
+    ) -> list[tuple[str, float]]:
+        row = self._row(collection)
+        query = _query_vector(vector, row.dim)
+        allowed = None
+        if flt is not None and not flt.is_empty:  # filters run in SQLite, reach FAISS as ids
+            allowed = sq.allowed_rids(self._conn, row.cid, flt)
+            if len(allowed) == 0:
+                return []
+        dense = self._dense.current(self._conn, row, force=force)
+        scores, rids = dense.search(query, k, allowed)
+        return self._named(rids, scores)
+
+    def _named(self, rids: np.ndarray, scores: np.ndarray) -> list[tuple[str, float]]:
+        ids = sq.ids_for(self._conn, rids.tolist())
+        missing = [int(r) for r in rids if int(r) not in ids]
+        if missing:  # would mean FAISS and SQLite disagree; never expected
+            log.warning("dense index returned %d rowids unknown to SQLite: %s", len(missing), missing[:5])
+        return [(ids[int(r)], float(s)) for r, s in zip(rids, scores) if int(r) in ids]
+
+    def keyword_search(
+        self, collection: str, query: str, k: int, flt: Filter | None = None
+    ) -> list[tuple[str, float]]:
+        """Top-k (id, -bm25) over code-aware tokens, query terms OR-ed."""
+        with self._read():
+            return sq.keyword_rows(self._conn, self._row(collection).cid, query, k, flt, self._terms)
+
+    def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> dict[str, Record]:
+        """Records by id (unknown ids are left out). Vectors are empty arrays unless `with_vectors`."""
+        with self._read():
+            return {r.id: r for r in sq.record_rows(self._conn, ids, with_vectors)}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Persist every changed FAISS index and prune the changelog it covers (writer only)."""
+        if not self.writer:
+            return
+        with self._lock:
+            self._check_open()
+            with self._read():
+                rows = self._all_rows()
+            for row in rows:  # the writer holds the lock: nothing changes between these steps
+                with self._read():
+                    self._dense.flush(self._conn, row)
+                if row.pruned_gen < row.generation:  # the file now covers the changelog up to here
+                    with self._write():
+                        self._conn.execute(
+                            "DELETE FROM changes WHERE cid = ? AND generation <= ?", (row.cid, row.generation)
+                        )
+                        self._conn.execute(
+                            "UPDATE collections SET pruned_gen = ? WHERE cid = ?", (row.generation, row.cid)
+                        )
+            self._last_flush = time.monotonic()
+
+    def _maybe_flush(self) -> None:
+        if self.flush_interval is not None and time.monotonic() - self._last_flush >= self.flush_interval:
+            self.flush()
+
+    def stats(self) -> dict[str, Any]:
+        with self._read():
+            rows = self._all_rows()
+            n_sources = self._conn.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
+        files = [*self.path.glob("omnivec.sqlite*"), *self._dense.dir.glob("*.faiss")]
+        return {
+            "backend": "local", "path": str(self.path), "writer": self.writer,
+            "schema_version": SCHEMA_VERSION, "sources": n_sources,
+            "records": sum(r.count for r in rows), "bytes": sum(f.stat().st_size for f in files if f.exists()),
+            "collections": {r.name: {"count": r.count, "dim": r.dim, "generation": r.generation,
+                                     **self._dense.describe(r.cid)} for r in rows},
+        }  # fmt: skip
+
+    def close(self) -> None:
+        """Flush (writer), close the database and release the writer lock. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if self.writer:
+                    self.flush()
+            finally:
+                self._closed = True
+                self._conn.close()
+                if self._writer_lock is not None:
+                    self._writer_lock.release()
+
+
+def _query_vector(vector: np.ndarray, dim: int) -> np.ndarray:
+    q = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if q.shape != (dim,) or not np.all(np.isfinite(q)):
+        raise InputError(
+            received=f"a query vector of shape {np.shape(vector)}",
+            expected=f"a finite vector of shape ({dim},), the collection's dim",
+            fix="encode the query with the collection's model (check_query tells which)",
+        )
+    return q

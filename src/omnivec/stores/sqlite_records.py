@@ -1,0 +1,236 @@
+"""Record-level SQL for `LocalStore`: writing a source's records with their changelog, filters,
+keyword queries and vector reads. Functions take a connection inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from omnivec.errors import InputError
+from omnivec.stores.base import Filter, Record, SourceState
+from omnivec.text import code_tokens
+
+
+def vector_blob(record: Record, dim: int) -> bytes:
+    vec = np.asarray(record.vector, dtype=np.float32).reshape(-1)
+    if vec.shape != (dim,) or not np.all(np.isfinite(vec)):
+        raise InputError(
+            received=f"record {record.id!r}: a vector of shape {np.shape(record.vector)}"
+            + ("" if vec.shape != (dim,) else " with NaN or inf values"),
+            expected=f"a finite float32 vector of shape ({dim},), the collection's dim",
+            fix="encode with the collection's model, and drop items the encoder could not embed",
+        )
+    return vec.tobytes()
+
+
+def keyword_tokens(text: str) -> str:
+    """What the FTS table indexes: code-aware tokens separated by spaces."""
+    return " ".join(code_tokens(text))
+
+
+def fts_query(tokens: Sequence[str]) -> str:
+    """An FTS5 MATCH expression OR-ing tokens, each quoted (no operator injection possible:
+    `code_tokens` yields only [a-z0-9_], and quoting makes words like OR/NEAR plain terms)."""
+    return " OR ".join(f'"{t}"' for t in tokens)
+
+
+class TermStats:
+    """Cached document frequencies, to drop query terms that cannot change a bm25 ranking.
+
+    FTS5's bm25 clamps the IDF of a term found in half the rows or more to ~0 (1e-6), so such a
+    term ("self", "the", "return" in code) barely moves a score, yet matching it walks most of
+    the index: at 100k chunks it turns a ~ms query into ~100 ms. Frequencies are cached per
+    handle and forgotten when the row count drifts by 10%.
+    """
+
+    def __init__(self) -> None:
+        self._df: dict[str, int] = {}
+        self._rows = -1
+
+    def frequencies(self, conn: sqlite3.Connection, terms: Sequence[str], rows: int) -> dict[str, int]:
+        """How many rows hold each term (cached)."""
+        if abs(rows - self._rows) > 0.1 * max(self._rows, 1):
+            self._df.clear()
+            self._rows = rows
+        for t in terms:
+            if t not in self._df:
+                got = conn.execute("SELECT doc FROM fts_vocab WHERE term = ?", (t,)).fetchone()
+                self._df[t] = got[0] if got else 0
+        return {t: self._df[t] for t in terms}
+
+
+def delete_records(conn: sqlite3.Connection, cid: int, source: str, generation: int) -> int:
+    """Delete a source's records in one collection, logging their rowids. Returns how many."""
+    rids = [r for (r,) in conn.execute("SELECT rid FROM records WHERE source = ? AND cid = ?", (source, cid))]
+    if not rids:
+        return 0
+    conn.executemany("DELETE FROM fts WHERE rowid = ?", ((r,) for r in rids))
+    conn.executemany("DELETE FROM vectors WHERE rid = ?", ((r,) for r in rids))
+    conn.execute("DELETE FROM records WHERE source = ? AND cid = ?", (source, cid))
+    conn.executemany(
+        "INSERT INTO changes (cid, generation, rid, op) VALUES (?, ?, ?, 'del')",
+        ((cid, generation, r) for r in rids),
+    )
+    return len(rids)
+
+
+def insert_records(
+    conn: sqlite3.Connection, cid: int, dim: int, records: Sequence[Record], generation: int
+) -> None:
+    """Insert records (their source row must exist) plus vectors, FTS rows and changelog."""
+    for rec in records:
+        blob = vector_blob(rec, dim)
+        fields = json.dumps(dict(rec.fields), default=str, ensure_ascii=False)
+        path = str(rec.fields.get("path") or rec.source)
+        try:
+            cur = conn.execute(
+                "INSERT INTO records (id, cid, source, path, kind, language, text, fields)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (rec.id, cid, rec.source, path, rec.fields.get("kind"), rec.fields.get("language"),
+                 rec.text, fields),
+            )  # fmt: skip
+        except sqlite3.IntegrityError as exc:
+            raise _duplicate_id(conn, rec) from exc
+        rid = cur.lastrowid
+        conn.execute("INSERT INTO vectors (rid, vector) VALUES (?, ?)", (rid, blob))
+        conn.execute("INSERT INTO fts (rowid, tokens) VALUES (?, ?)", (rid, keyword_tokens(rec.text)))
+        conn.execute(
+            "INSERT INTO changes (cid, generation, rid, op) VALUES (?, ?, ?, 'add')", (cid, generation, rid)
+        )
+
+
+def _duplicate_id(conn: sqlite3.Connection, rec: Record) -> InputError:
+    row = conn.execute(
+        "SELECT r.source, c.name FROM records r JOIN collections c USING (cid) WHERE r.id = ?", (rec.id,)
+    ).fetchone()
+    owner = f"source {row[0]!r} in collection {row[1]!r}" if row else "another record of this batch"
+    return InputError(
+        received=f"record id {rec.id!r} for source {rec.source!r}, already used by {owner}",
+        expected="record ids unique across the whole store",
+        fix="derive ids from the source path and chunk position, prefixed by the collection if a "
+        "chunk goes into several collections",
+    )
+
+
+def upsert_source(conn: sqlite3.Connection, state: SourceState) -> None:
+    """Record a source's state; `chunks` is counted by `recount_source`, not taken from the caller."""
+    conn.execute(
+        "INSERT INTO sources (source, content_hash, size, mtime_ns, chunks, status)"
+        " VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (source) DO UPDATE SET content_hash = excluded.content_hash,"
+        " size = excluded.size, mtime_ns = excluded.mtime_ns, status = excluded.status",
+        (state.source, state.content_hash, state.size, state.mtime_ns, state.status),
+    )
+
+
+def recount_source(conn: sqlite3.Connection, source: str) -> None:
+    conn.execute(
+        "UPDATE sources SET chunks = (SELECT COUNT(*) FROM records WHERE source = ?) WHERE source = ?",
+        (source, source),
+    )
+
+
+def bump(conn: sqlite3.Connection, cid: int, generation: int, delta: int) -> None:
+    conn.execute(
+        "UPDATE collections SET generation = ?, count = count + ?, updated = ? WHERE cid = ?",
+        (generation, delta, time.time(), cid),
+    )
+
+
+def source_cids(conn: sqlite3.Connection, source: str) -> list[int]:
+    return [c for (c,) in conn.execute("SELECT DISTINCT cid FROM records WHERE source = ?", (source,))]
+
+
+def filter_sql(flt: Filter | None, alias: str = "r") -> tuple[str, list[Any]]:
+    """SQL conditions (leading ' AND ...') and parameters for a filter over `records`."""
+    if flt is None:
+        return "", []
+    sql = ""
+    params: list[Any] = []
+    for column, values in (("kind", flt.kinds), ("language", flt.languages)):
+        if values:
+            sql += f" AND {alias}.{column} IN ({', '.join('?' * len(values))})"
+            params.extend(values)
+    if flt.path_glob:
+        sql += f" AND {alias}.path GLOB ?"
+        params.append(flt.path_glob)
+    return sql, params
+
+
+def allowed_rids(conn: sqlite3.Connection, cid: int, flt: Filter) -> np.ndarray:
+    where, params = filter_sql(flt)
+    rows = conn.execute(f"SELECT r.rid FROM records r WHERE r.cid = ?{where}", [cid, *params])
+    return np.fromiter((r for (r,) in rows), dtype=np.int64)
+
+
+def collection_vectors(conn: sqlite3.Connection, cid: int) -> sqlite3.Cursor:
+    """(rid, vector) rows of a whole collection, for rebuilding its dense index."""
+    return conn.execute(
+        "SELECT r.rid, v.vector FROM records r JOIN vectors v ON v.rid = r.rid WHERE r.cid = ?", (cid,)
+    )
+
+
+def stack(rows: Iterable[tuple[int, bytes]], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    rows = list(rows)
+    rids = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
+    vecs = np.frombuffer(b"".join(b for _, b in rows), dtype=np.float32).reshape(len(rows), dim)
+    return rids, vecs
+
+
+def ids_for(conn: sqlite3.Connection, rids: Sequence[int]) -> dict[int, str]:
+    rows = conn.execute(
+        "SELECT rid, id FROM records WHERE rid IN (SELECT value FROM json_each(?))",
+        (json.dumps([int(r) for r in rids]),),
+    )
+    return dict(rows.fetchall())
+
+
+def keyword_rows(
+    conn: sqlite3.Connection, cid: int, query: str, k: int, flt: Filter | None, stats: TermStats
+) -> list[tuple[str, float]]:
+    """Top-k (id, -bm25). Terms in half the rows or more are left out (see `TermStats`), and
+    put back only if the rest match fewer than k records."""
+    tokens = list(dict.fromkeys(code_tokens(query)))
+    if not tokens or k <= 0:
+        return []
+    rows = conn.execute("SELECT COALESCE(SUM(count), 0) FROM collections").fetchone()[0]
+    df = stats.frequencies(conn, tokens, rows)
+    # all common: their weights are all ~0, so the rarest alone ranks as well, at less cost
+    rare = [t for t in tokens if 2 * df[t] < rows] or [min(tokens, key=df.__getitem__)]
+    hits = _bm25(conn, cid, fts_query(rare), k, flt)
+    if len(hits) < k and len(rare) < len(tokens):
+        hits = _bm25(conn, cid, fts_query(tokens), k, flt)
+    return hits
+
+
+def _bm25(
+    conn: sqlite3.Connection, cid: int, match: str, k: int, flt: Filter | None
+) -> list[tuple[str, float]]:
+    where, params = filter_sql(flt)
+    rows = conn.execute(
+        "SELECT r.id, -bm25(fts) AS score FROM fts JOIN records r ON r.rid = fts.rowid"
+        f" WHERE fts MATCH ? AND r.cid = ?{where} ORDER BY score DESC, r.rid LIMIT ?",
+        [match, cid, *params, k],
+    )
+    return [(i, float(s)) for i, s in rows]
+
+
+def record_rows(conn: sqlite3.Connection, ids: Sequence[str], with_vectors: bool) -> list[Record]:
+    vec = "v.vector" if with_vectors else "NULL"
+    rows = conn.execute(
+        f"SELECT r.id, r.source, r.text, r.fields, c.name, c.dim, {vec} FROM records r"
+        " JOIN collections c USING (cid) LEFT JOIN vectors v ON v.rid = r.rid"
+        " WHERE r.id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(ids)),),
+    )
+    empty = np.empty(0, dtype=np.float32)
+    return [
+        Record(id=i, source=s, text=t, fields=json.loads(f), collection=c,
+               vector=empty if v is None else np.frombuffer(v, dtype=np.float32).reshape(dim).copy())
+        for i, s, t, f, c, dim, v in rows
+    ]  # fmt: skip

@@ -1,0 +1,188 @@
+"""The SQLite side of `LocalStore`: schema, versioning, connections and the writer lock.
+
+SQLite is the source of truth: records, their vectors (float32 BLOBs, table `vectors`), the keyword index
+(FTS5 over pre-tokenised text) and a changelog from which the FAISS indexes are brought up to
+date. Every collection has a `generation`, bumped by each transaction that changes its records;
+`changes` lists the rowids added or deleted at each generation, down to `pruned_gen` (the
+changelog is pruned once a FAISS file at that generation is safely on disk).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import uuid
+from pathlib import Path
+
+from omnivec.errors import StoreError
+
+SCHEMA_VERSION = 1
+DB_NAME = "omnivec.sqlite"
+LOCK_NAME = "writer.lock"
+
+# rowids use AUTOINCREMENT: a deleted rowid is never reused, so a FAISS index that lags behind
+# SQLite can never return a rowid that now means a different record.
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS collections (
+    cid INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    model TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    recipe TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    generation INTEGER NOT NULL DEFAULT 0,
+    pruned_gen INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS sources (
+    source TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    chunks INTEGER NOT NULL,
+    status TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+    rid INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    cid INTEGER NOT NULL REFERENCES collections(cid),
+    source TEXT NOT NULL REFERENCES sources(source),
+    path TEXT NOT NULL,
+    kind TEXT,
+    language TEXT,
+    text TEXT NOT NULL,
+    fields TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_source ON records(source, cid);
+-- Filters are answered from these indexes alone (covering: rid is in every entry), never by
+-- scanning record rows; records_path lets a glob with a literal prefix seek.
+CREATE INDEX IF NOT EXISTS records_filter ON records(cid, kind, language, path);
+CREATE INDEX IF NOT EXISTS records_path ON records(cid, path);
+-- Vectors apart from the records keeps record rows small for keyword joins and filter lookups.
+CREATE TABLE IF NOT EXISTS vectors (rid INTEGER PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (
+    cid INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    rid INTEGER NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('add', 'del'))
+);
+CREATE INDEX IF NOT EXISTS changes_gen ON changes(cid, generation);
+-- rowid = records.rid; `tokens` is omnivec.text.code_tokens output joined by spaces, so the
+-- FTS tokenizer only has to split on spaces (underscore kept inside identifiers).
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tokens, tokenize = "unicode61 tokenchars '_'");
+-- document frequencies of terms, read (and cached) at query time
+CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
+"""
+
+
+def connect(root: Path, *, writer: bool) -> sqlite3.Connection:
+    """Open (writer: create) the database and check its schema version."""
+    db = root / DB_NAME
+    if not writer and not db.exists():
+        raise _no_index(root)
+    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE / BEGIN ... COMMIT).
+    conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    if writer:
+        conn.execute("PRAGMA journal_mode = WAL")  # readers never block the writer, nor it them
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL survives kill -9 without loss
+        conn.execute("PRAGMA foreign_keys = ON")
+        _create_or_check(conn, root)
+    else:
+        conn.execute("PRAGMA query_only = ON")
+        if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0:
+            conn.close()  # a writer died before creating the schema: same as no index yet
+            raise _no_index(root)
+        _check_version(conn, root)
+    return conn
+
+
+def _no_index(root: Path) -> StoreError:
+    return StoreError(
+        received=f"no omnivec index at {root}",
+        expected=f"a folder holding {DB_NAME} written by omnivec",
+        fix="index something first (omnivec index ...), or pass the right --store folder",
+    )
+
+
+def _create_or_check(conn: sqlite3.Connection, root: Path) -> None:
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+    if has_meta:
+        _check_version(conn, root)
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for stmt in _statements(_DDL):
+            conn.execute(stmt)
+        conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        conn.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(script: str) -> list[str]:
+    lines = [ln for ln in script.splitlines() if not ln.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _check_version(conn: sqlite3.Connection, root: Path) -> None:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            received=f"{root / DB_NAME} is not an omnivec store ({exc})",
+            expected=f"a store written by omnivec (schema version {SCHEMA_VERSION})",
+            fix="point omnivec at its own index folder, or delete this folder and re-index",
+        ) from exc
+    found = row[0] if row else None
+    if found != str(SCHEMA_VERSION):
+        newer = found is not None and found.isdigit() and int(found) > SCHEMA_VERSION
+        raise StoreError(
+            received=f"a store at {root} with schema version {found}",
+            expected=f"schema version {SCHEMA_VERSION} (what this omnivec reads)",
+            fix="upgrade omnivec (pip install -U omnivec) to read it"
+            if newer
+            else f"delete {root} and re-index (the index is derived from your files)",
+        )
+
+
+def store_id(conn: sqlite3.Connection) -> str:
+    return str(conn.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()[0])
+
+
+class WriterLock:
+    """An exclusive `flock` on ROOT/writer.lock, released by the kernel if the process dies."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StoreError(
+                received=f"another omnivec process (pid {holder}) is writing to {self.path.parent}",
+                expected="one writer per store at a time (any number of readers is fine)",
+                fix="wait for it to finish or stop it, or open the store read-only (writer=False)",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
