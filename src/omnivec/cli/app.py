@@ -20,11 +20,16 @@ app = typer.Typer(
 )
 
 # one module per command group; each registers its commands on `app` when imported
-COMMAND_MODULES = ("omnivec.cli.embed",)
+COMMAND_MODULES = ("omnivec.cli.embed", "omnivec.cli.index", "omnivec.cli.eval")
 
 
 def setup_runtime(threads: int | None = None, verbose: bool = False) -> None:
-    """Threads and logging are process-wide, so only the CLI (never the library) sets them."""
+    """Threads and logging are process-wide, so only the CLI (never the library) sets them.
+
+    Only environment variables are set here: importing torch costs seconds, and commands that
+    never run a model (status, keyword search) should not pay for it. torch reads
+    OMP_NUM_THREADS when it is first imported.
+    """
     from omnivec.config import default_threads
 
     logging.basicConfig(
@@ -32,22 +37,12 @@ def setup_runtime(threads: int | None = None, verbose: bool = False) -> None:
         format="%(levelname)s %(name)s: %(message)s",
     )
     n = threads or default_threads()
-    os.environ.setdefault("OMP_NUM_THREADS", str(n))
+    os.environ["OMP_NUM_THREADS"] = str(n) if threads else os.environ.get("OMP_NUM_THREADS", str(n))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    if "torch" in sys.modules or _has("torch"):
-        import torch
-
-        torch.set_num_threads(n)
-    if _has("transformers"):
-        from transformers.utils import logging as tf_logging
-
-        tf_logging.disable_progress_bar()
-        tf_logging.set_verbosity_error()
-
-
-def _has(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # also silences transformers' bars
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if "torch" in sys.modules:  # already imported (e.g. by a benchmark): apply directly
+        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def fail(exc: OmnivecError) -> Any:

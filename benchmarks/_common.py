@@ -1,0 +1,41 @@
+"""Small shared pieces for benchmark scripts: data paths, BEIR reading, metrics via pytrec_eval."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+EVALSETS = Path(
+    os.environ.get("OMNIVEC_EVALSETS", Path(__file__).resolve().parents[2] / "shared" / "evalsets")
+)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with path.open() as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open() as fh:
+        next(fh)
+        for line in fh:
+            q, d, s = line.rstrip("\n").split("\t")
+            qrels.setdefault(q, {})[d] = int(s)
+    return qrels
+
+
+def evaluate(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
+    """nDCG@10, Recall@1/@100 and MRR@10 as pytrec_eval computes them, averaged over qrels queries."""
+    import pytrec_eval
+
+    ev = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.1", "recall.100", "recip_rank"})
+    res = ev.evaluate({q: run.get(q, {}) or {"__none__": 0.0} for q in qrels})
+    keys = {"ndcg_cut_10": "nDCG@10", "recall_1": "Recall@1", "recall_100": "Recall@100", "recip_rank": "MRR"}
+    return {name: round(sum(r[k] for r in res.values()) / len(res), 4) for k, name in keys.items()}
+
+
+def machine() -> str:
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"

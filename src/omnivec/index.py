@@ -1,0 +1,278 @@
+"""The main job: keep a store in step with a folder, incrementally and crash-safely.
+
+Each source file is written in one store transaction, so a crash at any moment leaves every file
+either fully at its old version or fully at its new one; the next run picks up where it stopped
+because unchanged files are recognised by (size, mtime), then by content hash.
+A file that fails (unreadable, undecodable, vanished) is reported and keeps what was indexed before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omnivec.errors import InputError, StoreError
+from omnivec.index_config import IndexConfig, collection_for
+from omnivec.ingest import Chunk, Skipped, SourceFile, chunk_source, walk
+from omnivec.stores.base import Record, SourceState
+
+if TYPE_CHECKING:
+    from omnivec.encoders.base import Encoder
+    from omnivec.encoders.cache import EmbeddingCache
+    from omnivec.stores.base import VectorStore
+
+log = logging.getLogger(__name__)
+
+STORE_DIRNAME = ".omnivec"
+PENDING_CHUNKS = 256  # chunks gathered across files before one embedding call: keeps batches full
+FLUSH_SECONDS = 30.0  # how often the derived ANN index is persisted during a long run
+
+
+@dataclass
+class IndexReport:
+    """What one `update` did; `skipped` holds (path, reason) for every file not indexed."""
+
+    seen: int = 0
+    indexed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0
+    truncated: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=lambda: {"parse": 0.0, "embed": 0.0, "store": 0.0})
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seen": self.seen, "indexed": self.indexed, "unchanged": self.unchanged,
+            "removed": self.removed, "skipped": len(self.skipped), "chunks": self.chunks,
+            "truncated": self.truncated, "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "skips": [{"path": p, "reason": r} for p, r in self.skipped],
+        }  # fmt: skip
+
+
+@dataclass
+class _Pending:
+    state: SourceState
+    chunks: list[Chunk]
+
+
+class Indexer:
+    """Brings `store` up to date with `root` using one encoder per collection."""
+
+    def __init__(
+        self,
+        store: VectorStore,
+        config: IndexConfig,
+        encoders: Mapping[str, Encoder],
+        cache: EmbeddingCache | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.encoders = dict(encoders)
+        self.cache = cache
+        for name, enc in self.encoders.items():
+            store.ensure_collection(
+                name, model=enc.spec.name, fingerprint=enc.fingerprint, dim=enc.dim, recipe=enc.spec.recipe()
+            )
+
+    def update(self, root: Path, progress: Callable[[str], None] | None = None) -> IndexReport:
+        """Walk `root`, (re)index what changed, drop what disappeared; returns the report."""
+        report = IndexReport()
+        previous = self.store.sources()
+        seen: set[str] = set()
+        pending: list[_Pending] = []
+        last_flush = time.perf_counter()
+        for entry in self._walk(root, report):
+            seen.add(entry.path)
+            report.seen += 1
+            if progress:
+                progress(entry.path)
+            if isinstance(entry, Skipped):
+                self._skip(report, entry.path, entry.reason, previous)
+                continue
+            item = self._prepare(entry, previous.get(entry.path), report)
+            if item is not None:
+                pending.append(item)
+            if sum(len(p.chunks) for p in pending) >= PENDING_CHUNKS:
+                self._write(pending, report)
+                pending = []
+            if time.perf_counter() - last_flush > FLUSH_SECONDS:
+                self._timed(report, "store", self.store.flush)
+                last_flush = time.perf_counter()
+        self._write(pending, report)
+        for path in sorted(set(previous) - seen):
+            self._timed(report, "store", self.store.remove_source, path)
+            report.removed += 1
+        self._timed(report, "store", self.store.flush)
+        return report
+
+    # --- steps ---------------------------------------------------------------------------
+    def _walk(self, root: Path, report: IndexReport) -> Iterator[SourceFile | Skipped]:
+        it = walk(root, max_file_bytes=self.config.max_file_bytes, extra_ignores=(STORE_DIRNAME,))
+        while True:
+            t = time.perf_counter()
+            entry = next(it, None)
+            report.seconds["parse"] += time.perf_counter() - t
+            if entry is None:
+                return
+            yield entry
+
+    def _prepare(self, src: SourceFile, old: SourceState | None, report: IndexReport) -> _Pending | None:
+        if (
+            old is not None
+            and old.status == "indexed"
+            and (old.size, old.mtime_ns) == (src.size, src.mtime_ns)
+        ):
+            report.unchanged += 1
+            return None
+        start = time.perf_counter()
+        try:
+            data = src.abs_path.read_bytes()
+            digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+            state = SourceState(src.path, digest, src.size, src.mtime_ns, 0, "indexed")
+            if old is not None and old.status == "indexed" and old.content_hash == digest:
+                self.store.touch_source(state)
+                report.unchanged += 1
+                return None
+            chunks = chunk_source(
+                src, data, max_tokens=self._max_tokens(src), count_tokens=self._counter(src)
+            )
+        except FileNotFoundError:
+            self._skip(report, src.path, "deleted during the run", {})
+            return None
+        except (OSError, InputError) as exc:
+            self._skip(report, src.path, _reason(exc), {src.path: old} if old else {})
+            return None
+        finally:
+            report.seconds["parse"] += time.perf_counter() - start
+        return _Pending(state, chunks)
+
+    def _write(self, pending: list[_Pending], report: IndexReport) -> None:
+        """Embed every pending chunk (grouped per collection), then write file by file."""
+        if not pending:
+            return
+        vectors = self._embed_all(pending, report)
+        start = time.perf_counter()
+        for p_index, p in enumerate(pending):
+            by_coll: dict[str, list[Record]] = {name: [] for name in self.encoders}
+            for c_index, chunk in enumerate(p.chunks):
+                coll = collection_for(chunk.kind, self.config)
+                if coll is None or (p_index, c_index) not in vectors:
+                    continue
+                by_coll[coll].append(_record(chunk, c_index, vectors[(p_index, c_index)]))
+            n = sum(len(v) for v in by_coll.values())
+            # one transaction for every collection: a crash never leaves a half-updated source
+            self.store.replace_source_all(p.state, by_coll)
+            report.indexed += 1
+            report.chunks += n
+        report.seconds["store"] += time.perf_counter() - start
+
+    def _embed_all(self, pending: list[_Pending], report: IndexReport) -> dict[tuple[int, int], Any]:
+        start = time.perf_counter()
+        groups: dict[str, list[tuple[int, int, Chunk]]] = {}
+        for pi, p in enumerate(pending):
+            for ci, chunk in enumerate(p.chunks):
+                coll = collection_for(chunk.kind, self.config)
+                if coll is not None and coll in self.encoders and _embeddable(chunk):
+                    groups.setdefault(coll, []).append((pi, ci, chunk))
+        out: dict[tuple[int, int], Any] = {}
+        for coll, members in groups.items():
+            items = [_item(c) for _, _, c in members]
+            res = self.encoders[coll].embed(items, role="document", cache=self.cache)
+            report.truncated += len(res.truncated)
+            for (pi, ci, _), vec in zip(members, res.vectors):
+                out[(pi, ci)] = vec
+        report.seconds["embed"] += time.perf_counter() - start
+        return out
+
+    def _skip(self, report: IndexReport, path: str, reason: str, previous: Mapping[str, SourceState]) -> None:
+        kept = previous.get(path)
+        if kept is not None and kept.status == "indexed":
+            reason += " (kept the previously indexed version)"
+        report.skipped.append((path, reason))
+
+    def _max_tokens(self, src: SourceFile) -> int:
+        enc = self._encoder_for_kind(src.kind)
+        return enc.spec.max_length if enc is not None else 512
+
+    def _counter(self, src: SourceFile) -> Callable[[Any], list[int]]:
+        enc = self._encoder_for_kind(src.kind)
+        if enc is None or src.kind == "image":
+            return lambda texts: [len(t.split()) for t in texts]
+        return lambda texts: enc.token_counts(list(texts))
+
+    def _encoder_for_kind(self, kind: str) -> Encoder | None:
+        coll = collection_for({"pdf": "page"}.get(kind, kind), self.config)
+        return self.encoders.get(coll) if coll else None
+
+    def _timed(self, report: IndexReport, phase: str, fn: Callable[..., Any], *args: Any) -> None:
+        start = time.perf_counter()
+        fn(*args)
+        report.seconds[phase] += time.perf_counter() - start
+
+
+def _embeddable(chunk: Chunk) -> bool:
+    return bool(chunk.image) or bool(chunk.text.strip())
+
+
+def _item(chunk: Chunk) -> Any:
+    from omnivec.types import Item
+
+    if chunk.image:
+        return Item(text=None, image=chunk.image, modality="image")
+    return Item(text=chunk.text, modality="code" if chunk.kind == "code" else "text")
+
+
+def _record(chunk: Chunk, ordinal: int, vector: Any) -> Record:
+    fields = {
+        "path": chunk.path, "kind": chunk.kind, "language": chunk.language, "symbol": chunk.symbol,
+        "start_line": chunk.start_line, "end_line": chunk.end_line, "page": chunk.page,
+        "display": chunk.display, "image": chunk.image, "content_hash": chunk.content_hash,
+        **{k: v for k, v in chunk.extra.items() if _jsonable(v)},
+    }  # fmt: skip
+    rid = f"{chunk.path}#{ordinal}:{chunk.content_hash[:10]}"
+    return Record(id=rid, source=chunk.path, vector=vector, text=chunk.text, fields=fields)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, InputError):
+        return exc.received
+    return f"{type(exc).__name__}: {exc}"
+
+
+def find_store(start: Path) -> Path:
+    """The nearest `.omnivec` folder at or above `start` (like git finds `.git`)."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / STORE_DIRNAME).is_dir():
+            return folder / STORE_DIRNAME
+    raise StoreError(
+        received=f"no {STORE_DIRNAME} index at or above {here}",
+        expected="an index made by `omnivec index PATH`",
+        fix="run `omnivec index .` first, or pass --store DIR",
+    )
+
+
+def default_store(root: Path) -> Path:
+    return root / STORE_DIRNAME if root.is_dir() else Path(os.getcwd()) / STORE_DIRNAME

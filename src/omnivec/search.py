@@ -1,0 +1,114 @@
+"""`Searcher`: encode a query per collection, dense + keyword retrieval, rank fusion, hits.
+
+Scores of different encoders (and of BM25) are never compared raw: every list is fused by rank.
+No I/O framework types here: the CLI and the server both call `Searcher.search`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from omnivec.errors import InputError
+from omnivec.fusion import reciprocal_rank_fusion
+from omnivec.stores.base import Filter
+from omnivec.types import Hit, Item
+
+if TYPE_CHECKING:
+    from omnivec.encoders.base import Encoder
+    from omnivec.stores.base import VectorStore
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "dense", "keyword"]
+TYPE_KINDS: dict[str, tuple[str, ...]] = {
+    "any": (),
+    "code": ("code",),
+    "doc": ("doc", "page"),
+    "image": ("image",),
+    "screenshot": ("screenshot", "page"),
+}
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search request. `image` (a path or PIL image) with `text` makes a composed query."""
+
+    text: str | None = None
+    image: Any = None
+    k: int = 10
+    type: str = "any"
+    path_glob: str | None = None
+    languages: tuple[str, ...] = ()
+    mode: Mode = "hybrid"
+    group_by_file: bool = False
+    weights: Mapping[str, float] = field(default_factory=lambda: {"dense": 1.0, "keyword": 1.0})
+
+    def filter(self) -> Filter:
+        if self.type not in TYPE_KINDS:
+            raise InputError(
+                received=f"type {self.type!r}",
+                expected=f"one of {', '.join(TYPE_KINDS)}",
+                fix="pass --type code, doc, image, screenshot or any",
+            )
+        return Filter(kinds=TYPE_KINDS[self.type], languages=self.languages, path_glob=self.path_glob)
+
+
+class Searcher:
+    """Searches every collection of a store whose encoder can read the query."""
+
+    def __init__(self, store: VectorStore, encoders: Mapping[str, Encoder]) -> None:
+        self.store = store
+        self.encoders = dict(encoders)
+        for name, enc in self.encoders.items():
+            store.check_query(name, fingerprint=enc.fingerprint, recipe=enc.spec.recipe())
+
+    def search(self, query: Query | str, **kw: Any) -> list[Hit]:
+        q = Query(text=query, **kw) if isinstance(query, str) else query
+        if not (q.text and q.text.strip()) and q.image is None:
+            raise InputError("an empty query", "query text, an image, or both", "type what to look for")
+        flt = q.filter()
+        depth = max(q.k * (5 if q.group_by_file else 3), 50)
+        runs: list[list[str]] = []
+        weights: list[float] = []
+        for name, enc in self.encoders.items():
+            if q.image is not None and "image" not in enc.spec.modalities:
+                continue  # a text-only space cannot place an image query
+            if q.mode != "keyword":
+                vec = enc.encode([Item(text=q.text, image=q.image)], role="query")[0]
+                runs.append([i for i, _ in self.store.dense_search(name, vec, depth, flt)])
+                weights.append(q.weights.get("dense", 1.0))
+            if q.mode != "dense" and q.text and q.image is None:
+                runs.append([i for i, _ in self.store.keyword_search(name, q.text, depth, flt)])
+                weights.append(q.weights.get("keyword", 1.0))
+        fused = reciprocal_rank_fusion([r for r in runs if r], [w for r, w in zip(runs, weights) if r])
+        return self._hits(fused, q)
+
+    def _hits(self, fused: Sequence[tuple[str, float]], q: Query) -> list[Hit]:
+        records = self.store.get([i for i, _ in fused[: q.k * 10 if q.group_by_file else q.k]])
+        hits: list[Hit] = []
+        seen_paths: set[str] = set()
+        for rid, score in fused:
+            rec = records.get(rid)
+            if rec is None:
+                continue
+            f = rec.fields
+            if q.group_by_file:
+                if f.get("path") in seen_paths:
+                    continue
+                seen_paths.add(str(f.get("path")))
+            hits.append(_hit(rid, score, f))
+            if len(hits) == q.k:
+                break
+        return hits
+
+
+def _hit(rid: str, score: float, f: Mapping[str, Any]) -> Hit:
+    core = {"path", "start_line", "end_line", "symbol", "language", "kind", "display"}
+    return Hit(
+        id=rid, score=score, path=f.get("path"), start_line=f.get("start_line"), end_line=f.get("end_line"),
+        symbol=f.get("symbol"), language=f.get("language"), kind=f.get("kind"), snippet=f.get("display"),
+        metadata={k: v for k, v in f.items() if k not in core},
+    )  # fmt: skip

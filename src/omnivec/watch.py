@@ -1,0 +1,41 @@
+"""Keep an index current: re-run the incremental update whenever files under the root change."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from omnivec.errors import require
+from omnivec.index import STORE_DIRNAME
+
+if TYPE_CHECKING:
+    import threading
+
+    from omnivec.api import Index
+    from omnivec.index import IndexReport
+
+log = logging.getLogger(__name__)
+
+
+def watch_and_update(
+    idx: Index, debounce_ms: int = 500, stop: threading.Event | None = None
+) -> Iterator[IndexReport]:
+    """Yield one report for the initial update, then one per settled batch of changes.
+
+    Each update is the same incremental, crash-safe pass as `omnivec index`, so the guarantees
+    hold; unchanged files are recognised by (size, mtime) and cost almost nothing.
+    """
+    watchfiles = require("watchfiles", "index", "watching a folder")
+    root = Path(idx.config.root)
+    store = idx.store_dir.resolve()
+    yield idx.update()
+
+    def relevant(_change: object, path: str) -> bool:
+        p = Path(path)
+        return store not in p.parents and STORE_DIRNAME not in p.parts
+
+    for changes in watchfiles.watch(root, watch_filter=relevant, debounce=debounce_ms, stop_event=stop):
+        log.info("%d changes under %s", len(changes), root)
+        yield idx.update()

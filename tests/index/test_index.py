@@ -1,0 +1,132 @@
+"""The main job end to end on the fake encoder: index, incremental updates, bad files, search."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from omnivec.api import Index
+from omnivec.errors import RecipeMismatchError, StoreError
+
+
+def _bump(path: Path, text: str) -> None:
+    path.write_text(text)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # mtime granularity on some filesystems
+
+
+def test_first_index_reports_every_file(fake_index):
+    r = fake_index.update()
+    assert r.indexed == 3  # stack.py, web.js, README.md
+    assert r.chunks >= 6
+    skipped = dict(r.skipped)
+    assert "blob.bin" in skipped and "binary" in skipped["blob.bin"]
+    assert not any(p.startswith("ignored/") for p, _ in r.skipped)
+    assert set(r.seconds) == {"parse", "embed", "store"}
+
+
+def test_search_finds_symbols_by_keyword_and_dense(fake_index):
+    fake_index.update()
+    hits = fake_index.search("parse config file", k=3)
+    assert hits[0].path == "pkg/stack.py" and hits[0].symbol.endswith("parse_config_file")
+    assert hits[0].start_line <= 19 <= hits[0].end_line
+    for mode in ("dense", "keyword"):
+        assert fake_index.search("fetchUserProfile", k=1, mode=mode)[0].path == "web.js"
+    docs = fake_index.search("installer reboot", k=1, type="doc")
+    assert docs[0].path == "README.md" and "Installation" in docs[0].symbol
+    assert all(h.language == "python" for h in fake_index.search("stack", languages=("python",)))
+    assert all(h.path.endswith(".js") for h in fake_index.search("user", path_glob="*.js"))
+
+
+def test_reindex_is_incremental(fake_index, repo):
+    fake_index.update()
+    again = fake_index.update()
+    assert (again.indexed, again.unchanged, again.removed) == (0, 3, 0)
+    _bump(repo / "web.js", "function renamedThing() { return 1; }\n")
+    (repo / "README.md").unlink()
+    r = fake_index.update()
+    assert (r.indexed, r.removed) == (1, 1)
+    assert fake_index.search("renamedThing", k=1)[0].path == "web.js"
+    assert all(h.path != "README.md" for h in fake_index.search("installer reboot", k=10))
+    assert not fake_index.search("fetchUserProfile", k=10, mode="keyword")
+
+
+def test_touched_but_unchanged_file_is_not_reembedded(fake_index, repo):
+    fake_index.update()
+    p = repo / "web.js"
+    _bump(p, p.read_text())
+    r = fake_index.update()
+    assert (r.indexed, r.unchanged) == (0, 3)
+
+
+def test_rename_moves_the_hits(fake_index, repo):
+    fake_index.update()
+    (repo / "web.js").rename(repo / "client.js")
+    r = fake_index.update()
+    assert (r.indexed, r.removed) == (1, 1)
+    assert fake_index.search("fetchUserProfile", k=1)[0].path == "client.js"
+
+
+def test_bad_file_is_skipped_and_keeps_previous_version(fake_index, repo):
+    fake_index.update()
+    (repo / "pkg" / "stack.py").write_bytes(b"def ok():\n    return '\xff\xfe'\n")
+    (repo / "new.py").write_bytes(b"x = '\xc3\x28'\n")
+    r = fake_index.update()
+    reasons = dict(r.skipped)
+    assert "UTF-8" in reasons["new.py"]
+    assert "kept the previously indexed version" in reasons["pkg/stack.py"]
+    assert fake_index.search("parse_config_file", k=1, mode="keyword")[0].path == "pkg/stack.py"
+
+
+def test_store_refuses_other_models(fake_index, repo, tmp_path):
+    fake_index.close()
+    with pytest.raises(RecipeMismatchError, match="omnivec/fake -> sentence-transformers/all-MiniLM-L6-v2"):
+        Index.create(repo, tmp_path / "store", image_model=None, screenshot_model=None)
+
+
+def test_second_writer_is_refused_readers_are_not(fake_index, repo, tmp_path):
+    fake_index.update()
+    with pytest.raises(StoreError, match="writ"):
+        Index.create(
+            repo, tmp_path / "store", text_model="omnivec/fake", image_model=None, screenshot_model=None
+        )
+    with Index.open(tmp_path / "store") as reader:
+        assert reader.search("Stack push", k=1)[0].path == "pkg/stack.py"
+
+
+def test_status(fake_index):
+    fake_index.update()
+    info = fake_index.status()
+    assert info["files"] == 3
+    (coll,) = info["collections"]
+    assert coll["model"] == "omnivec/fake" and coll["dim"] == 32 and coll["chunks"] >= 6
+    assert coll["recipe"]["family"] == "fake"
+
+
+def test_watch_picks_up_changes(fake_index, repo):
+    import threading
+
+    from omnivec.watch import watch_and_update
+
+    stop = threading.Event()
+    reports = []
+
+    def run():
+        for rep in watch_and_update(fake_index, debounce_ms=100, stop=stop):
+            reports.append(rep)
+            if len(reports) == 2:
+                stop.set()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    deadline = time.time() + 20
+    while not reports and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    (repo / "added.py").write_text("def brand_new_function():\n    return 42\n")
+    t.join(timeout=20)
+    stop.set()
+    assert len(reports) == 2 and reports[1].indexed == 1
