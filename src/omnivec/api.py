@@ -120,8 +120,19 @@ class Index:
         from omnivec.encoders.cache import EmbeddingCache
 
         cache = EmbeddingCache(cache_dir() / "embeddings.sqlite") if use_cache else None
-        indexer = Indexer(self.store, self.config, self.encoders(), cache=cache)
-        report = indexer.update(Path(self.config.root), progress=progress)
+        root = Path(self.config.root)
+        store = self.store_dir.resolve()
+        # a store kept inside the tree must not index itself
+        ignore = (store.relative_to(root).as_posix(),) if store.is_relative_to(root) else ()
+        indexer = Indexer(
+            self.store,
+            self.config,
+            self.encoders(),
+            cache=cache,
+            assets=self.store_dir / "assets",
+            ignore=ignore,
+        )
+        report = indexer.update(root, progress=progress)
         log.info("indexed %s", report.as_dict())
         return report
 
@@ -130,8 +141,12 @@ class Index:
         return Searcher(self.store, {c: self.encoder(c) for c in names})
 
     def search(self, text: str | None = None, **kw: Any) -> list[Hit]:
+        """Search every collection; screenshot hits carry `regions`: boxes of the query's words."""
         q = Query(text=text, **kw)
-        return self.searcher().search(q)
+        hits = self.searcher().search(q)
+        if not text:
+            return hits
+        return [_with_regions(h, text) if h.kind == "screenshot" else h for h in hits]
 
     def status(self) -> dict[str, Any]:
         sources = self.store.sources()
@@ -158,6 +173,14 @@ class Index:
 
     def _has_records(self, collection: str) -> bool:
         return any(c.name == collection and c.count > 0 for c in self.store.collections())
+
+
+def _with_regions(hit: Hit, text: str) -> Hit:
+    from dataclasses import replace
+
+    from omnivec.visual import regions
+
+    return replace(hit, metadata={**hit.metadata, "regions": regions(dict(hit.metadata), text)})
 
 
 def _open_store(store_dir: Path, writer: bool) -> VectorStore:

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omnivec.errors import InputError, StoreError
+from omnivec.errors import OmnivecError, StoreError
 from omnivec.index_config import IndexConfig, collection_for
 from omnivec.ingest import Chunk, Skipped, SourceFile, chunk_source, walk
 from omnivec.stores.base import Record, SourceState
+from omnivec.visual import expand
 
 if TYPE_CHECKING:
     from omnivec.encoders.base import Encoder
@@ -65,6 +66,7 @@ class IndexReport:
 class _Pending:
     state: SourceState
     chunks: list[Chunk]
+    old: SourceState | None
 
 
 class Indexer:
@@ -76,11 +78,15 @@ class Indexer:
         config: IndexConfig,
         encoders: Mapping[str, Encoder],
         cache: EmbeddingCache | None = None,
+        assets: Path | None = None,
+        ignore: tuple[str, ...] = (),
     ) -> None:
         self.store = store
         self.config = config
         self.encoders = dict(encoders)
         self.cache = cache
+        self.assets = assets  # thumbnails and rendered pages; None: no visual derivatives
+        self.ignore = (STORE_DIRNAME, *ignore)
         for name, enc in self.encoders.items():
             store.ensure_collection(
                 name, model=enc.spec.name, fingerprint=enc.fingerprint, dim=enc.dim, recipe=enc.spec.recipe()
@@ -119,7 +125,7 @@ class Indexer:
 
     # --- steps ---------------------------------------------------------------------------
     def _walk(self, root: Path, report: IndexReport) -> Iterator[SourceFile | Skipped]:
-        it = walk(root, max_file_bytes=self.config.max_file_bytes, extra_ignores=(STORE_DIRNAME,))
+        it = walk(root, max_file_bytes=self.config.max_file_bytes, extra_ignores=self.ignore)
         while True:
             t = time.perf_counter()
             entry = next(it, None)
@@ -148,37 +154,44 @@ class Indexer:
             chunks = chunk_source(
                 src, data, max_tokens=self._max_tokens(src), count_tokens=self._counter(src)
             )
+            if self.assets is not None and src.kind in ("image", "pdf"):
+                chunks = expand(chunks, src, self.assets, "screenshot" in self.encoders, digest)
         except FileNotFoundError:
             self._skip(report, src.path, "deleted during the run", {})
             return None
-        except (OSError, InputError) as exc:
+        except (OSError, OmnivecError) as exc:
             self._skip(report, src.path, _reason(exc), {src.path: old} if old else {})
             return None
         finally:
             report.seconds["parse"] += time.perf_counter() - start
-        return _Pending(state, chunks)
+        return _Pending(state, chunks, old)
 
     def _write(self, pending: list[_Pending], report: IndexReport) -> None:
         """Embed every pending chunk (grouped per collection), then write file by file."""
         if not pending:
             return
-        vectors = self._embed_all(pending, report)
+        vectors, failed = self._embed_all(pending, report)
         start = time.perf_counter()
         for p_index, p in enumerate(pending):
+            if p_index in failed:
+                self._skip(report, p.state.source, failed[p_index], {p.state.source: p.old} if p.old else {})
+                continue
             by_coll: dict[str, list[Record]] = {name: [] for name in self.encoders}
             for c_index, chunk in enumerate(p.chunks):
                 coll = collection_for(chunk.kind, self.config)
                 if coll is None or (p_index, c_index) not in vectors:
                     continue
                 by_coll[coll].append(_record(chunk, c_index, vectors[(p_index, c_index)]))
-            n = sum(len(v) for v in by_coll.values())
             # one transaction for every collection: a crash never leaves a half-updated source
             self.store.replace_source_all(p.state, by_coll)
             report.indexed += 1
-            report.chunks += n
+            report.chunks += sum(len(v) for v in by_coll.values())
         report.seconds["store"] += time.perf_counter() - start
 
-    def _embed_all(self, pending: list[_Pending], report: IndexReport) -> dict[tuple[int, int], Any]:
+    def _embed_all(
+        self, pending: list[_Pending], report: IndexReport
+    ) -> tuple[dict[tuple[int, int], Any], dict[int, str]]:
+        """Vectors by (file, chunk); files whose items the encoder rejected map to a reason."""
         start = time.perf_counter()
         groups: dict[str, list[tuple[int, int, Chunk]]] = {}
         for pi, p in enumerate(pending):
@@ -187,14 +200,36 @@ class Indexer:
                 if coll is not None and coll in self.encoders and _embeddable(chunk):
                     groups.setdefault(coll, []).append((pi, ci, chunk))
         out: dict[tuple[int, int], Any] = {}
+        failed: dict[int, str] = {}
         for coll, members in groups.items():
-            items = [_item(c) for _, _, c in members]
-            res = self.encoders[coll].embed(items, role="document", cache=self.cache)
-            report.truncated += len(res.truncated)
-            for (pi, ci, _), vec in zip(members, res.vectors):
-                out[(pi, ci)] = vec
+            self._embed_group(self.encoders[coll], members, out, failed, report)
         report.seconds["embed"] += time.perf_counter() - start
-        return out
+        return out, failed
+
+    def _embed_group(
+        self,
+        enc: Encoder,
+        members: list[tuple[int, int, Chunk]],
+        out: dict[tuple[int, int], Any],
+        failed: dict[int, str],
+        report: IndexReport,
+    ) -> None:
+        """One call for the whole group; if it fails, file by file so one bad file fails alone."""
+        members = [m for m in members if m[0] not in failed]
+        try:
+            res = enc.embed([_item(c) for _, _, c in members], role="document", cache=self.cache)
+        except Exception as exc:  # one bad item must not stop the run: isolate it below
+            files = sorted({pi for pi, _, _ in members})
+            if len(files) == 1:
+                log.debug("embedding failed for a file", exc_info=True)
+                failed[files[0]] = _reason(exc)
+                return
+            for pi in files:
+                self._embed_group(enc, [m for m in members if m[0] == pi], out, failed, report)
+            return
+        report.truncated += len(res.truncated)
+        for (pi, ci, _), vec in zip(members, res.vectors):
+            out[(pi, ci)] = vec
 
     def _skip(self, report: IndexReport, path: str, reason: str, previous: Mapping[str, SourceState]) -> None:
         kept = previous.get(path)
@@ -230,7 +265,9 @@ def _item(chunk: Chunk) -> Any:
     from omnivec.types import Item
 
     if chunk.image:
-        return Item(text=None, image=chunk.image, modality="image")
+        return Item(
+            text=None, image=chunk.image, modality="screenshot" if chunk.kind == "screenshot" else "image"
+        )
     return Item(text=chunk.text, modality="code" if chunk.kind == "code" else "text")
 
 
@@ -256,7 +293,7 @@ def _jsonable(value: Any) -> bool:
 def _reason(exc: Exception) -> str:
     if isinstance(exc, PermissionError):
         return "permission denied"
-    if isinstance(exc, InputError):
+    if isinstance(exc, OmnivecError):
         return exc.received
     return f"{type(exc).__name__}: {exc}"
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-ChunkKind = Literal["code", "doc", "image", "page"]
+ChunkKind = Literal["code", "doc", "image", "page", "screenshot"]
 SourceKind = Literal["code", "doc", "pdf", "image"]
 
 

@@ -1,0 +1,78 @@
+"""Images, screenshots and scanned PDFs through the normal index with the offline defaults."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from omnivec.api import Index
+
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("tesseract") is None or not FONT.exists(), reason="needs tesseract-ocr and fonts-dejavu-core"
+)
+
+
+def _page(text_lines: list[str], size=(900, 1100)):
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(str(FONT), 34)
+    for i, line in enumerate(text_lines):
+        draw.text((60, 80 + 60 * i), line, fill="black", font=font)
+    return img
+
+
+def _photo(color, size=(320, 240)):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(sum(color))
+    arr = np.clip(np.array(color) + rng.normal(0, 40, (*size[::-1], 3)), 0, 255).astype("uint8")
+    return Image.fromarray(arr)
+
+
+@pytest.fixture(scope="module")
+def visual_index(tmp_path_factory):
+    root = tmp_path_factory.mktemp("visual")
+    _page(["Quarterly invoice", "Total amount due: 420 euros", "Payment by bank transfer"]).save(
+        root / "invoice.png"
+    )
+    _page(["Garden watering schedule", "Water the tomatoes every morning"]).save(root / "scan.pdf")
+    _photo((200, 30, 30)).save(root / "red.jpg")
+    _photo((30, 30, 200)).save(root / "blue.png")
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    (root / "notes.md").write_text("# Notes\n\nThe invoice process is described elsewhere.\n")
+    idx = Index.create(root, tmp_path_factory.mktemp("vstore"))
+    report = idx.update()
+    yield idx, report, root
+    idx.close()
+
+
+def test_report_covers_every_visual_file(visual_index):
+    idx, report, _ = visual_index
+    assert report.indexed == 5  # invoice.png, scan.pdf, red.jpg, blue.png, notes.md
+    assert "broken.png" in dict(report.skipped)
+    colls = {c["name"]: c for c in idx.status()["collections"]}
+    assert colls["image"]["chunks"] == 3  # invoice, red, blue
+    assert colls["screenshot"]["chunks"] == 2  # invoice (document-like) + the scanned PDF page
+
+
+def test_text_finds_screenshots_with_regions(visual_index):
+    idx, _, _ = visual_index
+    hits = idx.search("total amount due", type="screenshot", k=2)
+    assert hits[0].path == "invoice.png"
+    assert hits[0].metadata["regions"], "the matched words should be boxed on the page"
+    scan = idx.search("watering tomatoes", type="screenshot", k=1)[0]
+    assert scan.path == "scan.pdf" and scan.metadata["page"] == 1
+
+
+def test_image_query_finds_the_same_image(visual_index):
+    idx, _, root = visual_index
+    hits = idx.search(image=root / "red.jpg", type="image", k=3)
+    assert hits[0].path == "red.jpg"
+    assert Path(hits[0].metadata["thumbnail"]).exists()
