@@ -39,9 +39,11 @@ def models(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(
-        "name", "family", "modalities", "dim", "max len", "params", "licence", "weights", "hardware"
-    )
+    table = Table()
+    # a name is what the user types next: never cut it
+    table.add_column("name", no_wrap=True, min_width=max(len(str(r["name"])) for r in rows))
+    for col in ("family", "modalities", "dim", "max len", "params", "licence", "weights", "hardware"):
+        table.add_column(col)
     for r in rows:
         table.add_row(*(str(v) for v in r.values()))
     Console(width=None if sys.stdout.isatty() else 200).print(table)

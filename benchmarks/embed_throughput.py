@@ -1,0 +1,163 @@
+"""Embedding throughput: omnivec `encode` vs sentence-transformers on the same model and documents.
+
+Both run the bundled all-MiniLM-L6-v2 folder in one process with the same thread count, on the
+first N documents of the code-docstring dev corpus, in alternating warm runs. Prints items/s and
+tokens/s for each, the ratio omnivec/ST (target >= 1.0) and the max abs difference of the vectors
+(target <= 1e-5). `--sweep` also times omnivec at several `batch_tokens` budgets, and reports how
+many padded tokens each batching scheme runs through the model.
+
+    python benchmarks/embed_throughput.py [--n 2000] [--threads N] [--runs 3] [--sweep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+CORPUS = (
+    Path(os.environ.get("OMNIVEC_EVALSETS", Path(__file__).resolve().parents[2] / "shared" / "evalsets"))
+    / "code-docstring-dev"
+    / "corpus.jsonl"
+)
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+SWEEP = (1024, 2048, 4096, 8192)
+
+
+def read_texts(n: int) -> list[str]:
+    texts = []
+    with CORPUS.open() as fh:
+        for line in fh:
+            if len(texts) == n:
+                break
+            if line.strip():
+                texts.append(json.loads(line)["text"])
+    return texts
+
+
+def timed(fn: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def padded_tokens(lengths: list[int], batches: list[list[int]]) -> int:
+    """Tokens the model actually runs: each batch is padded to its longest member."""
+    return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+
+def st_batches(texts: list[str], batch_size: int) -> list[list[int]]:
+    # sentence-transformers sorts by character length (longest first) and cuts fixed-size batches
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def omnivec_batches(lengths: list[int], budget: int, max_batch: int) -> list[list[int]]:
+    # the same rule as Encoder._take_batch: sorted by tokens, longest item x rows <= budget
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    out, pos = [], 0
+    while pos < len(order):
+        size = max(1, min(budget // max(lengths[order[pos]], 1), max_batch))
+        out.append(order[pos : pos + size])
+        pos += size
+    return out
+
+
+def report(name: str, seconds: list[float], n: int, tokens: int) -> float:
+    med = statistics.median(seconds)
+    print(
+        f"{name:<28} median {med:6.2f}s  best {min(seconds):6.2f}s  "
+        f"{n / med:7.1f} items/s  {tokens / med:8.0f} tokens/s"
+    )
+    return med
+
+
+def profile(enc: Any, st: Any, texts: list[str], st_batch: int) -> None:
+    from omnivec.types import as_items
+
+    t_tok, prepared = timed(lambda: enc.preprocess(as_items(texts), "document", None))
+    lengths = [p.cost for p in prepared]
+    real = sum(lengths)
+    print(f"tokenisation (omnivec preprocess): {t_tok:.2f}s for {real} tokens")
+    st_tokenize = getattr(st, "preprocess", None) or st.tokenize  # renamed in sentence-transformers 6
+    t_st_tok, _ = timed(lambda: st_tokenize(texts))
+    print(f"tokenisation (ST, all at once): {t_st_tok:.2f}s")
+    st_pad = padded_tokens(lengths, st_batches(texts, st_batch))
+    print(f"padded tokens: real {real}; ST batch {st_batch}: {st_pad} ({st_pad / real:.3f}x)")
+    for budget in SWEEP:
+        b = omnivec_batches(lengths, budget, enc.max_batch_size)
+        pad = padded_tokens(lengths, b)
+        print(f"  omnivec batch_tokens {budget:>5}: {len(b):4d} batches, {pad} ({pad / real:.3f}x)")
+
+
+def main() -> None:
+    from omnivec.config import default_threads
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=default_threads())
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--st-batch-size", type=int, default=32)
+    ap.add_argument("--batch-tokens", type=int, default=None, help="omnivec budget (default: the class's)")
+    ap.add_argument("--sweep", action="store_true", help="profile and time several batch_tokens budgets")
+    args = ap.parse_args()
+
+    # threads are process-wide: set them before either library runs anything
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import numpy as np
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from omnivec.encoders.registry import load_encoder
+
+    torch.set_num_threads(args.threads)
+    texts = read_texts(args.n)
+    enc = load_encoder(MODEL)
+    st = SentenceTransformer(str(enc.path), device="cpu")
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}"
+    )
+    print(f"{len(texts)} documents from {CORPUS}; model {MODEL} ({enc.path})")
+    budget = args.batch_tokens or enc.batch_tokens
+    print(f"omnivec batch_tokens {budget}; ST batch_size {args.st_batch_size}")
+
+    def run_omnivec(b: int = budget) -> Any:
+        return enc.embed(texts, batch_tokens=b)
+
+    def run_st() -> Any:
+        return st.encode(
+            texts, batch_size=args.st_batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+
+    enc.embed(texts[:64])  # warm both: first calls pay for lazy init and allocator growth
+    st.encode(texts[:64], batch_size=args.st_batch_size)
+    ours: list[float] = []
+    theirs: list[float] = []
+    res = ref = None
+    for _ in range(args.runs):  # alternate, so background load hits both alike
+        t, res = timed(run_omnivec)
+        ours.append(t)
+        t, ref = timed(run_st)
+        theirs.append(t)
+    assert res is not None and ref is not None
+    tokens = res.tokens
+    a = report("omnivec encode", ours, len(texts), tokens)
+    b = report(f"sentence-transformers (bs {args.st_batch_size})", theirs, len(texts), tokens)
+    diff = float(np.abs(res.vectors - ref).max())
+    print(f"ratio omnivec/ST (items/s): {b / a:.3f}  (target >= 1.0)")
+    print(f"max abs diff: {diff:.2e}  (target <= 1e-5); truncated items: {len(res.truncated)}")
+    if args.sweep:
+        profile(enc, st, texts, args.st_batch_size)
+        for bt in SWEEP:
+            report(
+                f"omnivec batch_tokens {bt}", [timed(lambda bt=bt: run_omnivec(bt))[0]], len(texts), tokens
+            )
+
+
+if __name__ == "__main__":
+    main()
