@@ -94,3 +94,10 @@ def test_huge_input_is_truncated_and_reported(minilm):
     res = minilm.embed(["word " * 200_000])  # 1 MB of text
     assert res.truncated == [0]
     assert res.vectors.shape == (1, 384)
+
+
+def test_explicit_max_length_is_honoured_up_to_the_position_table(tiny_bert):
+    # the checkpoint's sentence_bert_config says 64: an explicit length wins, positions cap it
+    assert load_encoder(str(tiny_bert), max_length=100).spec.max_length == 100
+    assert load_encoder(str(tiny_bert), max_length=1000).spec.max_length == 128
+    assert load_encoder(str(tiny_bert)).spec.max_length == 64

@@ -68,10 +68,9 @@ class BertEncoder(HFEncoder):
 
     @classmethod
     def spec_for_folder(cls, path: Path, config: dict[str, Any]) -> EncoderSpec:
-        # max_length is capped later by the checkpoint's own sentence-transformers settings
-        return EncoderSpec(
-            name=str(path), family="bert", max_length=config.get("max_position_embeddings", 512)
-        )
+        # an unregistered folder: its own sentence-transformers settings are the recipe
+        default = config.get("max_position_embeddings", 512)
+        return EncoderSpec(name=str(path), family="bert", max_length=st_max_length(path) or default)
 
     def _settle_spec(self, spec: EncoderSpec, path: Path) -> EncoderSpec:
         pooling = spec.pooling or st_pooling(path)
@@ -82,7 +81,8 @@ class BertEncoder(HFEncoder):
                 fix="pass --recipe with a registered model, or add 1_Pooling/config.json to the folder",
             )
         limit = self.model.config.max_position_embeddings
-        max_length = min(spec.max_length, st_max_length(path) or spec.max_length)
+        # the recipe's (or the caller's) length is kept; only the position table is a hard limit
+        max_length = spec.max_length
         if max_length > limit:
             log.warning("max_length %d exceeds the model's %d positions; using %d", max_length, limit, limit)
             max_length = limit
