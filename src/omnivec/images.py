@@ -24,7 +24,7 @@ def open_rgb(source: Any, max_pixels: int = MAX_PIXELS) -> Any:
     if isinstance(source, image_mod.Image):
         img = source
     else:
-        img = _open(Path(source), max_pixels, image_mod)
+        img = open_image(Path(source), max_pixels)
     w, h = img.size
     if w == 0 or h == 0:
         raise InputError(
@@ -37,7 +37,9 @@ def open_rgb(source: Any, max_pixels: int = MAX_PIXELS) -> Any:
     return to_rgb(img)
 
 
-def _open(path: Path, max_pixels: int, image_mod: Any) -> Any:
+def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Any:
+    """Open and decode (first frame), keeping the file's own mode; size-checked before decoding."""
+    image_mod = pil()
     try:
         img = image_mod.open(path)
         # compare against our own bound rather than Pillow's process-wide MAX_IMAGE_PIXELS

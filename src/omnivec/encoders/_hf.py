@@ -17,6 +17,11 @@ from omnivec.errors import ModelUnavailableError, require
 log = logging.getLogger(__name__)
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
+FINGERPRINT_FILES = {
+    "config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "merges.txt",
+    "special_tokens_map.json", "preprocessor_config.json", "processor_config.json", "chat_template.json",
+    "chat_template.jinja", "sentence_bert_config.json", "modules.json",
+}  # fmt: skip
 
 
 def torch_module() -> Any:
@@ -46,10 +51,11 @@ def read_config(path: Path) -> dict[str, Any]:
 
 
 def weights_fingerprint(path: Path) -> str:
-    """Cheap identity of a checkpoint folder: config bytes plus size, head and tail of each weight file."""
+    """Cheap identity of a checkpoint folder: size, head and tail of each weight and settings file."""
     h = hashlib.blake2b(digest_size=8)
     for f in sorted(path.rglob("*")):
-        if f.name == "config.json" or f.suffix in WEIGHT_SUFFIXES:
+        # weights, and every file that changes what the model sees (tokeniser, image processor)
+        if f.suffix in WEIGHT_SUFFIXES or f.name in FINGERPRINT_FILES:
             h.update(f.name.encode())
             size = f.stat().st_size
             h.update(str(size).encode())
@@ -87,6 +93,20 @@ def pad_ids(
         return_tensors="pt",
     )
     return {k: v.to(device) for k, v in batch.items()}
+
+
+def pool(hidden: Any, mask: Any, mode: str) -> Any:
+    """CLS, masked mean, or last real token (correct for either padding side)."""
+    torch = torch_module()
+    rows = torch.arange(hidden.shape[0], device=hidden.device)
+    if mode == "cls":  # the first real token, which is not position 0 under left padding
+        return hidden[rows, mask.argmax(dim=1)]
+    if mode == "mean":
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    # the last position whose mask is 1 works for left padding, right padding and no padding
+    positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
+    return hidden[rows, (positions * mask).argmax(dim=1)]
 
 
 def offline_models() -> str:

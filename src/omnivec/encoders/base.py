@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from omnivec.encoders.spec import EncoderSpec, PaddingSide
-from omnivec.errors import OmnivecError
+from omnivec.errors import InputError, OmnivecError
 from omnivec.types import Item, Role, as_items, check_role
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WINDOW = 2048  # items preprocessed at once: bounds memory while keeping length-sorting effective
+IMAGE_MODALITIES = {"image", "screenshot"}
 
 
 @dataclass
@@ -54,6 +54,28 @@ class EncodeResult:
         return len(self.vectors) / self.seconds if self.seconds else 0.0
 
 
+def has_text(item: Item) -> bool:
+    return bool((item.text or "").strip())
+
+
+def check_modalities(items: Sequence[Item], spec: EncoderSpec) -> None:
+    """Refuse (by position) items this recipe cannot read, instead of silently dropping a part."""
+    for i, it in enumerate(items):
+        if it.image is not None and not IMAGE_MODALITIES & set(spec.modalities):
+            raise InputError(
+                received=f"input #{i}: an image item for model {spec.name}, which reads only "
+                + ", ".join(spec.modalities),
+                expected="text items",
+                fix="use an image model such as BAAI/BGE-VL-base, or pass the item's text only",
+            )
+        if has_text(it) and "text" not in spec.modalities:
+            raise InputError(
+                received=f"input #{i}: text for model {spec.name}, which reads images only",
+                expected="image items",
+                fix="drop the text, or use a model that reads text",
+            )
+
+
 class Encoder(ABC):
     """Turns items into float32, L2-normalised vectors following `spec`'s recipe."""
 
@@ -62,6 +84,8 @@ class Encoder(ABC):
     #: default token (or patch) budget per forward pass
     batch_tokens: int = 8192
     max_batch_size: int = 256
+    #: items preprocessed at once: bounds memory while keeping length-sorting effective
+    window: int = 2048
 
     def __init__(self, spec: EncoderSpec, fingerprint: str = "") -> None:
         self.spec = spec
@@ -126,6 +150,7 @@ class Encoder(ABC):
             instruction = self.spec.instruction_for(task)
         instruction = self.spec.resolve_instruction(role, instruction)
         items = as_items(inputs)
+        check_modalities(items, self.spec)
         start = time.perf_counter()
         out = np.zeros((len(items), self.dim), dtype=np.float32)
         result = EncodeResult(out)
@@ -142,8 +167,8 @@ class Encoder(ABC):
         budget = batch_tokens or self.batch_tokens
         side = padding_side or self.spec.padding_side
         with _Progress(progress and len(todo) > 64, len(todo)) as advance:
-            for lo in range(0, len(todo), WINDOW):
-                idx = todo[lo : lo + WINDOW]
+            for lo in range(0, len(todo), self.window):
+                idx = todo[lo : lo + self.window]
                 prepared = self.preprocess([items[i] for i in idx], role, instruction)
                 for j, p in enumerate(prepared):
                     result.tokens += p.cost

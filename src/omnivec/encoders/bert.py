@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from omnivec.encoders._hf import HFEncoder, pad_ids, tokenize, torch_module, transformers_module
+from omnivec.encoders._hf import HFEncoder, pad_ids, pool, tokenize, torch_module, transformers_module
 from omnivec.encoders.base import Prepared
 from omnivec.encoders.registry import register_family, register_spec
 from omnivec.encoders.spec import EncoderSpec, PaddingSide
@@ -110,20 +110,6 @@ class BertEncoder(HFEncoder):
         with torch.inference_mode():
             hidden = self.model(**batch).last_hidden_state
         return pool(hidden, batch["attention_mask"], self.spec.pooling or "cls")
-
-
-def pool(hidden: Any, mask: Any, mode: str) -> Any:
-    """CLS, masked mean, or last real token (correct for either padding side)."""
-    torch = torch_module()
-    rows = torch.arange(hidden.shape[0], device=hidden.device)
-    if mode == "cls":  # the first real token, which is not position 0 under left padding
-        return hidden[rows, mask.argmax(dim=1)]
-    if mode == "mean":
-        m = mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
-    # the last position whose mask is 1 works for left padding, right padding and no padding
-    positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
-    return hidden[rows, (positions * mask).argmax(dim=1)]
 
 
 BGE_QUERY = "Represent this sentence for searching relevant passages: "

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from omnivec.encoders._hf import HFEncoder, pad_ids, tokenize, torch_module, transformers_module
-from omnivec.encoders.base import Prepared
+from omnivec.encoders.base import Prepared, has_text
 from omnivec.encoders.registry import register_family, register_spec
 from omnivec.encoders.spec import EncoderSpec, PaddingSide
-from omnivec.errors import InputError, ModelUnavailableError
+from omnivec.errors import ModelUnavailableError
 from omnivec.images import open_rgb
 from omnivec.types import Item, Role
 
@@ -27,28 +27,6 @@ log = logging.getLogger(__name__)
 # The PIL backend is what the reference pipeline (transformers 4.x CLIPProcessor) ran; the
 # torchvision backend resizes slightly differently, which would move vectors off the published ones.
 CLIP_OPTIONS = {"image_backend": "pil", "composed": "sum of unnormalised projections"}
-
-
-def has_text(item: Item) -> bool:
-    return bool((item.text or "").strip())
-
-
-def check_modalities(items: Sequence[Item], spec: EncoderSpec) -> None:
-    """Refuse (by position) items this recipe cannot read, instead of silently dropping a part."""
-    for i, it in enumerate(items):
-        if it.image is not None and "image" not in spec.modalities:
-            raise InputError(
-                received=f"input #{i}: an image item for model {spec.name}, which reads only "
-                + ", ".join(spec.modalities),
-                expected="text items",
-                fix="use an image model such as BAAI/BGE-VL-base, or pass the item's text only",
-            )
-        if has_text(it) and "text" not in spec.modalities:
-            raise InputError(
-                received=f"input #{i}: text for model {spec.name}, which reads only images",
-                expected="image items",
-                fix="drop the text, or use a model that reads text",
-            )
 
 
 @dataclass(frozen=True)
@@ -110,7 +88,6 @@ class ClipEncoder(HFEncoder):
 
     # --- family hooks ---------------------------------------------------------------------
     def preprocess(self, items: Sequence[Item], role: Role, instruction: str | None) -> list[Prepared]:
-        check_modalities(items, self.spec)
         with_text = [i for i, it in enumerate(items) if has_text(it)]
         texts = [self.spec.render(items[i].text or "", role, instruction) for i in with_text]
         # the tokenizer fails on an empty list (an all-image window)

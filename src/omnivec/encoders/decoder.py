@@ -33,13 +33,14 @@ from typing import Any
 from omnivec.encoders._hf import (
     HFEncoder,
     pad_ids,
+    pool,
     read_config,
     tokenize,
     torch_module,
     transformers_module,
 )
 from omnivec.encoders.base import Prepared
-from omnivec.encoders.bert import pool, st_max_length, st_pooling
+from omnivec.encoders.bert import st_max_length, st_pooling
 from omnivec.encoders.registry import register_family, register_spec
 from omnivec.encoders.spec import EncoderSpec, PaddingSide
 from omnivec.errors import InputError, ModelUnavailableError

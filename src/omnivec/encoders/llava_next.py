@@ -15,14 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from omnivec.encoders._hf import HFEncoder, torch_module, transformers_module
-from omnivec.encoders.base import Prepared
-from omnivec.encoders.bert import pool
-from omnivec.encoders.clip import check_modalities, has_text
+from omnivec.encoders._hf import HFEncoder, pool, torch_module, transformers_module
+from omnivec.encoders.base import Prepared, has_text
 from omnivec.encoders.registry import register_family, register_spec
 from omnivec.encoders.spec import EncoderSpec, PaddingSide
 from omnivec.errors import InputError, ModelUnavailableError
-from omnivec.images import MAX_PIXELS, _open, pil, to_rgb
+from omnivec.images import MAX_PIXELS, open_image, pil, to_rgb
 from omnivec.types import Item, Role
 
 log = logging.getLogger(__name__)
@@ -64,7 +62,7 @@ def build_prompt(
 def load_square(source: Any, size: tuple[int, int]) -> Any:
     """Resize first, convert after: the order the recipe used (it matters for palette/alpha images)."""
     image_mod = pil()
-    img = source if isinstance(source, image_mod.Image) else _open(Path(source), MAX_PIXELS, image_mod)
+    img = source if isinstance(source, image_mod.Image) else open_image(Path(source), MAX_PIXELS)
     w, h = img.size
     if not 0 < w * h <= MAX_PIXELS:  # paths were checked on open; in-memory images are checked here
         raise InputError(
@@ -162,7 +160,6 @@ class LlavaNextEncoder(HFEncoder):
 
     # --- family hooks ---------------------------------------------------------------------------
     def preprocess(self, items: Sequence[Item], role: Role, instruction: str | None) -> list[Prepared]:
-        check_modalities(items, self.spec)
         token = self.processor.image_token
         for i, it in enumerate(items):
             if token in (it.text or ""):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from omnivec.encoders._hf import HFEncoder, torch_module, transformers_module
+from omnivec.encoders._hf import HFEncoder, pool, torch_module, transformers_module
 from omnivec.encoders.base import Prepared
 from omnivec.encoders.registry import register_family, register_spec
 from omnivec.encoders.spec import EncoderSpec, PaddingSide
@@ -234,7 +234,7 @@ class QwenVLEncoder(HFEncoder):
                 image_grid_thw=batch.get("image_grid_thw"), attention_mask=batch["attention_mask"],
             )  # fmt: skip
             hidden = self.model(**batch, position_ids=positions, use_cache=False).last_hidden_state
-        return last_token(hidden, batch["attention_mask"])
+        return pool(hidden, batch["attention_mask"], "last")
 
     # --- helpers --------------------------------------------------------------------------------
     def _encode(self, text: str, trusted: bool = False) -> list[int]:
@@ -295,14 +295,6 @@ class QwenVLEncoder(HFEncoder):
                 fix="do not modify PIL images passed to encode while it runs",
             )
         return {"pixel_values": out["pixel_values"].to(self.dtype), "image_grid_thw": grid}
-
-
-def last_token(hidden: Any, mask: Any) -> Any:
-    """Hidden state at the last position whose mask is 1: right, left or no padding alike."""
-    torch = torch_module()
-    positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
-    rows = torch.arange(hidden.shape[0], device=hidden.device)
-    return hidden[rows, (positions * mask).argmax(dim=1)]
 
 
 def chat_messages(
