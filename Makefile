@@ -40,8 +40,17 @@ typecheck: $(STAMP)
 test: install lint typecheck
 	$(VENV)/bin/pytest -q
 
+# the main job on the bundled default model: index a real folder (part of the Python stdlib),
+# search it, then show that a second run is incremental
 demo: install
-	$(PY) -m omnivec.demo
+	$(PY) -m omnivec.demo demo-data
+	$(VENV)/bin/omnivec index demo-data --store demo-store
+	@$(PY) -m omnivec.demo queries - | while read -r q; do \
+	  echo "=== omnivec search \"$$q\" -k 3"; \
+	  $(VENV)/bin/omnivec search "$$q" --store demo-store -k 3; \
+	done
+	$(VENV)/bin/omnivec index demo-data --store demo-store
+	$(VENV)/bin/omnivec status --store demo-store
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache demo-store
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache demo-store demo-data

@@ -1,36 +1,41 @@
-"""`make demo`: the main job on the bundled default model (grows with each capability)."""
+"""`make demo` helper: lay out a real folder to index (part of this machine's Python stdlib).
+
+python -m omnivec.demo DEST     # copies json/, http/, email/ and a few modules into DEST
+"""
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.table import Table
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
 
-from omnivec.cli.app import setup_runtime
+PACKAGES = ("json", "http", "email", "urllib")
+MODULES = ("csv.py", "argparse.py", "shutil.py", "textwrap.py", "difflib.py")
+QUERIES = (
+    "parse a JSON document from a string",
+    "send an HTTP request with custom headers",
+    "when does a cookie expire",
+    "compare two sequences and show the differences",
+    "copy a directory tree recursively",
+)
 
-QUERIES = ["read a json file", "sort a list in reverse order", "open a tcp connection"]
-SNIPPETS = [
-    "def load(path):\n    with open(path) as f:\n        return json.load(f)",
-    "items.sort(reverse=True)",
-    "sock = socket.create_connection((host, port))",
-]
 
-
-def main() -> None:
-    setup_runtime()
-    from omnivec.encoders.registry import load_encoder
-
-    enc = load_encoder()
-    q = enc.encode(QUERIES, role="query")
-    d = enc.encode(SNIPPETS, role="document")
-    table = Table(title=f"cosine similarity, {enc.spec.name}")
-    table.add_column("query")
-    for s in SNIPPETS:
-        table.add_column(s.splitlines()[-1].strip()[:28])
-    for qi, row in zip(QUERIES, q @ d.T):
-        best = row.argmax()
-        table.add_row(qi, *(f"[bold]{v:.3f}[/]" if j == best else f"{v:.3f}" for j, v in enumerate(row)))
-    Console().print(table)
+def prepare(dest: Path) -> Path:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    dest.mkdir(parents=True, exist_ok=True)
+    for pkg in PACKAGES:
+        target = dest / pkg
+        if not target.exists():
+            shutil.copytree(stdlib / pkg, target, ignore=shutil.ignore_patterns("__pycache__", "test*"))
+    for mod in MODULES:
+        if not (dest / mod).exists():
+            shutil.copy2(stdlib / mod, dest / mod)
+    return dest
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "queries":
+        print("\n".join(QUERIES))
+    else:
+        print(prepare(Path(sys.argv[1] if len(sys.argv) > 1 else "demo-data")))

@@ -70,7 +70,7 @@ class Searcher:
         if not (q.text and q.text.strip()) and q.image is None:
             raise InputError("an empty query", "query text, an image, or both", "type what to look for")
         flt = q.filter()
-        depth = max(q.k * (5 if q.group_by_file else 3), 50)
+        depth = max(q.k * 5, 50)
         runs: list[list[str]] = []
         weights: list[float] = []
         for name, enc in self.encoders.items():
@@ -87,22 +87,31 @@ class Searcher:
         return self._hits(fused, q)
 
     def _hits(self, fused: Sequence[tuple[str, float]], q: Query) -> list[Hit]:
-        records = self.store.get([i for i, _ in fused[: q.k * 10 if q.group_by_file else q.k]])
+        """Best-first hits; pieces of one split symbol (or, grouped, of one file) count once."""
+        records = self.store.get([i for i, _ in fused[: q.k * 10]])
         hits: list[Hit] = []
-        seen_paths: set[str] = set()
+        seen: set[tuple[Any, ...]] = set()
         for rid, score in fused:
             rec = records.get(rid)
             if rec is None:
                 continue
             f = rec.fields
-            if q.group_by_file:
-                if f.get("path") in seen_paths:
-                    continue
-                seen_paths.add(str(f.get("path")))
+            key = _group_key(rid, f, q.group_by_file)
+            if key in seen:
+                continue
+            seen.add(key)
             hits.append(_hit(rid, score, f))
             if len(hits) == q.k:
                 break
         return hits
+
+
+def _group_key(rid: str, f: Mapping[str, Any], by_file: bool) -> tuple[Any, ...]:
+    if by_file:
+        return ("file", f.get("path"))
+    if f.get("symbol") and f.get("kind") == "code":
+        return ("symbol", f.get("path"), f.get("symbol"))
+    return ("id", rid)
 
 
 def _hit(rid: str, score: float, f: Mapping[str, Any]) -> Hit:
