@@ -1,0 +1,228 @@
+"""Retrievers the evaluator can score: dense (any Encoder), BM25 (bm25s), and their RRF hybrid.
+
+Each turns a `RetrievalData` into a run `{qid: {docid: score}}` holding the top `k` per query.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from omnivec.errors import InputError, require
+
+from . import search
+from .ann import AnnSettings, ivf_top_k
+from .data import Record, RetrievalData, TitleMode
+
+if TYPE_CHECKING:
+    from omnivec.encoders.base import Encoder
+    from omnivec.encoders.cache import EmbeddingCache
+    from omnivec.types import Item, Role
+
+log = logging.getLogger(__name__)
+
+Run = dict[str, dict[str, float]]
+EMBED_CHUNK = 8192  # documents embedded per call: bounds the in-memory vectors before the memmap
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a task asks of a retriever: how to render documents, the query instruction, depth."""
+
+    title_mode: TitleMode
+    instruction: str | None
+    k: int
+
+
+class Retriever(Protocol):
+    name: str
+
+    def retrieve(self, data: RetrievalData, req: Request) -> Run: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class DenseRetriever:
+    """Embeds the corpus into a float32 memory map on disk, then exact cosine top-k in chunks.
+
+    With a `cache`, every embedded chunk is stored as it finishes, so an interrupted run resumes
+    where it stopped. With `ann`, the same vectors are also searched through a faiss IVF index and
+    that run is kept for `take_ann()`, to measure what approximate search loses.
+    """
+
+    name = "dense"
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        cache: EmbeddingCache | None = None,
+        batch_tokens: int | None = None,
+        progress: bool = False,
+        work_dir: Path | None = None,
+        ann: AnnSettings | None = None,
+    ) -> None:
+        self.encoder, self.cache, self.batch_tokens = encoder, cache, batch_tokens
+        self.progress, self.work_dir, self.ann = progress, work_dir, ann
+        self.truncated = 0
+        self._ann_run: tuple[Run, dict[str, Any]] | None = None
+
+    def describe(self) -> dict[str, Any]:
+        spec = self.encoder.spec
+        return {
+            "retriever": self.name,
+            "model": spec.name,
+            "fingerprint": self.encoder.fingerprint,
+            "revision": spec.revision,
+            "recipe": spec.recipe(),
+            "max_length": spec.max_length,
+            "dtype": str(getattr(self.encoder, "dtype", "float32")).removeprefix("torch."),
+            "device": str(getattr(self.encoder, "device", "cpu")),
+            "batch_tokens": self.batch_tokens or self.encoder.batch_tokens,
+        }
+
+    def encode(
+        self, records: Sequence[Record], role: Role, title_mode: TitleMode, instruction: str | None
+    ) -> np.ndarray:
+        """Vectors in memory, (len(records), dim); records with no content get a zero vector."""
+        out = np.zeros((len(records), self.encoder.dim), dtype=np.float32)
+        self._encode_into(out, records, role, title_mode, instruction)
+        return out
+
+    def _encode_into(
+        self,
+        out: np.ndarray,
+        records: Sequence[Record],
+        role: Role,
+        title_mode: TitleMode,
+        instruction: str | None,
+    ) -> None:
+        items = [r.item(title_mode) for r in records]
+        rows = [i for i, it in enumerate(items) if it is not None]
+        kept: list[Item] = [it for it in items if it is not None]
+        if len(rows) < len(items):
+            log.warning("%d %s records are empty; they get zero vectors", len(items) - len(rows), role)
+        res = self.encoder.embed(
+            kept, role=role, instruction=instruction, batch_tokens=self.batch_tokens,
+            cache=self.cache, progress=self.progress,
+        )  # fmt: skip
+        self.truncated += len(res.truncated)
+        out[rows] = res.vectors
+
+    def retrieve(self, data: RetrievalData, req: Request) -> Run:
+        with tempfile.TemporaryDirectory(dir=self.work_dir, prefix="omnivec-eval-") as tmp:
+            docs = search.open_matrix(Path(tmp) / "corpus.npy", len(data.corpus), self.encoder.dim)
+            for lo in range(0, len(data.corpus), EMBED_CHUNK):
+                log.info("embedding documents %d-%d of %d", lo, min(lo + EMBED_CHUNK, len(docs)), len(docs))
+                chunk = data.corpus[lo : lo + EMBED_CHUNK]
+                self._encode_into(docs[lo : lo + len(chunk)], chunk, "document", req.title_mode, None)
+            docs.flush()
+            queries = self.encode(data.queries, "query", "text", req.instruction)
+            scores, idx = search.top_k(queries, docs, req.k)
+            if self.ann is not None:
+                a_scores, a_idx, info = ivf_top_k(queries, docs, req.k, self.ann)
+                self._ann_run = (_to_run(data, a_scores, a_idx), info)
+            del docs  # release the memory map before its folder is removed
+        return _to_run(data, scores, idx)
+
+    def take_ann(self) -> tuple[Run, dict[str, Any]] | None:
+        """The approximate run of the last `retrieve` (with `ann` set) and the index used; once."""
+        out, self._ann_run = self._ann_run, None
+        return out
+
+
+def _to_run(data: RetrievalData, scores: np.ndarray, idx: np.ndarray) -> Run:
+    ids = [d.id for d in data.corpus]
+    return {
+        q.id: {ids[j]: float(s) for s, j in zip(srow, irow) if j >= 0}
+        for q, srow, irow in zip(data.queries, scores, idx)
+    }
+
+
+class BM25Retriever:
+    """BM25 (bm25s, Lucene variant) over `omnivec.text.code_tokens`: identifiers whole and split.
+
+    Documents sharing no token with the query score 0 and are left out of the run.
+    """
+
+    name = "bm25"
+
+    def __init__(self, k1: float = 1.5, b: float = 0.75, progress: bool = False) -> None:
+        self.k1, self.b, self.progress = k1, b, progress
+
+    def describe(self) -> dict[str, Any]:
+        bm25s = require("bm25s", "eval", "the BM25 retriever")
+        return {
+            "retriever": self.name, "model": "bm25", "fingerprint": f"bm25s-{bm25s.__version__}-k1{self.k1}-b{self.b}",
+            "recipe": {"k1": self.k1, "b": self.b, "method": "lucene", "tokens": "omnivec.text.code_tokens"},
+        }  # fmt: skip
+
+    def retrieve(self, data: RetrievalData, req: Request) -> Run:
+        from omnivec.text import code_tokens
+
+        bm25s = require("bm25s", "eval", "the BM25 retriever")
+        index = bm25s.BM25(k1=self.k1, b=self.b)
+        index.index(
+            [code_tokens(d.content(req.title_mode)) for d in data.corpus], show_progress=self.progress
+        )
+        k = min(req.k, len(data.corpus))
+        tokens = [code_tokens(q.text) for q in data.queries]
+        docs, scores = index.retrieve(tokens, k=k, show_progress=self.progress)
+        ids = [d.id for d in data.corpus]
+        return {
+            q.id: {ids[j]: float(s) for j, s in zip(drow, srow) if s > 0}
+            for q, drow, srow in zip(data.queries, docs, scores)
+        }
+
+
+class HybridRetriever:
+    """Reciprocal rank fusion (omnivec.fusion, k=60) of a dense and a BM25 run, each `k` deep."""
+
+    name = "hybrid"
+
+    def __init__(
+        self, dense: DenseRetriever, sparse: BM25Retriever, weights: tuple[float, float] = (1.0, 1.0)
+    ) -> None:
+        self.dense, self.sparse, self.weights = dense, sparse, weights
+
+    def describe(self) -> dict[str, Any]:
+        d, s = self.dense.describe(), self.sparse.describe()
+        return {
+            **d, "retriever": self.name, "model": f"hybrid:{d['model']}",
+            "fingerprint": f"rrf60({d['fingerprint']}+{s['fingerprint']})",
+            "recipe": {"fusion": "rrf", "rrf_k": 60, "weights": list(self.weights), "dense": d["recipe"], "bm25": s["recipe"]},
+        }  # fmt: skip
+
+    def retrieve(self, data: RetrievalData, req: Request) -> Run:
+        from omnivec.fusion import fuse_scored
+
+        dense, sparse = self.dense.retrieve(data, req), self.sparse.retrieve(data, req)
+        return {
+            q.id: dict(fuse_scored([dense.get(q.id, {}), sparse.get(q.id, {})], self.weights)[: req.k])
+            for q in data.queries
+        }
+
+
+def build_retriever(
+    kind: str,
+    encoder: Encoder | None = None,
+    cache: EmbeddingCache | None = None,
+    batch_tokens: int | None = None,
+    progress: bool = False,
+    work_dir: Path | None = None,
+    ann: AnnSettings | None = None,
+) -> DenseRetriever | BM25Retriever | HybridRetriever:
+    """`dense` and `hybrid` need an encoder; `bm25` ignores it. `ann` applies to `dense` only."""
+    if kind == "bm25":
+        return BM25Retriever(progress=progress)
+    if kind not in ("dense", "hybrid"):
+        raise InputError(f"retriever {kind!r}", "dense, bm25 or hybrid", "pick one of those")
+    if encoder is None:
+        raise InputError(f"retriever {kind!r} without a model", "an encoder", "pass --model NAME")
+    dense = DenseRetriever(encoder, cache, batch_tokens, progress, work_dir, ann if kind == "dense" else None)
+    return dense if kind == "dense" else HybridRetriever(dense, BM25Retriever(progress=progress))

@@ -1,0 +1,232 @@
+"""Run tasks: load each subset, retrieve, apply the benchmark's protocol, score.
+
+Retrieval protocol (BEIR/CoIR/MTEB): retrieve the top `k` (1000) plus one, drop a hit whose id
+equals the query id, keep `k`; score only queries that have judgements; metrics as pytrec_eval
+computes them, averaged over queries and rounded to 5 decimals; a task's score is the mean of its
+subsets (CodeSearchNet languages, CodeRAG repositories). Candidate protocol (MMEB): rank each row's
+own candidates, Precision@1 = share of rows whose best candidate is the gold one (index 0).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from omnivec.errors import InputError
+
+from . import metrics
+from .ann import overlap_at
+from .data import CandidateData, Record, RetrievalData, TitleMode, limit_data
+from .retrievers import DenseRetriever, HybridRetriever, Request, Retriever, Run
+from .tasks import Subset, Task
+
+if TYPE_CHECKING:
+    from omnivec.encoders.spec import EncoderSpec
+
+log = logging.getLogger(__name__)
+
+DIGITS = 5
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run. `title_mode=None` follows each benchmark's convention; `limit` keeps the first
+    N queries (see `data.limit_data`)."""
+
+    title_mode: TitleMode | None = None
+    limit: int | None = None
+    top_k: int = 1000
+    seed: int = 0  # nothing in the exact protocol is random; recorded for reproducibility
+
+
+@dataclass
+class SubsetResult:
+    name: str
+    languages: tuple[str, ...]
+    scores: dict[str, float]
+    n_queries: int
+    n_docs: int
+    instruction: str | None
+    instruction_source: str
+    seconds: float
+    ann: dict[str, Any] | None = None
+
+
+@dataclass
+class TaskResult:
+    task: Task
+    subsets: list[SubsetResult]
+    main_score: float
+    title_mode: TitleMode
+    retriever: dict[str, Any]
+    limited: bool
+    seconds: float
+    options: RunOptions = field(default_factory=RunOptions)
+
+
+def run_tasks(
+    tasks: Sequence[Task], retriever: Retriever, options: RunOptions | None = None
+) -> list[TaskResult]:
+    """Evaluate each task in turn; see `run_task`."""
+    return [run_task(t, retriever, options or RunOptions()) for t in tasks]
+
+
+def run_task(task: Task, retriever: Retriever, options: RunOptions | None = None) -> TaskResult:
+    """Score one task with one retriever, e.g. `run_task(resolve_tasks(["dev:code-docstring"], roots)[0],
+    build_retriever("bm25"))`."""
+    options = options or RunOptions()
+    start = time.perf_counter()
+    title_mode = options.title_mode or task.title_mode
+    results = [_run_subset(task, s, retriever, title_mode, options) for s in task.subsets]
+    main = round(math.fsum(r.scores[task.main_metric] for r in results) / len(results), DIGITS)
+    log.info("%s: %s = %.5f", task.name, task.main_metric, main)
+    return TaskResult(
+        task, results, main, title_mode, retriever.describe(), options.limit is not None,
+        time.perf_counter() - start, options,
+    )  # fmt: skip
+
+
+def _run_subset(
+    task: Task, subset: Subset, retriever: Retriever, title_mode: TitleMode, options: RunOptions
+) -> SubsetResult:
+    start = time.perf_counter()
+    data = subset.load()
+    if options.limit is not None:
+        data = limit_data(data, options.limit)
+    instruction, source = choose_instruction(task, subset, retriever)
+    ann = None
+    if isinstance(data, CandidateData):
+        scores, n_q, n_d = score_candidates(data, _dense_of(retriever, task), title_mode, instruction)
+    else:
+        run = retrieve(
+            data,
+            retriever,
+            Request(title_mode, instruction, options.top_k + (1 if task.drop_self_hits else 0)),
+        )
+        scores = _score_run(task, run, data, options.top_k)
+        ann = _ann_report(task, retriever, run, data, scores, options.top_k)
+        n_q, n_d = len(data.queries), len(data.corpus)
+    return SubsetResult(
+        subset.name, subset.languages, scores, n_q, n_d, instruction, source, time.perf_counter() - start, ann
+    )
+
+
+def _score_run(task: Task, run: Run, data: RetrievalData, k: int) -> dict[str, float]:
+    if task.drop_self_hits:
+        run = drop_self_hits(run, k)
+    return metrics.mean_scores(metrics.evaluate_run(run, data.qrels), DIGITS)
+
+
+def _ann_report(
+    task: Task, retriever: Retriever, run: Run, data: RetrievalData, exact: dict[str, float], k: int
+) -> dict[str, Any] | None:
+    """Exact vs approximate (when the retriever kept an approximate run): overlap and main metric."""
+    taken = retriever.take_ann() if isinstance(retriever, DenseRetriever) else None
+    if taken is None:
+        return None
+    approx, info = taken
+    approx = {q.id: approx.get(q.id, {}) for q in data.queries}
+    scores = _score_run(task, approx, data, k)
+    main = task.main_metric
+    return {
+        **info, "overlap_at_10": overlap_at(run, approx, 10), f"{main}_exact": exact[main],
+        f"{main}_ann": scores[main], "recall_at_100_exact": exact["recall_at_100"],
+        "recall_at_100_ann": scores["recall_at_100"],
+    }  # fmt: skip
+
+
+def retrieve(data: RetrievalData, retriever: Retriever, req: Request) -> Run:
+    """The retriever's run, with an entry (possibly empty) for every judged query."""
+    run = retriever.retrieve(data, req)
+    return {q.id: run.get(q.id, {}) for q in data.queries}
+
+
+def drop_self_hits(run: Run, k: int) -> Run:
+    """Remove a hit whose id equals its query's id (CoIR/BEIR), then keep the best `k`."""
+    out: Run = {}
+    for qid, hits in run.items():
+        # trec_eval's order (score, then doc id, descending) decides ties at the cut too
+        kept = sorted(
+            ((d, s) for d, s in hits.items() if d != qid), key=lambda kv: (kv[1], kv[0]), reverse=True
+        )
+        out[qid] = dict(kept[:k])
+    return out
+
+
+def choose_instruction(task: Task, subset: Subset, retriever: Retriever) -> tuple[str | None, str]:
+    """The query instruction and where it came from.
+
+    Models without an instruction slot get none. Otherwise: the model's preset for the task id,
+    else the benchmark's own instruction, else the model's default. MMEB puts the instruction in
+    the query text, so there the slot is left empty.
+    """
+    spec = _spec_of(retriever)
+    if spec is None:
+        return None, "none (no model)"
+    if not spec.takes_instruction:
+        return None, "none (no instruction slot)"
+    if task.instruction_policy == "inline":
+        return "", "inside the query text"
+    for task_id in subset.instruction_ids:
+        try:
+            return spec.instruction_for(task_id), f"model preset {task_id}"
+        except InputError:
+            continue
+    if task.instruction:
+        return task.instruction, "benchmark instruction"
+    return spec.default_instruction, "model default" if spec.default_instruction else "none (model default)"
+
+
+def _spec_of(retriever: Retriever) -> EncoderSpec | None:
+    if isinstance(retriever, DenseRetriever):
+        return retriever.encoder.spec
+    if isinstance(retriever, HybridRetriever):
+        return retriever.dense.encoder.spec
+    return None
+
+
+def _dense_of(retriever: Retriever, task: Task) -> DenseRetriever:
+    if isinstance(retriever, DenseRetriever):
+        return retriever
+    raise InputError(
+        received=f"retriever {retriever.name!r} for {task.name}",
+        expected="the dense retriever (candidate-list tasks score each row's candidates with the model)",
+        fix="drop --retriever, or use --retriever dense",
+    )
+
+
+def score_candidates(
+    data: CandidateData, dense: DenseRetriever, title_mode: TitleMode, instruction: str | None
+) -> tuple[dict[str, float], int, int]:
+    """Precision@1 over each row's own candidates. Identical inputs are embedded once; ties go to
+    the gold candidate (the first index), as the reference argmax does."""
+    queries = _unique([r.query for r in data.rows])
+    cands = _unique([c for r in data.rows for c in r.candidates])
+    q_vecs = dense.encode(list(queries.values()), "query", "text", instruction)
+    c_vecs = dense.encode(list(cands.values()), "document", title_mode, None)
+    q_pos, c_pos = {k: i for i, k in enumerate(queries)}, {k: i for i, k in enumerate(cands)}
+    correct = 0
+    for row in data.rows:
+        qv = q_vecs[q_pos[_key(row.query)]]
+        scores = c_vecs[[c_pos[_key(c)] for c in row.candidates]] @ qv
+        correct += int(len(scores) > 0 and int(np.argmax(scores)) == 0)
+    n = len(data.rows)
+    p1 = round(correct / n, DIGITS) if n else 0.0
+    return {"precision_at_1": p1, "hit_at_1": p1}, n, len(cands)
+
+
+def _key(r: Record) -> tuple[str, str, str | None]:
+    return (r.title, r.text, r.image)
+
+
+def _unique(records: Sequence[Record]) -> dict[tuple[str, str, str | None], Record]:
+    out: dict[tuple[str, str, str | None], Record] = {}
+    for r in records:
+        out.setdefault(_key(r), r)
+    return out
