@@ -155,7 +155,9 @@ class Indexer:
                 src, data, max_tokens=self._max_tokens(src), count_tokens=self._counter(src)
             )
             if self.assets is not None and src.kind in ("image", "pdf"):
-                chunks = expand(chunks, src, self.assets, "screenshot" in self.encoders, digest)
+                shots = self.encoders.get("screenshot")
+                ocr = getattr(shots, "ocr", None)  # the OCR pipeline: index its text, not the pixels
+                chunks = expand(chunks, src, self.assets, shots is not None, digest, ocr=ocr)
         except FileNotFoundError:
             self._skip(report, src.path, "deleted during the run", {})
             return None

@@ -67,6 +67,10 @@ def test_text_finds_screenshots_with_regions(visual_index):
     hits = idx.search("total amount due", type="screenshot", k=2)
     assert hits[0].path == "invoice.png"
     assert hits[0].metadata["regions"], "the matched words should be boxed on the page"
+    # OCR passages are keyword-indexed too, and carry their box on the page
+    kw = idx.search("payment bank transfer", type="screenshot", k=1, mode="keyword")[0]
+    assert kw.path == "invoice.png" and len(kw.metadata["region"]) == 4
+    assert Path(kw.metadata["page_image"]).exists()
     scan = idx.search("watering tomatoes", type="screenshot", k=1)[0]
     assert scan.path == "scan.pdf" and scan.metadata["page"] == 1
 
