@@ -19,17 +19,26 @@ CREATE TABLE IF NOT EXISTS embeddings (
 """
 
 
+def open_cache_db(path: Path, schema: str) -> sqlite3.Connection:
+    """A SQLite file shared by processes (WAL: readers never block the writer) and threads.
+
+    synchronous=NORMAL: a cache may lose its last entries in a power cut, never its consistency.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(schema)
+    return db
+
+
 class EmbeddingCache:
     """SQLite-backed, safe to share between processes (WAL) and threads (one lock per cache)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_cache_db(self.path, _SCHEMA)
 
     def get_many(self, fingerprint: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}

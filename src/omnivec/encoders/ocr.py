@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import re
-import sqlite3
 import subprocess
 import threading
 from collections.abc import Iterable, Sequence
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from omnivec.encoders.base import Encoder, Prepared
+from omnivec.encoders.cache import open_cache_db
 from omnivec.encoders.registry import register_family, register_spec
 from omnivec.encoders.spec import EncoderSpec, PaddingSide
 from omnivec.errors import InputError, MissingExtraError, OmnivecError
@@ -92,11 +92,10 @@ class OcrCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS ocr (key TEXT PRIMARY KEY, result TEXT NOT NULL)")
+        self._db = open_cache_db(
+            self.path, "CREATE TABLE IF NOT EXISTS ocr (key TEXT PRIMARY KEY, result TEXT NOT NULL);"
+        )
 
     def get(self, key: str) -> OcrResult | None:
         with self._lock:
