@@ -1,0 +1,58 @@
+"""`omnivec index`, `search` and `status` end to end through the command line (fake encoder)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+import omnivec.cli.embed
+import omnivec.cli.index  # noqa: F401
+from omnivec.cli.app import app
+
+FAKE = ["--model", "omnivec/fake", "--image-model", "none", "--screenshot-model", "none"]
+
+
+def run(*args: str):
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_index_search_status(repo, tmp_path):
+    store = str(tmp_path / "s")
+    report = json.loads(run("index", str(repo), "--store", store, *FAKE, "--json"))
+    assert report["indexed"] == 3 and report["skips"][0]["path"] == "blob.bin"
+    hits = json.loads(run("search", "parse config file", "--store", store, "-k", "2", "--json"))
+    assert hits[0]["path"] == "pkg/stack.py" and hits[0]["symbol"].endswith("parse_config_file")
+    assert hits[0]["snippet"].lstrip().startswith("def parse_config_file")
+    js = json.loads(
+        run(
+            "search", "fetchUserProfile", "--store", store, "--type", "code", "--lang", "javascript", "--json"
+        )
+    )
+    assert [h["path"] for h in js] == ["web.js"]
+    text = run("search", "Stack push", "--store", store, "-k", "1")
+    assert "pkg/stack.py:" in text
+    status = json.loads(run("status", "--store", store, "--json"))
+    assert status["files"] == 3 and status["collections"][0]["model"] == "omnivec/fake"
+    again = json.loads(run("index", str(repo), "--store", store, *FAKE, "--json"))
+    assert again["unchanged"] == 3 and again["indexed"] == 0
+
+
+def test_errors_are_one_clear_line(repo, tmp_path):
+    import subprocess
+    import sys
+
+    def fails(*args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "omnivec", *args], capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr
+        return proc.stderr
+
+    assert "holds no omnivec index" in fails("search", "x", "--store", str(tmp_path / "nothing"))
+    store = str(tmp_path / "s")
+    run("index", str(repo), "--store", store, *FAKE)
+    assert "type 'video'" in fails("search", "x", "--store", store, "--type", "video")
