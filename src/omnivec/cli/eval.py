@@ -66,6 +66,14 @@ def eval_command(
         bool,
         typer.Option("--ann", help="Also search a faiss IVF index; report its loss against exact search."),
     ] = False,
+    ocr_passages: Annotated[
+        bool | None,
+        typer.Option(
+            "--ocr-passages/--no-ocr-passages",
+            help="Score image documents by their best OCR passage (default: on for OCR models, "
+            "and for --retriever bm25 given an OCR --model).",
+        ),
+    ] = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")
     ] = False,
@@ -88,12 +96,16 @@ def eval_command(
         raise InputError(f"--retriever {retriever}", " or ".join(RETRIEVERS), "pick one of them")
     if title_mode not in (None, "text", "title-text"):
         raise InputError(f"--title-mode {title_mode}", "text or title-text", "pick one of them")
-    _evaluate(tasks, model, retriever, title_mode, max_length, batch_tokens, limit, out, data, no_cache, ann)
+    _evaluate(
+        tasks, model, retriever, title_mode, max_length, batch_tokens, limit, out, data, no_cache, ann,
+        ocr_passages,
+    )  # fmt: skip
 
 
 def _evaluate(
     names: list[str], model: str | None, kind: str, title_mode: str | None, max_length: int | None,
     batch_tokens: int | None, limit: int | None, out: Path | None, data: Path | None, no_cache: bool, ann: bool,
+    ocr_passages: bool | None = None,
 ) -> None:  # fmt: skip
     from omnivec.config import cache_dir
     from omnivec.encoders.cache import EmbeddingCache
@@ -111,7 +123,10 @@ def _evaluate(
         ann=AnnSettings() if ann else None,
     )  # fmt: skip
     folder = out or _default_out(model, kind)
-    options = RunOptions(title_mode=title_mode, limit=limit)  # type: ignore[arg-type]
+    options = RunOptions(
+        title_mode=title_mode, limit=limit, ocr_passages=ocr_passages,  # type: ignore[arg-type]
+        ocr_model=_bm25_ocr_model(model) if kind == "bm25" else None,
+    )  # fmt: skip
     for task in tasks:
         result = run_task(task, ret, options)
         path = write_result(result, folder)
@@ -122,6 +137,19 @@ def _evaluate(
     summary = write_summary(folder)
     _plots([folder], folder / "plots")
     typer.echo(summary.read_text(encoding="utf-8"))
+
+
+def _bm25_ocr_model(model: str | None) -> str | None:
+    """BM25 embeds nothing, but an OCR `--model` still gives it the text of image documents."""
+    if model is None:
+        return None
+    from omnivec.encoders.registry import get_spec
+    from omnivec.errors import OmnivecError
+
+    try:
+        return model if get_spec(model).family == "ocr" else None
+    except OmnivecError:  # a checkpoint folder: not an OCR pipeline
+        return None
 
 
 def _scratch(base: Path) -> Path:

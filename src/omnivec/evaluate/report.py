@@ -58,6 +58,7 @@ def task_json(result: TaskResult, env: Mapping[str, Any] | None = None) -> dict[
         "n_queries": {s.name: s.n_queries for s in result.subsets},
         "n_docs": {s.name: s.n_docs for s in result.subsets},
         "ann": {s.name: s.ann for s in result.subsets if s.ann} or None,
+        "ocr_passages": {s.name: s.passages for s in result.subsets if s.passages} or None,
         "published": [vars(p) for p in task.published], "note": task.note,
         "seed": result.options.seed, "elapsed_seconds": round(result.seconds, 2),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

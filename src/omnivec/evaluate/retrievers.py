@@ -199,12 +199,16 @@ class HybridRetriever:
         }  # fmt: skip
 
     def retrieve(self, data: RetrievalData, req: Request) -> Run:
+        dense, sparse = self.dense.retrieve(data, req), self.sparse.retrieve(data, req)
+        return self.fuse(data.queries, dense, sparse, req.k)
+
+    def fuse(self, queries: Sequence[Record], dense: Run, sparse: Run, k: int) -> Run:
+        """RRF of two runs over the same documents, best `k` per query."""
         from omnivec.fusion import fuse_scored
 
-        dense, sparse = self.dense.retrieve(data, req), self.sparse.retrieve(data, req)
         return {
-            q.id: dict(fuse_scored([dense.get(q.id, {}), sparse.get(q.id, {})], self.weights)[: req.k])
-            for q in data.queries
+            q.id: dict(fuse_scored([dense.get(q.id, {}), sparse.get(q.id, {})], self.weights)[:k])
+            for q in queries
         }
 
 

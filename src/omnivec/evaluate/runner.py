@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from omnivec.errors import InputError
+from omnivec.visual import OCR_PASSAGE_WORDS
 
 from . import metrics
 from .ann import overlap_at
 from .data import CandidateData, Record, RetrievalData, TitleMode, limit_data
+from .passages import Passages, choose
 from .retrievers import DenseRetriever, HybridRetriever, Request, Retriever, Run
 from .tasks import Subset, Task
 
@@ -43,6 +45,11 @@ class RunOptions:
     limit: int | None = None
     top_k: int = 1000
     seed: int = 0  # nothing in the exact protocol is random; recorded for reproducibility
+    # OCR passages for image documents (see `passages`): None = on when the retriever's encoder is
+    # an OCR pipeline or `ocr_model` is set; `ocr_model` gives BM25 (no encoder) its OCR
+    ocr_passages: bool | None = None
+    ocr_model: str | None = None
+    passage_words: int = OCR_PASSAGE_WORDS
 
 
 @dataclass
@@ -56,6 +63,7 @@ class SubsetResult:
     instruction_source: str
     seconds: float
     ann: dict[str, Any] | None = None
+    passages: dict[str, Any] | None = None
 
 
 @dataclass
@@ -100,21 +108,24 @@ def _run_subset(
     if options.limit is not None:
         data = limit_data(data, options.limit)
     instruction, source = choose_instruction(task, subset, retriever)
-    ann = None
+    ann = split = None
     if isinstance(data, CandidateData):
         scores, n_q, n_d = score_candidates(data, _dense_of(retriever, task), title_mode, instruction)
     else:
-        run = retrieve(
-            data,
-            retriever,
-            Request(title_mode, instruction, options.top_k + (1 if task.drop_self_hits else 0)),
-        )
+        req = Request(title_mode, instruction, options.top_k + (1 if task.drop_self_hits else 0))
+        passages = choose(retriever, data, options.ocr_passages, options.ocr_model, options.passage_words)
+        run, split = retrieve(data, retriever, req, passages)
         scores = _score_run(task, run, data, options.top_k)
-        ann = _ann_report(task, retriever, run, data, scores, options.top_k)
+        if split is None:
+            ann = _ann_report(task, retriever, run, data, scores, options.top_k)
+        elif isinstance(retriever, DenseRetriever) and retriever.take_ann() is not None:
+            log.warning("--ann is not reported with OCR passages: its run ranks passages")
+        _warn_textless(retriever, data, split)
         n_q, n_d = len(data.queries), len(data.corpus)
     return SubsetResult(
-        subset.name, subset.languages, scores, n_q, n_d, instruction, source, time.perf_counter() - start, ann
-    )
+        subset.name, subset.languages, scores, n_q, n_d, instruction, source, time.perf_counter() - start, ann,
+        split,
+    )  # fmt: skip
 
 
 def _score_run(task: Task, run: Run, data: RetrievalData, k: int) -> dict[str, float]:
@@ -141,10 +152,26 @@ def _ann_report(
     }  # fmt: skip
 
 
-def retrieve(data: RetrievalData, retriever: Retriever, req: Request) -> Run:
-    """The retriever's run, with an entry (possibly empty) for every judged query."""
-    run = retriever.retrieve(data, req)
-    return {q.id: run.get(q.id, {}) for q in data.queries}
+def retrieve(
+    data: RetrievalData, retriever: Retriever, req: Request, passages: Passages | None = None
+) -> tuple[Run, dict[str, Any] | None]:
+    """The retriever's run, with an entry (possibly empty) for every judged query; with `passages`,
+    over OCR passages max-pooled to documents, and what the split recorded."""
+    info = None
+    if passages is None:
+        run = retriever.retrieve(data, req)
+    else:
+        run, info = passages.retrieve(retriever, data, req)
+    return {q.id: run.get(q.id, {}) for q in data.queries}, info
+
+
+def _warn_textless(retriever: Retriever, data: RetrievalData, split: dict[str, Any] | None) -> None:
+    """BM25 cannot see an image: say so rather than report a silent zero."""
+    if split is None and retriever.name in ("bm25", "hybrid") and any(d.image for d in data.corpus):
+        log.warning(
+            "%s on image documents without OCR passages: images contribute no text "
+            "(pass --ocr-passages or an OCR --model)", retriever.name,
+        )  # fmt: skip
 
 
 def drop_self_hits(run: Run, k: int) -> Run:
