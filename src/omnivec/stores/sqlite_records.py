@@ -221,7 +221,8 @@ def _within_budget(terms: list[str], df: dict[str, int], rows: int) -> list[str]
     the smallest, so the top of the ranking barely moves.
     """
     budget = POSTINGS_SHARE * rows
-    kept, used = [], 0
+    kept: list[str] = []
+    used = 0
     for t in sorted(terms, key=df.__getitem__):
         if len(kept) >= MIN_TERMS and used + df[t] > budget:
             break
