@@ -130,3 +130,12 @@ def test_watch_picks_up_changes(fake_index, repo):
     t.join(timeout=20)
     stop.set()
     assert len(reports) == 2 and reports[1].indexed == 1
+
+
+def test_fusion_weights_are_honoured(fake_index):
+    fake_index.update()
+    dense = [h.id for h in fake_index.search("stack items push", k=5, mode="dense")]
+    weighted = [
+        h.id for h in fake_index.search("stack items push", k=5, weights={"dense": 1.0, "keyword": 0.0})
+    ]
+    assert weighted == dense

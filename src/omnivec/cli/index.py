@@ -100,6 +100,9 @@ def search(
     text: Annotated[str | None, typer.Option(help="Text to go with --image.")] = None,
     mode: Annotated[str, typer.Option(help="hybrid, dense or keyword.")] = "hybrid",
     group: Annotated[bool, typer.Option("--group/--no-group", help="One hit per file.")] = False,
+    keyword_weight: Annotated[
+        float, typer.Option(help="Weight of keyword ranks in the fusion (dense: 1).")
+    ] = 1.0,
     as_json: Annotated[bool, typer.Option("--json", help="Plain JSON output.")] = False,
 ) -> None:
     """Search an index: dense and keyword results fused by rank."""
@@ -110,7 +113,7 @@ def search(
     with Index.open(store or find_store(Path.cwd())) as idx:
         hits = idx.search(
             text or query, image=image, k=k, type=type_, path_glob=path, languages=tuple(lang or ()),
-            mode=mode, group_by_file=group,
+            mode=mode, group_by_file=group, weights={"dense": 1.0, "keyword": keyword_weight},
         )  # fmt: skip
     if as_json:
         typer.echo(json.dumps([_hit_dict(h) for h in hits], indent=2))
