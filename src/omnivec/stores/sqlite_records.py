@@ -202,25 +202,28 @@ def keyword_rows(
     df = stats.frequencies(conn, tokens, rows)
     # all common: their weights are all ~0, so the rarest alone ranks as well, at less cost
     rare = [t for t in tokens if 2 * df[t] < rows] or [min(tokens, key=df.__getitem__)]
-    rare = _within_budget(rare, df, rows)
+    rare = _within_budget(rare, df)
     hits = _bm25(conn, cid, fts_query(rare), k, flt)
     if len(hits) < k and len(rare) < len(tokens):
         hits = _bm25(conn, cid, fts_query(tokens), k, flt)
     return hits
 
 
-POSTINGS_SHARE = 0.08  # of all rows: the most postings one OR query may walk
+# The most postings one OR query may walk. Measured (benchmarks/index_quality.py, search_latency.py):
+# a budget of 8% of rows cost 1.8 points of hybrid nDCG@10 at 20k chunks, where no budget is needed
+# for speed; an absolute budget leaves small stores exact and bounds the cost of large ones.
+POSTINGS_BUDGET = 30_000
 MIN_TERMS = 3
 
 
-def _within_budget(terms: list[str], df: dict[str, int], rows: int) -> list[str]:
+def _within_budget(terms: list[str], df: dict[str, int]) -> list[str]:
     """The rarest terms whose postings fit the budget (at least MIN_TERMS).
 
     An OR query costs the sum of its terms' postings; a long natural-language query at 100k chunks
     walked most of the index (p50 180 ms). The terms left out are the commonest, whose bm25 IDF is
     the smallest, so the top of the ranking barely moves.
     """
-    budget = POSTINGS_SHARE * rows
+    budget = POSTINGS_BUDGET
     kept: list[str] = []
     used = 0
     for t in sorted(terms, key=df.__getitem__):
