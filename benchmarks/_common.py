@@ -7,6 +7,8 @@ import os
 import platform
 from pathlib import Path
 
+import numpy as np
+
 EVALSETS = Path(
     os.environ.get("OMNIVEC_EVALSETS", Path(__file__).resolve().parents[2] / "shared" / "evalsets")
 )
@@ -39,3 +41,30 @@ def evaluate(run: dict[str, dict[str, float]], qrels: dict[str, dict[str, int]])
 
 def machine() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def read_qrel_sets(path: Path) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for line in path.read_text().splitlines()[1:]:
+        q, d, s = line.split("\t")
+        if int(s) > 0:
+            out.setdefault(q, set()).add(d)
+    return out
+
+
+def metrics(
+    scores: np.ndarray, qids: list[str], dids: list[str], qrels: dict[str, set[str]]
+) -> tuple[float, float]:
+    """Recall@1 and nDCG@10 with binary relevance (pytrec_eval's definitions), vectorised over a
+    (queries x documents) score matrix."""
+    col = {d: j for j, d in enumerate(dids)}
+    rel = np.zeros(scores.shape, dtype=bool)
+    for i, q in enumerate(qids):
+        rel[i, [col[d] for d in qrels[q] if d in col]] = True
+    n_rel = np.maximum(rel.sum(1), 1)
+    top = np.argpartition(-scores, 10, axis=1)[:, :10]
+    top = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), axis=1), 1)
+    gains = np.take_along_axis(rel, top, 1).astype(np.float64)
+    disc = 1.0 / np.log2(np.arange(2, 12))
+    ideal = np.cumsum(disc)[np.minimum(n_rel, 10) - 1]
+    return float((gains[:, 0] / n_rel).mean()), float(((gains @ disc) / ideal).mean())

@@ -11,12 +11,12 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import metrics, read_jsonl, read_qrel_sets
 
 from omnivec.config import cache_dir
 from omnivec.encoders.conse import ConseEncoder, class_embeddings, conse_combine, image_array
@@ -32,43 +32,13 @@ TEMPS = [1.0, 2.0, 3.0]
 BLANKS = [0.0, 0.5, 1.0]
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def read_qrels(path: Path) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for line in path.read_text().splitlines()[1:]:
-        q, d, s = line.split("\t")
-        if int(s) > 0:
-            out.setdefault(q, set()).add(d)
-    return out
-
-
-def metrics(
-    scores: np.ndarray, qids: list[str], dids: list[str], qrels: dict[str, set[str]]
-) -> tuple[float, float]:
-    """Recall@1 and nDCG@10 with binary relevance (pytrec_eval's definitions), vectorised."""
-    col = {d: j for j, d in enumerate(dids)}
-    rel = np.zeros(scores.shape, dtype=bool)
-    for i, q in enumerate(qids):
-        rel[i, [col[d] for d in qrels[q] if d in col]] = True
-    n_rel = np.maximum(rel.sum(1), 1)
-    top = np.argpartition(-scores, 10, axis=1)[:, :10]
-    top = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), axis=1), 1)
-    gains = np.take_along_axis(rel, top, 1).astype(np.float64)
-    disc = 1.0 / np.log2(np.arange(2, 12))
-    ideal = np.cumsum(disc)[np.minimum(n_rel, 10) - 1]
-    return float((gains[:, 0] / n_rel).mean()), float(((gains @ disc) / ideal).mean())
-
-
 def load_set(root: Path, limit: int | None) -> dict:
     images = read_jsonl(root / "corpus.jsonl")[:limit]
     keep = {r["_id"] for r in images}
-    t2i = read_qrels(root / "qrels" / "test.tsv")
+    t2i = read_qrel_sets(root / "qrels" / "test.tsv")
     t2i = {q: ds for q, ds in t2i.items() if ds & keep}
     queries = [r for r in read_jsonl(root / "queries.jsonl") if r["_id"] in t2i]
-    i2t = read_qrels(root / "i2t" / "qrels" / "test.tsv")
+    i2t = read_qrel_sets(root / "i2t" / "qrels" / "test.tsv")
     return {"images": images, "queries": queries, "t2i": t2i, "i2t": i2t,
             "captions": read_jsonl(root / "i2t" / "corpus.jsonl"), "root": root}  # fmt: skip
 

@@ -12,14 +12,13 @@ word recall of OCR settings, never as retrieval input.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import re
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from _common import metrics, read_jsonl, read_qrel_sets
 
 from omnivec.encoders.ocr import OcrEncoder, OcrSettings, cache_key, line_chunks, ocr_image, ocr_many
 from omnivec.encoders.registry import load_encoder
@@ -30,33 +29,6 @@ NAME = "omnivec/tesseract-minilm"
 UPPER = 0.984  # BM25 nDCG@10 on the pages' own text (the set's README)
 SETTINGS = [OcrSettings(psm=3), OcrSettings(psm=3, scale=0.75), OcrSettings(psm=4), OcrSettings(psm=6),
             OcrSettings(psm=11), OcrSettings(psm=3, scale=1.5)]  # fmt: skip
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def qrels(path: Path) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for line in path.read_text().splitlines()[1:]:
-        q, d, s = line.split("\t")
-        if int(s) > 0:
-            out.setdefault(q, set()).add(d)
-    return out
-
-
-def metrics(
-    scores: np.ndarray, qids: list[str], dids: list[str], rel: dict[str, set[str]]
-) -> tuple[float, float]:
-    """Recall@1 and nDCG@10, binary relevance (pytrec_eval's definitions)."""
-    r1 = ndcg = 0.0
-    for row, q in enumerate(qids):
-        ranked = np.argsort(-scores[row])[:10]
-        gains = [1.0 if dids[j] in rel[q] else 0.0 for j in ranked]
-        r1 += gains[0] / len(rel[q])
-        ideal = sum(1 / math.log2(i + 2) for i in range(min(len(rel[q]), 10)))
-        ndcg += sum(g / math.log2(i + 2) for i, g in enumerate(gains)) / ideal
-    return r1 / len(qids), ndcg / len(qids)
 
 
 def words(text: str) -> Counter[str]:
@@ -123,7 +95,7 @@ def main() -> None:
         return
     corpus = read_jsonl(args.set / "corpus.jsonl")[: args.limit]
     dids = [r["_id"] for r in corpus]
-    rel = {q: d for q, d in qrels(args.set / "qrels" / "test.tsv").items() if d & set(dids)}
+    rel = {q: d for q, d in read_qrel_sets(args.set / "qrels" / "test.tsv").items() if d & set(dids)}
     queries = [r for r in read_jsonl(args.set / "queries.jsonl") if r["_id"] in rel]
     qids = [r["_id"] for r in queries]
     enc = load_encoder(NAME, ocr_workers=args.workers)
