@@ -62,6 +62,7 @@ class Index:
         image_model: str | None = "default",
         screenshot_model: str | None = "default",
         max_file_bytes: int = 2_000_000,
+        render_docs: bool = False,
     ) -> Index:
         """Open for writing, creating the store on first use; models must match an existing store."""
         root = Path(root).resolve()
@@ -74,6 +75,7 @@ class Index:
             if screenshot_model == "default"
             else screenshot_model,
             max_file_bytes=max_file_bytes,
+            render_docs=render_docs,
         )
         existing = IndexConfig.load(sdir)
         if existing is not None:

@@ -22,7 +22,7 @@ from omnivec.errors import OmnivecError, StoreError
 from omnivec.index_config import IndexConfig, collection_for
 from omnivec.ingest import Chunk, Skipped, SourceFile, chunk_source, walk
 from omnivec.stores.base import Record, SourceState
-from omnivec.visual import expand
+from omnivec.visual import expand, rendered_pages
 
 if TYPE_CHECKING:
     from omnivec.encoders.base import Encoder
@@ -154,7 +154,9 @@ class Indexer:
             chunks = chunk_source(
                 src, data, max_tokens=self._max_tokens(src), count_tokens=self._counter(src)
             )
-            if self.assets is not None and src.kind in ("image", "pdf"):
+            if self.assets is not None and (src.kind in ("image", "pdf") or self._renders(src)):
+                if self._renders(src):
+                    chunks = chunks + rendered_pages(src, self.assets, digest)
                 shots = self.encoders.get("screenshot")
                 ocr = getattr(shots, "ocr", None)  # the OCR pipeline: index its text, not the pixels
                 chunks = expand(chunks, src, self.assets, shots is not None, digest, ocr=ocr)
@@ -232,6 +234,12 @@ class Indexer:
         report.truncated += len(res.truncated)
         for (pi, ci, _), vec in zip(members, res.vectors):
             out[(pi, ci)] = vec
+
+    def _renders(self, src: SourceFile) -> bool:
+        return (
+            self.config.render_docs and self.assets is not None and "screenshot" in self.encoders
+            and src.language in ("html", "markdown")
+        )  # fmt: skip
 
     def _skip(self, report: IndexReport, path: str, reason: str, previous: Mapping[str, SourceState]) -> None:
         kept = previous.get(path)

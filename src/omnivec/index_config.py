@@ -25,6 +25,7 @@ class IndexConfig:
     image_model: str | None = None
     screenshot_model: str | None = None
     max_file_bytes: int = 2_000_000
+    render_docs: bool = False  # also screenshot HTML/Markdown pages (for screenshot models)
 
     def models(self) -> dict[str, str]:
         named = {"text": self.text_model, "image": self.image_model, "screenshot": self.screenshot_model}

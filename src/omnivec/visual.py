@@ -152,6 +152,43 @@ def looks_like_document(image: str | Path) -> bool:
     return near / (64 * 64) >= DOC_UNIFORM_SHARE
 
 
+RENDER_MAX_TILES = 8  # viewport-sized screenshots per HTML/Markdown page: long pages stop here
+
+
+def rendered_pages(src: SourceFile, assets: Path, digest: str) -> list[Chunk]:
+    """HTML and Markdown files as page screenshots (1024x1280 tiles), for screenshot models."""
+    from omnivec.render import Renderer
+
+    with Renderer() as r:
+        if src.language == "markdown":
+            tiles = r.markdown(src.abs_path, full_page=True, max_tiles=RENDER_MAX_TILES)
+        else:
+            tiles = r.html(src.abs_path, full_page=True, max_tiles=RENDER_MAX_TILES, javascript=False)
+    out = []
+    for n, img in enumerate(tiles, 1):
+        png = assets / "pages" / f"{digest}-r{n}.png"
+        if not png.exists():
+            png.parent.mkdir(parents=True, exist_ok=True)
+            img.save(png.with_suffix(".tmp"), format="PNG")
+            png.with_suffix(".tmp").replace(png)
+        out.append(
+            Chunk(
+                text="",
+                display="",
+                path=src.path,
+                kind="screenshot",
+                language=src.language,
+                symbol=None,
+                start_line=1,
+                end_line=1,
+                page=n,
+                image=str(png),
+                extra={"image_hash": f"{digest}-r{n}", "rendered": True, "tiles": len(tiles)},
+            )  # fmt: skip
+        )
+    return out
+
+
 def _page_images(src: SourceFile, scanned: list[Chunk], assets: Path, digest: str) -> list[Chunk]:
     from omnivec.render import render_pdf_pages
 

@@ -80,3 +80,16 @@ def test_image_query_finds_the_same_image(visual_index):
     hits = idx.search(image=root / "red.jpg", type="image", k=3)
     assert hits[0].path == "red.jpg"
     assert Path(hits[0].metadata["thumbnail"]).exists()
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
+def test_render_docs_adds_page_screenshots(tmp_path):
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "guide.md").write_text("# Release checklist\n\nTag the version and upload the wheels.\n")
+    with Index.create(root, tmp_path / "s", image_model=None, render_docs=True) as idx:
+        report = idx.update()
+        assert report.indexed == 1
+        shots = idx.search("release checklist wheels", type="screenshot", k=1)
+        assert shots and shots[0].path == "guide.md" and shots[0].metadata["rendered"]
+        assert Path(shots[0].metadata["page_image"]).exists()

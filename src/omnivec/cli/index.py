@@ -24,6 +24,12 @@ def index(
         str | None, typer.Option(help="Page-image model; 'none' to skip.")
     ] = "default",
     max_file_mb: Annotated[float, typer.Option(help="Skip files larger than this.")] = 2.0,
+    render_docs: Annotated[
+        bool,
+        typer.Option(
+            help="Also screenshot HTML/Markdown pages (headless Chromium) for the page-image model."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: one per core).")] = None,
 ) -> None:
@@ -36,7 +42,7 @@ def index(
         raise typer.Exit(2)
     with Index.create(
         path, store, text_model=model, image_model=_none(image_model),
-        screenshot_model=_none(screenshot_model), max_file_bytes=int(max_file_mb * 1e6),
+        screenshot_model=_none(screenshot_model), max_file_bytes=int(max_file_mb * 1e6), render_docs=render_docs,
     ) as idx, _Progress() as progress:  # fmt: skip
         report = idx.update(progress=progress)
     if as_json:
