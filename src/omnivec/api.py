@@ -110,9 +110,16 @@ class Index:
     # --- work --------------------------------------------------------------------------
     def encoder(self, collection: str) -> Encoder:
         if collection not in self._encoders:
-            from omnivec.encoders.registry import load_encoder
+            from omnivec.encoders.registry import get_spec, load_encoder
 
-            self._encoders[collection] = load_encoder(self.config.models()[collection])
+            name = self.config.models()[collection]
+            kw: dict[str, Any] = {}
+            wanted = get_spec(name).options.get("text_encoder") if not Path(name).is_dir() else None
+            # composite models (ConSE, OCR) share the text model another collection already loaded
+            shared = [e for e in self._encoders.values() if wanted and e.spec.name == wanted]
+            if shared:
+                kw["text_encoder"] = shared[0]
+            self._encoders[collection] = load_encoder(name, **kw)
         return self._encoders[collection]
 
     def encoders(self) -> dict[str, Encoder]:

@@ -60,6 +60,8 @@ def test_report_covers_every_visual_file(visual_index):
     colls = {c["name"]: c for c in idx.status()["collections"]}
     assert colls["image"]["chunks"] == 3  # invoice, red, blue
     assert colls["screenshot"]["chunks"] == 2  # invoice (document-like) + the scanned PDF page
+    # the composite models reuse the text collection's MiniLM instead of loading their own
+    assert idx.encoder("image").text_encoder is idx.encoder("text") is idx.encoder("screenshot").text_encoder
 
 
 def test_text_finds_screenshots_with_regions(visual_index):
