@@ -73,11 +73,13 @@ class Searcher:
         depth = max(q.k * 5, 50)
         runs: list[list[str]] = []
         weights: list[float] = []
+        vectors: dict[int, Any] = {}  # text queries: one encoding per text model, not per collection
         for name, enc in self.encoders.items():
             if q.image is not None and "image" not in enc.spec.modalities:
-                continue  # a text-only space cannot place an image query
+                # text-only spaces cannot place an image query; OCR spaces could, at seconds a query
+                continue
             if q.mode != "keyword":
-                vec = enc.encode([Item(text=q.text, image=q.image)], role="query")[0]
+                vec = self._query_vector(enc, q, vectors)
                 runs.append([i for i, _ in self.store.dense_search(name, vec, depth, flt)])
                 weights.append(q.weights.get("dense", 1.0))
             if q.mode != "dense" and q.text and q.image is None:
@@ -85,6 +87,14 @@ class Searcher:
                 weights.append(q.weights.get("keyword", 1.0))
         fused = reciprocal_rank_fusion([r for r in runs if r], [w for r, w in zip(runs, weights) if r])
         return self._hits(fused, q)
+
+    def _query_vector(self, enc: Encoder, q: Query, memo: dict[int, Any]) -> Any:
+        if q.image is not None:
+            return enc.encode([Item(text=q.text, image=q.image)], role="query")[0]
+        space = enc.text_space
+        if id(space) not in memo:
+            memo[id(space)] = space.encode([Item(text=q.text)], role="query")[0]
+        return memo[id(space)]
 
     def _hits(self, fused: Sequence[tuple[str, float]], q: Query) -> list[Hit]:
         """Best-first hits; pieces of one split symbol (or, grouped, of one file) count once."""

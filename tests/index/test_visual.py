@@ -95,3 +95,18 @@ def test_render_docs_adds_page_screenshots(tmp_path):
         shots = idx.search("release checklist wheels", type="screenshot", k=1)
         assert shots and shots[0].path == "guide.md" and shots[0].metadata["rendered"]
         assert Path(shots[0].metadata["page_image"]).exists()
+
+
+def test_text_query_is_encoded_once_per_text_model(visual_index, monkeypatch):
+    idx, _, _ = visual_index
+    text = idx.encoder("text")
+    calls = []
+    real = text.forward  # composites call it too when they embed text
+
+    def counting(batch):
+        calls.append(1)
+        return real(batch)
+
+    monkeypatch.setattr(text, "forward", counting)
+    hits = idx.search("total amount due", k=3)  # text, image and screenshot collections
+    assert hits and len(calls) == 1

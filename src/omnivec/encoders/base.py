@@ -112,6 +112,15 @@ class Encoder(ABC):
         return self.spec.dim
 
     @property
+    def text_space(self) -> Encoder:
+        """The encoder that embeds this one's text-only items, vector for vector.
+
+        Composite models (image or OCR pipelines over a text model) return their text model, so
+        a caller searching several collections encodes a text query once per text model.
+        """
+        return self
+
+    @property
     def fingerprint(self) -> str:
         """Identifies weights + recipe: vectors from equal fingerprints are interchangeable."""
         return f"{self._fingerprint}:{self.spec.recipe_hash()}"

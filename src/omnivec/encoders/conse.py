@@ -255,6 +255,10 @@ class ConseEncoder(_EfficientNetBase):
         spec = replace(spec, dim=text.dim, max_length=text.spec.max_length)
         return cls(spec, model, f"{fp}+{text.fingerprint}", dev, text)
 
+    @property
+    def text_space(self) -> Encoder:
+        return self.text_encoder  # text items go to it unchanged
+
     def preprocess(self, items: Sequence[Item], role: Role, instruction: str | None) -> list[Prepared]:
         out: list[Prepared | None] = [None] * len(items)
         text_rows = []

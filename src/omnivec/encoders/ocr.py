@@ -314,6 +314,10 @@ class OcrEncoder(Encoder):
         images = [it.image if isinstance(it, Item) else it for it in items]
         return ocr_many(images, self.settings, self.ocr_cache, self.workers)
 
+    @property
+    def text_space(self) -> Encoder:
+        return self.text_encoder  # text items go to it unchanged
+
     def preprocess(self, items: Sequence[Item], role: Role, instruction: str | None) -> list[Prepared]:
         rows = [i for i, it in enumerate(items) if it.image is not None]
         for i in rows:
