@@ -8,6 +8,7 @@ A file that fails (unreadable, undecodable, vanished) is reported and keeps what
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -87,6 +88,8 @@ class Indexer:
         self.cache = cache
         self.assets = assets  # thumbnails and rendered pages; None: no visual derivatives
         self.ignore = (STORE_DIRNAME, *ignore)
+        self._stack = contextlib.ExitStack()
+        self._renderer: Any = None
         for name, enc in self.encoders.items():
             store.ensure_collection(
                 name, model=enc.spec.name, fingerprint=enc.fingerprint, dim=enc.dim, recipe=enc.spec.recipe()
@@ -94,6 +97,11 @@ class Indexer:
 
     def update(self, root: Path, progress: Callable[[str], None] | None = None) -> IndexReport:
         """Walk `root`, (re)index what changed, drop what disappeared; returns the report."""
+        with contextlib.ExitStack() as stack:
+            self._stack = stack  # holds a browser opened on first use, for all pages of this run
+            return self._update(root, progress)
+
+    def _update(self, root: Path, progress: Callable[[str], None] | None) -> IndexReport:
         report = IndexReport()
         previous = self.store.sources()
         seen: set[str] = set()
@@ -156,7 +164,7 @@ class Indexer:
             )
             if self.assets is not None and (src.kind in ("image", "pdf") or self._renders(src)):
                 if self._renders(src):
-                    chunks = chunks + rendered_pages(src, self.assets, digest)
+                    chunks = chunks + self._rendered(src, digest)
                 shots = self.encoders.get("screenshot")
                 ocr = getattr(shots, "ocr", None)  # the OCR pipeline: index its text, not the pixels
                 chunks = expand(chunks, src, self.assets, shots is not None, digest, ocr=ocr)
@@ -234,6 +242,23 @@ class Indexer:
         report.truncated += len(res.truncated)
         for (pi, ci, _), vec in zip(members, res.vectors):
             out[(pi, ci)] = vec
+
+    def _rendered(self, src: SourceFile, digest: str) -> list[Chunk]:
+        """Page screenshots of an HTML/Markdown file; its text chunks stay indexed if this fails."""
+        try:
+            return rendered_pages(src, self.assets or Path(), digest, self._browser())
+        except OmnivecError as exc:
+            log.warning("%s: not rendered (%s); its text is indexed", src.path, exc)
+            return []
+
+    def _browser(self) -> Any:
+        """One headless Chromium per run: starting one per page costs about a second each."""
+        if self._renderer is None:
+            from omnivec.render import Renderer
+
+            self._renderer = self._stack.enter_context(Renderer())
+            self._stack.callback(setattr, self, "_renderer", None)
+        return self._renderer
 
     def _renders(self, src: SourceFile) -> bool:
         return (

@@ -155,15 +155,15 @@ def looks_like_document(image: str | Path) -> bool:
 RENDER_MAX_TILES = 8  # viewport-sized screenshots per HTML/Markdown page: long pages stop here
 
 
-def rendered_pages(src: SourceFile, assets: Path, digest: str) -> list[Chunk]:
-    """HTML and Markdown files as page screenshots (1024x1280 tiles), for screenshot models."""
-    from omnivec.render import Renderer
+def rendered_pages(src: SourceFile, assets: Path, digest: str, renderer: Any) -> list[Chunk]:
+    """HTML and Markdown files as page screenshots (1024x1280 tiles), for screenshot models.
 
-    with Renderer() as r:
-        if src.language == "markdown":
-            tiles = r.markdown(src.abs_path, full_page=True, max_tiles=RENDER_MAX_TILES)
-        else:
-            tiles = r.html(src.abs_path, full_page=True, max_tiles=RENDER_MAX_TILES, javascript=False)
+    `renderer` is an open `omnivec.render.Renderer`, shared across the files of one run.
+    """
+    if src.language == "markdown":
+        tiles = renderer.markdown(src.abs_path, full_page=True, max_tiles=RENDER_MAX_TILES)
+    else:
+        tiles = renderer.html(src.abs_path, full_page=True, max_tiles=RENDER_MAX_TILES, javascript=False)
     out = []
     for n, img in enumerate(tiles, 1):
         png = assets / "pages" / f"{digest}-r{n}.png"

@@ -85,13 +85,21 @@ def test_image_query_finds_the_same_image(visual_index):
 
 
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
-def test_render_docs_adds_page_screenshots(tmp_path):
+def test_render_docs_adds_page_screenshots(tmp_path, monkeypatch):
+    from omnivec.render import Renderer
+
+    browsers = []
+    real_enter = Renderer.__enter__
+    monkeypatch.setattr(Renderer, "__enter__", lambda self: browsers.append(1) or real_enter(self))
     root = tmp_path / "docs"
     root.mkdir()
     (root / "guide.md").write_text("# Release checklist\n\nTag the version and upload the wheels.\n")
+    (root / "page.html").write_text("<h1>Changelog</h1><p>Version two fixes the parser.</p>")
     with Index.create(root, tmp_path / "s", image_model=None, render_docs=True) as idx:
         report = idx.update()
-        assert report.indexed == 1
+        assert report.indexed == 2
+        assert len(browsers) == 1, "one browser for the whole run"
+        assert idx.search("changelog parser", type="screenshot", k=1)[0].path == "page.html"
         shots = idx.search("release checklist wheels", type="screenshot", k=1)
         assert shots and shots[0].path == "guide.md" and shots[0].metadata["rendered"]
         assert Path(shots[0].metadata["page_image"]).exists()

@@ -41,7 +41,7 @@ class EncoderSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     license: str = "unknown"
     revision: str | None = None
-    bundle: str | None = None  # "python_module:attribute" giving the weights folder
+    bundle: str | None = None  # "python_module:attribute" locating bundled weights (folder or file)
     hardware: str = "CPU"
     params: str = ""
     aliases: tuple[str, ...] = ()
