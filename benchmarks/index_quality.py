@@ -28,8 +28,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from omnivec.api import Index
-    from omnivec.cli.app import setup_runtime
-    from omnivec.search import Query
+    from omnivec.runtime import setup_runtime
+    from omnivec.search.searcher import Query
 
     setup_runtime()
     ds = EVALSETS / "code-docstring-dev"

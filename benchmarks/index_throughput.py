@@ -31,7 +31,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from omnivec.api import Index
-    from omnivec.cli.app import setup_runtime
+    from omnivec.runtime import setup_runtime
 
     setup_runtime()
     stdlib = Path(sysconfig.get_paths()["stdlib"])

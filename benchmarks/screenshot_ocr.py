@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 from _common import metrics, read_jsonl, read_qrel_sets
 
-from omnivec.encoders.ocr import OcrEncoder, OcrSettings, cache_key, line_chunks, ocr_image, ocr_many
+from omnivec.encoders.ocr import OcrEncoder
 from omnivec.encoders.registry import load_encoder
+from omnivec.ocr import OcrSettings, cache_key, line_chunks, ocr_image, ocr_many
 from omnivec.types import Item
 
 SET = Path(__file__).resolve().parents[2] / "shared" / "evalsets" / "screenshot-docs"
@@ -150,7 +151,7 @@ def bm25_scores(docs: list[str], queries: list[str]) -> np.ndarray:
 
 
 def rrf(*runs: np.ndarray, k: int = 60) -> np.ndarray:
-    """Reciprocal rank fusion of full score matrices (the same rule as omnivec.fusion)."""
+    """Reciprocal rank fusion of full score matrices (the same rule as omnivec.search.fusion)."""
     out = np.zeros_like(runs[0], dtype=np.float64)
     for scores in runs:
         ranks = np.argsort(np.argsort(-scores, axis=1), axis=1) + 1

@@ -60,11 +60,11 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)
     args = ap.parse_args()
-    from omnivec.cli.app import setup_runtime
+    from omnivec.runtime import setup_runtime
 
     setup_runtime()
     from omnivec.encoders.registry import load_encoder
-    from omnivec.search import Query, Searcher
+    from omnivec.search.searcher import Query, Searcher
     from omnivec.stores import LocalStore
     from omnivec.types import Item
 

@@ -10,7 +10,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see omnivec.cli.app.setup_runtime
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see omnivec.runtime.setup_runtime
 os.environ.setdefault("OMNIVEC_CACHE", str(Path(os.environ.get("TMPDIR", "/tmp")) / "omnivec-test-cache"))
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from omnivec.errors import InputError, MissingExtraError
-from omnivec.render import CHROMIUM, Renderer, markdown_to_html, render_html, render_pdf_pages
+from omnivec.ingest.render import CHROMIUM, Renderer, markdown_to_html, render_html, render_pdf_pages
 
 needs_browser = pytest.mark.skipif(
     importlib.util.find_spec("playwright") is None or not Path(CHROMIUM).is_file(),
@@ -33,7 +33,7 @@ def make_pdf(path: Path, sizes: list[tuple[float, float]]) -> Path:
 
 
 def ocr_words(img) -> set[str]:
-    from omnivec.encoders.ocr import ocr_image
+    from omnivec.ocr import ocr_image
 
     return {w.text.strip(".,:").lower() for w in ocr_image(img).words}
 

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from omnivec.config import cache_dir, default_model
 from omnivec.errors import StoreError
-from omnivec.index import Indexer, IndexReport, default_store
-from omnivec.index_config import IndexConfig
-from omnivec.search import Query, Searcher
+from omnivec.index.config import IndexConfig
+from omnivec.index.location import default_store
+from omnivec.index.updater import Indexer, IndexReport
+from omnivec.search.searcher import Query, Searcher
 from omnivec.types import Hit
 
 if TYPE_CHECKING:
@@ -187,7 +188,7 @@ class Index:
 def _with_regions(hit: Hit, text: str) -> Hit:
     from dataclasses import replace
 
-    from omnivec.visual import regions
+    from omnivec.ingest.visual import regions
 
     return replace(hit, metadata={**hit.metadata, "regions": regions(dict(hit.metadata), text)})
 

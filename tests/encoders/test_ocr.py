@@ -8,16 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omnivec.encoders.ocr import (
-    OcrCache,
-    OcrEncoder,
-    OcrSettings,
-    highlight_boxes,
-    line_chunks,
-    ocr_image,
-)
+from omnivec.encoders.ocr import OcrEncoder
 from omnivec.encoders.registry import load_encoder
 from omnivec.errors import MissingExtraError
+from omnivec.ocr import OcrCache, OcrSettings, highlight_boxes, line_chunks, ocr_image
 from omnivec.types import Item
 from tests.encoders.contract import check_contract
 

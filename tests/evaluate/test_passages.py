@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from omnivec.encoders.ocr import OcrResult, OcrWord
 from omnivec.encoders.registry import load_encoder
 from omnivec.evaluate import DataRoots, RunOptions, build_retriever, resolve_tasks, run_task, task_json
 from omnivec.evaluate.data import Record, RetrievalData
 from omnivec.evaluate.passages import Passages, choose, max_pool
 from omnivec.evaluate.retrievers import Request
 from omnivec.evaluate.runner import retrieve
+from omnivec.ocr import OcrResult, OcrWord
 from tests.evaluate import fixtures as fx
 from tests.evaluate.conftest import StaticRetriever
 

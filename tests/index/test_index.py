@@ -109,7 +109,7 @@ def test_status(fake_index):
 def test_watch_picks_up_changes(fake_index, repo):
     import threading
 
-    from omnivec.watch import watch_and_update
+    from omnivec.index.watch import watch_and_update
 
     stop = threading.Event()
     reports = []

@@ -86,7 +86,7 @@ def test_image_query_finds_the_same_image(visual_index):
 
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
 def test_render_docs_adds_page_screenshots(tmp_path, monkeypatch):
-    from omnivec.render import Renderer
+    from omnivec.ingest.render import Renderer
 
     browsers = []
     real_enter = Renderer.__enter__

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
-import os
 import sys
 from typing import Any
 
@@ -21,32 +19,6 @@ app = typer.Typer(
 
 # one module per command group; each registers its commands on `app` when imported
 COMMAND_MODULES = ("omnivec.cli.embed", "omnivec.cli.index", "omnivec.cli.eval")
-
-
-def setup_runtime(threads: int | None = None, verbose: bool = False) -> None:
-    """Threads and logging are process-wide, so only the CLI (never the library) sets them.
-
-    Only environment variables are set here: importing torch costs seconds, and commands that
-    never run a model (status, keyword search) should not pay for it. torch reads
-    OMP_NUM_THREADS when it is first imported.
-    """
-    from omnivec.config import default_threads
-
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    n = threads or default_threads()
-    os.environ["OMP_NUM_THREADS"] = str(n) if threads else os.environ.get("OMP_NUM_THREADS", str(n))
-    # OpenMP threads that spin while waiting turn a busy 2-core machine into a 40x slowdown for
-    # small batches (measured: a one-query encode went from 27 ms to 990 ms); passive waiting
-    # costs little in bulk work. See docs/benchmarks.md.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # also silences transformers' bars
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    if "torch" in sys.modules:  # already imported (e.g. by a benchmark): apply directly
-        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def fail(exc: OmnivecError) -> Any:

@@ -10,8 +10,9 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from omnivec.cli.app import app, setup_runtime
+from omnivec.cli.app import app
 from omnivec.errors import InputError
+from omnivec.runtime import setup_runtime
 
 
 @app.command()

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from omnivec.cli.app import app, setup_runtime
+from omnivec.cli.app import app
 from omnivec.errors import InputError
+from omnivec.runtime import setup_runtime
 
 RETRIEVERS = ("dense", "bm25", "hybrid")
 

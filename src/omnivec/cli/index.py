@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from omnivec.cli.app import app, setup_runtime
+from omnivec.cli.app import app
+from omnivec.runtime import setup_runtime
 
 StoreOpt = Annotated[Path | None, typer.Option("--store", help="Index folder (default: PATH/.omnivec).")]
 
@@ -114,7 +115,7 @@ def search(
     """Search an index: dense and keyword results fused by rank."""
     setup_runtime()
     from omnivec.api import Index
-    from omnivec.index import find_store
+    from omnivec.index.location import find_store
 
     with Index.open(store or find_store(Path.cwd())) as idx:
         hits = idx.search(
@@ -164,7 +165,7 @@ def status(
 ) -> None:
     """What is indexed, with which model and recipe, sizes, last update."""
     from omnivec.api import Index
-    from omnivec.index import find_store
+    from omnivec.index.location import find_store
 
     with Index.open(store or find_store(Path.cwd())) as idx:
         info = idx.status()
@@ -191,7 +192,7 @@ def watch(
     """Index PATH, then keep the index current as files change (Ctrl-C to stop)."""
     setup_runtime()
     from omnivec.api import Index
-    from omnivec.watch import watch_and_update
+    from omnivec.index.watch import watch_and_update
 
     with Index.create(path, store, text_model=model) as idx:
         for report in watch_and_update(idx, debounce_ms=debounce_ms):

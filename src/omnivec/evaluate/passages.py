@@ -1,6 +1,6 @@
 """OCR passages: score an image document by its best OCR passage, as the index does.
 
-The index turns each page image into chunks of whole OCR lines (`omnivec.visual.ocr_passages`,
+The index turns each page image into chunks of whole OCR lines (`omnivec.ingest.visual.ocr_passages`,
 `OCR_PASSAGE_WORDS` words), so a page is found by its best passage and keyword search sees its
 text. The evaluator mirrors that: every image document is OCR'd and split with the same
 `line_chunks`; each passage is retrieved as its own pseudo-document; a document's score is its
@@ -52,7 +52,7 @@ class Passages:
 
     def split(self, data: RetrievalData) -> PassageSet:
         """Replace every image document by its OCR passages; text documents pass through."""
-        from omnivec.encoders.ocr import line_chunks
+        from omnivec.ocr import line_chunks
 
         images = [d for d in data.corpus if d.image is not None]
         pages = self.ocr([str(d.image) for d in images])
@@ -149,8 +149,8 @@ def encoder_ocr(retriever: Retriever) -> Any | None:
 def ocr_of_model(name: str) -> tuple[OcrFn, str]:
     """OCR alone (no text model loaded) with a registered OCR model's settings and the OCR cache,
     for BM25, which has no encoder of its own."""
-    from omnivec.encoders.ocr import OcrSettings, default_ocr_cache, ocr_many
     from omnivec.encoders.registry import get_spec
+    from omnivec.ocr import OcrSettings, default_ocr_cache, ocr_many
 
     spec = get_spec(name)
     if spec.family != "ocr":

@@ -145,7 +145,7 @@ def _to_run(data: RetrievalData, scores: np.ndarray, idx: np.ndarray) -> Run:
 
 
 class BM25Retriever:
-    """BM25 (bm25s, Lucene variant) over `omnivec.text.code_tokens`: identifiers whole and split.
+    """BM25 (bm25s, Lucene variant) over `omnivec.search.tokens.code_tokens`: identifiers whole and split.
 
     Documents sharing no token with the query score 0 and are left out of the run.
     """
@@ -159,11 +159,11 @@ class BM25Retriever:
         bm25s = require("bm25s", "eval", "the BM25 retriever")
         return {
             "retriever": self.name, "model": "bm25", "fingerprint": f"bm25s-{bm25s.__version__}-k1{self.k1}-b{self.b}",
-            "recipe": {"k1": self.k1, "b": self.b, "method": "lucene", "tokens": "omnivec.text.code_tokens"},
+            "recipe": {"k1": self.k1, "b": self.b, "method": "lucene", "tokens": "omnivec.search.tokens.code_tokens"},
         }  # fmt: skip
 
     def retrieve(self, data: RetrievalData, req: Request) -> Run:
-        from omnivec.text import code_tokens
+        from omnivec.search.tokens import code_tokens
 
         bm25s = require("bm25s", "eval", "the BM25 retriever")
         index = bm25s.BM25(k1=self.k1, b=self.b)
@@ -181,7 +181,7 @@ class BM25Retriever:
 
 
 class HybridRetriever:
-    """Reciprocal rank fusion (omnivec.fusion, k=60) of a dense and a BM25 run, each `k` deep."""
+    """Reciprocal rank fusion (omnivec.search.fusion, k=60) of a dense and a BM25 run, each `k` deep."""
 
     name = "hybrid"
 
@@ -204,7 +204,7 @@ class HybridRetriever:
 
     def fuse(self, queries: Sequence[Record], dense: Run, sparse: Run, k: int) -> Run:
         """RRF of two runs over the same documents, best `k` per query."""
-        from omnivec.fusion import fuse_scored
+        from omnivec.search.fusion import fuse_scored
 
         return {
             q.id: dict(fuse_scored([dense.get(q.id, {}), sparse.get(q.id, {})], self.weights)[:k])

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from omnivec.errors import InputError
-from omnivec.visual import OCR_PASSAGE_WORDS
+from omnivec.ingest.visual import OCR_PASSAGE_WORDS
 
 from . import metrics
 from .ann import overlap_at

@@ -25,7 +25,7 @@ from omnivec import images
 from omnivec.errors import InputError, require
 from omnivec.ingest.model import Chunk, SourceFile
 from omnivec.ingest.split import Draft, has_words, numbered
-from omnivec.text import split_identifier
+from omnivec.search.tokens import split_identifier
 
 log = logging.getLogger(__name__)
 

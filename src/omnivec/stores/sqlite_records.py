@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from omnivec.errors import InputError
+from omnivec.search.tokens import code_tokens
 from omnivec.stores.base import Filter, Record, SourceState
-from omnivec.text import code_tokens
 
 
 def vector_blob(record: Record, dim: int) -> bytes:

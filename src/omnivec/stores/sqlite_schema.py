@@ -72,7 +72,7 @@ CREATE TABLE IF NOT EXISTS changes (
     op TEXT NOT NULL CHECK (op IN ('add', 'del'))
 );
 CREATE INDEX IF NOT EXISTS changes_gen ON changes(cid, generation);
--- rowid = records.rid; `tokens` is omnivec.text.code_tokens output joined by spaces, so the
+-- rowid = records.rid; `tokens` is omnivec.search.tokens.code_tokens output joined by spaces, so the
 -- FTS tokenizer only has to split on spaces (underscore kept inside identifiers).
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tokens, tokenize = "unicode61 tokenchars '_'");
 -- document frequencies of terms, read (and cached) at query time

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omnivec.errors import require
-from omnivec.index import STORE_DIRNAME
+from omnivec.index.location import STORE_DIRNAME
 
 if TYPE_CHECKING:
     import threading
 
     from omnivec.api import Index
-    from omnivec.index import IndexReport
+    from omnivec.index.updater import IndexReport
 
 log = logging.getLogger(__name__)
 

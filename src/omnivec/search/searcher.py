@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from omnivec.errors import InputError
-from omnivec.fusion import reciprocal_rank_fusion
+from omnivec.search.fusion import reciprocal_rank_fusion
 from omnivec.stores.base import Filter
 from omnivec.types import Hit, Item
 

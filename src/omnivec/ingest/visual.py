@@ -61,7 +61,7 @@ def expand(
 
 def ocr_passages(c: Chunk, page: Any) -> list[Chunk]:
     """One chunk per run of whole OCR lines (~OCR_PASSAGE_WORDS words), with its bounding box."""
-    from omnivec.encoders.ocr import line_chunks
+    from omnivec.ocr import line_chunks
 
     out = []
     for i, part in enumerate(line_chunks(page, OCR_PASSAGE_WORDS)):
@@ -158,7 +158,7 @@ RENDER_MAX_TILES = 8  # viewport-sized screenshots per HTML/Markdown page: long 
 def rendered_pages(src: SourceFile, assets: Path, digest: str, renderer: Any) -> list[Chunk]:
     """HTML and Markdown files as page screenshots (1024x1280 tiles), for screenshot models.
 
-    `renderer` is an open `omnivec.render.Renderer`, shared across the files of one run.
+    `renderer` is an open `omnivec.ingest.render.Renderer`, shared across the files of one run.
     """
     if src.language == "markdown":
         tiles = renderer.markdown(src.abs_path, full_page=True, max_tiles=RENDER_MAX_TILES)
@@ -190,7 +190,7 @@ def rendered_pages(src: SourceFile, assets: Path, digest: str, renderer: Any) ->
 
 
 def _page_images(src: SourceFile, scanned: list[Chunk], assets: Path, digest: str) -> list[Chunk]:
-    from omnivec.render import render_pdf_pages
+    from omnivec.ingest.render import render_pdf_pages
 
     wanted = {c.page: c for c in scanned}
     out = []
@@ -209,7 +209,7 @@ def _page_images(src: SourceFile, scanned: list[Chunk], assets: Path, digest: st
 
 
 def _rasterise_svg(svg: Path, assets: Path, key: str) -> Path:
-    from omnivec.render import render_html
+    from omnivec.ingest.render import render_html
 
     out = assets / "svg" / f"{key or svg.stem}.png"
     if not out.exists():
@@ -226,7 +226,7 @@ def regions(hit_fields: dict[str, Any], query: str) -> list[tuple[int, int, int,
     if not image or not Path(str(image)).exists():
         return []
     try:
-        from omnivec.encoders.ocr import default_ocr_cache, highlight_boxes, ocr_image
+        from omnivec.ocr import default_ocr_cache, highlight_boxes, ocr_image
 
         return list(highlight_boxes(ocr_image(image, cache=default_ocr_cache()), query))
     except OmnivecError as exc:

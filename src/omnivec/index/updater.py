@@ -12,18 +12,18 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omnivec.errors import OmnivecError, StoreError
-from omnivec.index_config import IndexConfig, collection_for
+from omnivec.errors import OmnivecError
+from omnivec.index.config import IndexConfig, collection_for
+from omnivec.index.location import STORE_DIRNAME
 from omnivec.ingest import Chunk, Skipped, SourceFile, chunk_source, walk
+from omnivec.ingest.visual import expand, rendered_pages
 from omnivec.stores.base import Record, SourceState
-from omnivec.visual import expand, rendered_pages
 
 if TYPE_CHECKING:
     from omnivec.encoders.base import Encoder
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STORE_DIRNAME = ".omnivec"
 PENDING_CHUNKS = 256  # chunks gathered across files before one embedding call: keeps batches full
 FLUSH_SECONDS = 30.0  # how often the derived ANN index is persisted during a long run
 
@@ -254,7 +253,7 @@ class Indexer:
     def _browser(self) -> Any:
         """One headless Chromium per run: starting one per page costs about a second each."""
         if self._renderer is None:
-            from omnivec.render import Renderer
+            from omnivec.ingest.render import Renderer
 
             self._renderer = self._stack.enter_context(Renderer())
             self._stack.callback(setattr, self, "_renderer", None)
@@ -331,20 +330,3 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, OmnivecError):
         return exc.received
     return f"{type(exc).__name__}: {exc}"
-
-
-def find_store(start: Path) -> Path:
-    """The nearest `.omnivec` folder at or above `start` (like git finds `.git`)."""
-    here = start.resolve()
-    for folder in (here, *here.parents):
-        if (folder / STORE_DIRNAME).is_dir():
-            return folder / STORE_DIRNAME
-    raise StoreError(
-        received=f"no {STORE_DIRNAME} index at or above {here}",
-        expected="an index made by `omnivec index PATH`",
-        fix="run `omnivec index .` first, or pass --store DIR",
-    )
-
-
-def default_store(root: Path) -> Path:
-    return root / STORE_DIRNAME if root.is_dir() else Path(os.getcwd()) / STORE_DIRNAME
