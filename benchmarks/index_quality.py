@@ -29,7 +29,7 @@ def main() -> None:
 
     from omnivec.api import Index
     from omnivec.runtime import setup_runtime
-    from omnivec.search.searcher import Query
+    from omnivec.search.query import Query
 
     setup_runtime()
     ds = EVALSETS / "code-docstring-dev"

@@ -64,7 +64,8 @@ def main() -> None:
 
     setup_runtime()
     from omnivec.encoders.registry import load_encoder
-    from omnivec.search.searcher import Query, Searcher
+    from omnivec.search.query import Query
+    from omnivec.search.searcher import Searcher
     from omnivec.stores import LocalStore
     from omnivec.types import Item
 

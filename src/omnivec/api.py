@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 from omnivec.config import cache_dir, default_model
 from omnivec.errors import StoreError
 from omnivec.index.config import IndexConfig
-from omnivec.index.location import default_store
+from omnivec.index.discovery import default_store
 from omnivec.index.updater import Indexer, IndexReport
-from omnivec.search.searcher import Query, Searcher
+from omnivec.search.query import Query
+from omnivec.search.searcher import Searcher
+from omnivec.stores.uri import open_store, store_folder
 from omnivec.types import Hit
 
 if TYPE_CHECKING:
@@ -43,14 +46,21 @@ def _registered(name: str) -> str | None:
 
 
 class Index:
-    """A store on disk plus the encoders its collections were built with."""
+    """A store on disk plus the encoders its collections were built with.
+
+    One `Index` may be shared by the threads of a server: encoders load once, behind a lock;
+    searches go through a read-only handle of their own, so they never wait for a write.
+    """
 
     def __init__(self, store_dir: Path, config: IndexConfig, store: VectorStore, writer: bool) -> None:
         self.store_dir = store_dir
         self.config = config
         self.store = store
         self.writer = writer
+        self._lock = threading.RLock()
         self._encoders: dict[str, Encoder] = {}
+        self._searcher: Searcher | None = None
+        self._reader: VectorStore | None = None
 
     # --- opening -----------------------------------------------------------------------
     @classmethod
@@ -67,7 +77,8 @@ class Index:
     ) -> Index:
         """Open for writing, creating the store on first use; models must match an existing store."""
         root = Path(root).resolve()
-        sdir = Path(store_dir) if store_dir else default_store(root)
+        # a URI of another backend is refused here, before anything is created on disk
+        sdir = store_folder(store_dir) if store_dir else default_store(root)
         wanted = IndexConfig(
             root=str(root),
             text_model=text_model or default_model(),
@@ -89,7 +100,8 @@ class Index:
 
     @classmethod
     def open(cls, store_dir: str | Path, *, writer: bool = False) -> Index:
-        sdir = Path(store_dir)
+        """Open an existing store (a folder or `file://` URI); read-only unless `writer`."""
+        sdir = store_folder(store_dir)
         config = IndexConfig.load(sdir)
         if config is None:
             raise StoreError(
@@ -106,22 +118,31 @@ class Index:
         self.close()
 
     def close(self) -> None:
-        self.store.close()
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+            self.store.close()
 
     # --- work --------------------------------------------------------------------------
     def encoder(self, collection: str) -> Encoder:
-        if collection not in self._encoders:
-            from omnivec.encoders.registry import get_spec, load_encoder
+        """The collection's encoder, loaded on first use (once, even with many threads asking)."""
+        with self._lock:
+            if collection not in self._encoders:
+                self._encoders[collection] = self._load_encoder(collection)
+            return self._encoders[collection]
 
-            name = self.config.models()[collection]
-            kw: dict[str, Any] = {}
-            wanted = get_spec(name).options.get("text_encoder") if not Path(name).is_dir() else None
-            # composite models (ConSE, OCR) share the text model another collection already loaded
-            shared = [e for e in self._encoders.values() if wanted and e.spec.name == wanted]
-            if shared:
-                kw["text_encoder"] = shared[0]
-            self._encoders[collection] = load_encoder(name, **kw)
-        return self._encoders[collection]
+    def _load_encoder(self, collection: str) -> Encoder:
+        from omnivec.encoders.registry import get_spec, load_encoder
+
+        name = self.config.models()[collection]
+        kw: dict[str, Any] = {}
+        wanted = get_spec(name).options.get("text_encoder") if not Path(name).is_dir() else None
+        # composite models (ConSE, OCR) share the text model another collection already loaded
+        shared = [e for e in self._encoders.values() if wanted and e.spec.name == wanted]
+        if shared:
+            kw["text_encoder"] = shared[0]
+        return load_encoder(name, **kw)
 
     def encoders(self) -> dict[str, Encoder]:
         return {c: self.encoder(c) for c in self.config.models()}
@@ -146,17 +167,32 @@ class Index:
         log.info("indexed %s", report.as_dict())
         return report
 
-    def searcher(self, collections: list[str] | None = None) -> Searcher:
-        names = collections or [c for c in self.config.models() if self._has_records(c)]
-        return Searcher(self.store, {c: self.encoder(c) for c in names})
+    def searcher(self) -> Searcher:
+        """The searcher over every collection that holds records (cached while that set holds)."""
+        store = self._search_store()
+        names = tuple(c.name for c in store.collections() if c.count > 0 and c.name in self.config.models())
+        with self._lock:
+            if self._searcher is None or tuple(self._searcher.encoders) != names:
+                self._searcher = Searcher(store, {c: self.encoder(c) for c in names})
+            return self._searcher
 
-    def search(self, text: str | None = None, **kw: Any) -> list[Hit]:
-        """Search every collection; screenshot hits carry `regions`: boxes of the query's words."""
-        q = Query(text=text, **kw)
-        hits = self.searcher().search(q)
-        if not text:
-            return hits
-        return [_with_regions(h, text) if h.kind == "screenshot" else h for h in hits]
+    def search(self, query: Query | str | None = None, **kw: Any) -> list[Hit]:
+        """Search every collection: `search("text", k=5, type="code")` or `search(Query(...))`.
+
+        The query is checked before any model loads; hits are complete (screenshot hits carry
+        `regions`, the boxes of the query's words on the page).
+        """
+        q = query if isinstance(query, Query) else Query(text=query, **kw)
+        return self.searcher().search(q)
+
+    def _search_store(self) -> VectorStore:
+        """A writer's searches use a read-only handle, so they never queue behind its writes."""
+        if not self.writer:
+            return self.store
+        with self._lock:
+            if self._reader is None:
+                self._reader = open_store(self.store_dir, writer=False, flush_interval=None)
+            return self._reader
 
     def status(self) -> dict[str, Any]:
         sources = self.store.sources()
@@ -181,20 +217,7 @@ class Index:
             "stats": self.store.stats(),
         }
 
-    def _has_records(self, collection: str) -> bool:
-        return any(c.name == collection and c.count > 0 for c in self.store.collections())
-
-
-def _with_regions(hit: Hit, text: str) -> Hit:
-    from dataclasses import replace
-
-    from omnivec.ingest.visual import regions
-
-    return replace(hit, metadata={**hit.metadata, "regions": regions(dict(hit.metadata), text)})
-
 
 def _open_store(store_dir: Path, writer: bool) -> VectorStore:
-    from omnivec.stores.local import LocalStore
-
     # the indexer flushes on its own schedule; the store's timer would repeat that work
-    return LocalStore(store_dir, writer=writer, flush_interval=None)
+    return open_store(store_dir, writer=writer, flush_interval=None)

@@ -225,9 +225,14 @@ def highlight_boxes(result: OcrResult, query_terms: str | Iterable[str]) -> list
     >>> highlight_boxes(ocr_image("page.png"), "zip iterables")   # doctest: +SKIP
     [(120, 388, 24, 15), (310, 388, 70, 15)]
     """
+    return matching_boxes(((w.text, w.box) for w in result.words), query_terms)
+
+
+def matching_boxes(words: Iterable[tuple[str, Box]], query_terms: str | Iterable[str]) -> list[Box]:
+    """The boxes of the (word, box) pairs whose word matches a query term; see `highlight_boxes`."""
     text = query_terms if isinstance(query_terms, str) else " ".join(query_terms)
     terms = {t.lower() for t in _TOKEN.findall(text)}
-    return [w.box for w in result.words if terms & {t.lower() for t in _TOKEN.findall(w.text)}]
+    return [tuple(box) for word, box in words if terms & {t.lower() for t in _TOKEN.findall(word)}]  # type: ignore[misc]
 
 
 def line_chunks(result: OcrResult, max_words: int = 60, overlap_lines: int = 1) -> list[OcrResult]:

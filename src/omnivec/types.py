@@ -96,7 +96,11 @@ def as_items(inputs: Iterable[str | bytes | Item]) -> list[Item]:
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result. `score` is only comparable within one result list."""
+    """One search result. `score` is only comparable within one result list.
+
+    `regions` are boxes (left, top, width, height) on a page image where the query's words were
+    read; `metadata` holds the rest of what the store keeps (page, image, thumbnail, ...).
+    """
 
     id: str
     score: float
@@ -107,4 +111,16 @@ class Hit:
     language: str | None = None
     kind: str | None = None
     snippet: str | None = None
+    regions: tuple[tuple[int, int, int, int], ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: the one shape of a hit for the CLI, the server and MCP."""
+        out: dict[str, Any] = {
+            "id": self.id, "score": round(self.score, 6), "path": self.path,
+            "start_line": self.start_line, "end_line": self.end_line, "symbol": self.symbol,
+            "language": self.language, "kind": self.kind, "snippet": self.snippet,
+            "regions": [list(r) for r in self.regions],
+        }  # fmt: skip
+        out.update({k: v for k, v in self.metadata.items() if k not in out})
+        return out

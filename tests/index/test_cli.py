@@ -7,7 +7,8 @@ import json
 from typer.testing import CliRunner
 
 import omnivec.cli.embed
-import omnivec.cli.index  # noqa: F401
+import omnivec.cli.index
+import omnivec.cli.search  # noqa: F401
 from omnivec.cli.app import app
 
 FAKE = ["--model", "omnivec/fake", "--image-model", "none", "--screenshot-model", "none"]
@@ -56,3 +57,49 @@ def test_errors_are_one_clear_line(repo, tmp_path):
     store = str(tmp_path / "s")
     run("index", str(repo), "--store", store, *FAKE)
     assert "type 'video'" in fails("search", "x", "--store", store, "--type", "video")
+
+
+def _omnivec(*args: str, cwd=None):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "omnivec", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+def test_bad_options_exit_2_before_the_store_is_opened(tmp_path):
+    missing = str(tmp_path / "no-store-here")
+    for args, says in [
+        (("--mode", "banana"), "mode 'banana'"),
+        (("--type", "video"), "type 'video'"),
+        (("-k", "-1"), "k = -1"),
+        (("--keyword-weight", "nan"), "keyword weight nan"),
+        (("--lang", "klingon"), "language 'klingon'"),
+        (("--path", "src/[ab"), "unclosed '['"),
+    ]:
+        proc = _omnivec("search", "x", "--store", missing, *args)
+        # the query is refused first: the missing store is never reached
+        assert proc.returncode == 2 and says in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr and "holds no omnivec index" not in proc.stderr
+
+
+def test_a_store_uri_of_an_unknown_backend_is_refused_and_creates_nothing(repo, tmp_path):
+    work = tmp_path / "cwd"
+    work.mkdir()
+    for cmd in (("index", str(repo)), ("search", "x"), ("status",)):
+        proc = _omnivec(*cmd, "--store", "milvus://localhost:19530/code", cwd=work)
+        assert proc.returncode == 2, proc.stderr
+        assert "scheme 'milvus'" in proc.stderr and "file://" in proc.stderr
+    assert list(work.iterdir()) == [] and not (repo / "milvus:").exists()
+
+
+def test_json_hits_are_hit_to_dict(repo, tmp_path):
+    from omnivec.api import Index
+
+    store = str(tmp_path / "s")
+    run("index", str(repo), "--store", store, *FAKE)
+    printed = json.loads(run("search", "Stack push", "--store", store, "-k", "3", "--json"))
+    with Index.open(store) as idx:
+        assert printed == [h.to_dict() for h in idx.search("Stack push", k=3)]
+    assert {"id", "score", "path", "regions", "snippet"} <= set(printed[0])

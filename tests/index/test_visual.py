@@ -68,7 +68,7 @@ def test_text_finds_screenshots_with_regions(visual_index):
     idx, _, _ = visual_index
     hits = idx.search("total amount due", type="screenshot", k=2)
     assert hits[0].path == "invoice.png"
-    assert hits[0].metadata["regions"], "the matched words should be boxed on the page"
+    assert hits[0].regions, "the matched words should be boxed on the page"
     # OCR passages are keyword-indexed too, and carry their box on the page
     kw = idx.search("payment bank transfer", type="screenshot", k=1, mode="keyword")[0]
     assert kw.path == "invoice.png" and len(kw.metadata["region"]) == 4
@@ -118,3 +118,19 @@ def test_text_query_is_encoded_once_per_text_model(visual_index, monkeypatch):
     monkeypatch.setattr(text, "forward", counting)
     hits = idx.search("total amount due", k=3)  # text, image and screenshot collections
     assert hits and len(calls) == 1
+
+
+def test_regions_come_from_the_store_without_ocr_at_query_time(visual_index, monkeypatch, tmp_path):
+    import omnivec.ocr
+
+    idx, _, _ = visual_index
+
+    def no_ocr(*_a, **_k):
+        raise AssertionError("OCR ran at query time")
+
+    monkeypatch.setattr(omnivec.ocr, "_run_tesseract", no_ocr)
+    monkeypatch.setenv("OMNIVEC_CACHE", str(tmp_path / "empty-cache"))
+    hit = idx.search("Total amount", type="screenshot", k=1, mode="keyword")[0]
+    assert hit.path == "invoice.png" and len(hit.regions) >= 2
+    assert "words" not in hit.metadata and "words" not in hit.to_dict()
+    assert all(len(box) == 4 for box in hit.to_dict()["regions"])

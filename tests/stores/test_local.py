@@ -118,7 +118,7 @@ def test_reader_catches_up_across_a_pruned_changelog(tmp_path: Path) -> None:
 
 
 def test_file_newer_than_the_snapshot_asks_for_a_new_snapshot(tmp_path: Path) -> None:
-    from omnivec.stores.dense import CollectionRow, DenseIndexes, NewerOnDiskError
+    from omnivec.stores.dense import CollectionRow, FaissDense, NewerOnDiskError
 
     w = open_writer(tmp_path)
     fill(w, range(3))
@@ -126,7 +126,7 @@ def test_file_newer_than_the_snapshot_asks_for_a_new_snapshot(tmp_path: Path) ->
     with LocalStore(tmp_path, writer=False) as r:
         real = r._row("code")
         old = CollectionRow(real.cid, "code", DIM, 10, real.generation - 1, 0)
-        fresh = DenseIndexes(tmp_path, r._dense.store_id, writer=False)
+        fresh = FaissDense(tmp_path, r._dense.store_id, writer=False)
         r._conn.execute("BEGIN")
         with pytest.raises(NewerOnDiskError):
             fresh.current(r._conn, old)

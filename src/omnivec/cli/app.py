@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from omnivec.errors import OmnivecError
+
+#: a folder, or `file://PATH`; URIs of other backends are refused until their extra registers them
+StoreOpt = Annotated[
+    str | None, typer.Option("--store", help="Index folder or store URI (default: PATH/.omnivec).")
+]
 
 app = typer.Typer(
     help="omnivec: index and search code, images and documents with BGE-style embedding models.",
@@ -18,7 +23,7 @@ app = typer.Typer(
 )
 
 # one module per command group; each registers its commands on `app` when imported
-COMMAND_MODULES = ("omnivec.cli.embed", "omnivec.cli.index", "omnivec.cli.eval")
+COMMAND_MODULES = ("omnivec.cli.embed", "omnivec.cli.index", "omnivec.cli.search", "omnivec.cli.eval")
 
 
 def fail(exc: OmnivecError) -> Any:

@@ -1,4 +1,4 @@
-"""`omnivec index`, `search`, `status` and `watch`: thin commands over `omnivec.api.Index`."""
+"""`omnivec index`, `status` and `watch`: thin commands over `omnivec.api.Index`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from omnivec.cli.app import app
+from omnivec.cli.app import StoreOpt, app
 from omnivec.runtime import setup_runtime
-
-StoreOpt = Annotated[Path | None, typer.Option("--store", help="Index folder (default: PATH/.omnivec).")]
 
 
 @app.command()
@@ -96,76 +94,13 @@ class _Progress:
 
 
 @app.command()
-def search(
-    query: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
-    store: StoreOpt = None,
-    k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
-    type_: Annotated[str, typer.Option("--type", help="code, doc, image, screenshot or any.")] = "any",
-    path: Annotated[str | None, typer.Option("--path", help="Only paths matching this glob.")] = None,
-    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only these languages.")] = None,
-    image: Annotated[Path | None, typer.Option(help="Query image (with text: a composed query).")] = None,
-    text: Annotated[str | None, typer.Option(help="Text to go with --image.")] = None,
-    mode: Annotated[str, typer.Option(help="hybrid, dense or keyword.")] = "hybrid",
-    group: Annotated[bool, typer.Option("--group/--no-group", help="One hit per file.")] = False,
-    keyword_weight: Annotated[
-        float, typer.Option(help="Weight of keyword ranks in the fusion (dense: 1).")
-    ] = 1.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Plain JSON output.")] = False,
-) -> None:
-    """Search an index: dense and keyword results fused by rank."""
-    setup_runtime()
-    from omnivec.api import Index
-    from omnivec.index.location import find_store
-
-    with Index.open(store or find_store(Path.cwd())) as idx:
-        hits = idx.search(
-            text or query, image=image, k=k, type=type_, path_glob=path, languages=tuple(lang or ()),
-            mode=mode, group_by_file=group, weights={"dense": 1.0, "keyword": keyword_weight},
-        )  # fmt: skip
-    if as_json:
-        typer.echo(json.dumps([_hit_dict(h) for h in hits], indent=2))
-    else:
-        _print_hits(hits)
-
-
-def _hit_dict(h: Any) -> dict[str, Any]:
-    return {
-        "id": h.id, "score": round(h.score, 6), "path": h.path, "start_line": h.start_line,
-        "end_line": h.end_line, "symbol": h.symbol, "language": h.language, "kind": h.kind,
-        "snippet": h.snippet, **{k: v for k, v in h.metadata.items() if k in ("page", "image")},
-    }  # fmt: skip
-
-
-def _print_hits(hits: list[Any]) -> None:
-    from rich.console import Console
-    from rich.syntax import Syntax
-
-    console = Console(highlight=False)
-    if not hits:
-        console.print("no results")
-    for rank, h in enumerate(hits, 1):
-        where = f"{h.path}:{h.start_line}-{h.end_line}" if h.kind != "image" else str(h.path)
-        if h.metadata.get("page"):
-            where = f"{h.path} page {h.metadata['page']}"
-        console.print(f"[bold]{rank}. {where}[/]  {h.symbol or ''}  [dim]{h.score:.4f}[/]")
-        snippet = "\n".join((h.snippet or "").splitlines()[:8])
-        if snippet and h.kind == "code" and console.is_terminal:
-            console.print(
-                Syntax(snippet, h.language or "text", start_line=h.start_line or 1, line_numbers=True)
-            )
-        elif snippet:
-            console.print(snippet, markup=False)
-        console.print()
-
-
-@app.command()
 def status(
     store: StoreOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Plain JSON output.")] = False,
 ) -> None:
     """What is indexed, with which model and recipe, sizes, last update."""
     from omnivec.api import Index
-    from omnivec.index.location import find_store
+    from omnivec.index.discovery import find_store
 
     with Index.open(store or find_store(Path.cwd())) as idx:
         info = idx.status()

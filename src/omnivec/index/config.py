@@ -9,11 +9,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from omnivec.errors import RecipeMismatchError
+from omnivec.kinds import collection_of
 
 CONFIG_FILE = "index.json"
-
-# chunk kind -> collection; each collection has one encoder (one embedding space)
-ROUTES = {"code": "text", "doc": "text", "page": "text", "image": "image", "screenshot": "screenshot"}
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ class IndexConfig:
                 fix="index into a new --store, or delete the old one to rebuild with the new models",
             )
 
-
-def collection_for(kind: str, config: IndexConfig) -> str | None:
-    coll = ROUTES.get(kind)
-    return coll if coll in config.models() else None
+    def collection_for(self, kind: str) -> str | None:
+        """The collection a chunk kind goes to, or None when this index embeds no such kind."""
+        coll = collection_of(kind)
+        return coll if coll in self.models() else None

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omnivec.errors import OmnivecError
-from omnivec.index.config import IndexConfig, collection_for
-from omnivec.index.location import STORE_DIRNAME
+from omnivec.index.config import IndexConfig
+from omnivec.index.discovery import STORE_DIRNAME
 from omnivec.ingest import Chunk, Skipped, SourceFile, chunk_source, walk
 from omnivec.ingest.visual import expand, rendered_pages
+from omnivec.kinds import CHUNK_KINDS, FILE_CHUNK_KIND, FileKind
 from omnivec.stores.base import Record, SourceState
 
 if TYPE_CHECKING:
@@ -189,7 +190,7 @@ class Indexer:
                 continue
             by_coll: dict[str, list[Record]] = {name: [] for name in self.encoders}
             for c_index, chunk in enumerate(p.chunks):
-                coll = collection_for(chunk.kind, self.config)
+                coll = self.config.collection_for(chunk.kind)
                 if coll is None or (p_index, c_index) not in vectors:
                     continue
                 by_coll[coll].append(_record(chunk, c_index, vectors[(p_index, c_index)]))
@@ -207,7 +208,7 @@ class Indexer:
         groups: dict[str, list[tuple[int, int, Chunk]]] = {}
         for pi, p in enumerate(pending):
             for ci, chunk in enumerate(p.chunks):
-                coll = collection_for(chunk.kind, self.config)
+                coll = self.config.collection_for(chunk.kind)
                 if coll is not None and coll in self.encoders and _embeddable(chunk):
                     groups.setdefault(coll, []).append((pi, ci, chunk))
         out: dict[tuple[int, int], Any] = {}
@@ -281,8 +282,8 @@ class Indexer:
             return lambda texts: [len(t.split()) for t in texts]
         return lambda texts: enc.token_counts(list(texts))
 
-    def _encoder_for_kind(self, kind: str) -> Encoder | None:
-        coll = collection_for({"pdf": "page"}.get(kind, kind), self.config)
+    def _encoder_for_kind(self, kind: FileKind) -> Encoder | None:
+        coll = self.config.collection_for(FILE_CHUNK_KIND[kind])
         return self.encoders.get(coll) if coll else None
 
     def _timed(self, report: IndexReport, phase: str, fn: Callable[..., Any], *args: Any) -> None:
@@ -299,9 +300,7 @@ def _item(chunk: Chunk) -> Any:
     from omnivec.types import Item
 
     if chunk.image:
-        return Item(
-            text=None, image=chunk.image, modality="screenshot" if chunk.kind == "screenshot" else "image"
-        )
+        return Item(text=None, image=chunk.image, modality=CHUNK_KINDS[chunk.kind].image_modality or "image")
     return Item(text=chunk.text, modality="code" if chunk.kind == "code" else "text")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omnivec.errors import require
-from omnivec.index.location import STORE_DIRNAME
+from omnivec.index.discovery import STORE_DIRNAME
 
 if TYPE_CHECKING:
     import threading

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from omnivec.ingest.chunk import chunk_source, decode_text
 from omnivec.ingest.filetypes import classify
-from omnivec.ingest.model import Chunk, ChunkKind, Skipped, SourceFile, SourceKind
+from omnivec.ingest.model import Chunk, Skipped, SourceFile
 from omnivec.ingest.walk import walk
 
 __all__ = [
-    "Chunk", "ChunkKind", "Skipped", "SourceFile", "SourceKind", "chunk_source", "classify",
+    "Chunk", "Skipped", "SourceFile", "chunk_source", "classify",
     "decode_text", "walk",
 ]  # fmt: skip

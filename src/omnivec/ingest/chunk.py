@@ -12,14 +12,14 @@ from omnivec.ingest.docs import markdown_sections, rst_sections, section_drafts,
 from omnivec.ingest.html import html_sections
 from omnivec.ingest.languages import supported
 from omnivec.ingest.media import image_chunk, pdf_drafts
-from omnivec.ingest.model import Chunk, ChunkKind, SourceFile
+from omnivec.ingest.model import Chunk, SourceFile
 from omnivec.ingest.split import Draft, fit
+from omnivec.kinds import FILE_CHUNK_KIND
 
 log = logging.getLogger(__name__)
 
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
 _SECTIONERS = {"markdown": markdown_sections, "rst": rst_sections, "html": html_sections}
-_CHUNK_KINDS: dict[str, ChunkKind] = {"code": "code", "doc": "doc", "pdf": "page", "image": "image"}
 #: comment markers for the header of languages chunked by line windows
 _LINE_COMMENTS = {
     "kotlin": "//", "swift": "//", "scala": "//", "dart": "//", "groovy": "//", "zig": "//",
@@ -115,7 +115,7 @@ def _to_chunk(d: Draft, src: SourceFile) -> Chunk:
         text=d.text if d.lines else "",
         display=d.display,
         path=src.path,
-        kind=_CHUNK_KINDS[src.kind],
+        kind=FILE_CHUNK_KIND[src.kind],
         language=src.language,
         symbol=d.symbol,
         start_line=d.start_line,

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from omnivec.ingest.model import SourceKind
-
-Kind = Literal["code", "doc", "pdf", "image"]
+from omnivec.kinds import FileKind
 
 #: languages with a tree-sitter chunker are listed in `omnivec.ingest.languages`; the others here
 #: are indexed with line windows.
@@ -61,7 +57,7 @@ BINARY_EXTENSIONS = frozenset({
     ".ppt", ".pptx", ".odt", ".dmg", ".iso", ".wasm",
 })  # fmt: skip
 
-FILE_NAMES: dict[str, tuple[Kind, str]] = {
+FILE_NAMES: dict[str, tuple[FileKind, str]] = {
     "Makefile": ("code", "make"), "makefile": ("code", "make"), "GNUmakefile": ("code", "make"),
     "Dockerfile": ("code", "dockerfile"), "Containerfile": ("code", "dockerfile"),
     "CMakeLists.txt": ("code", "cmake"), "Rakefile": ("code", "ruby"), "Gemfile": ("code", "ruby"),
@@ -78,7 +74,7 @@ SHEBANGS: dict[str, str] = {
 SNIFF_BYTES = 8192
 
 
-def classify(name: str) -> tuple[SourceKind, str] | None:
+def classify(name: str) -> tuple[FileKind, str] | None:
     """Kind and language from a file name alone, or None when the name does not tell.
 
     >>> classify("stack.py"), classify("README.md"), classify("logo.PNG")
@@ -106,7 +102,7 @@ def known_binary(name: str) -> bool:
     return dot > 0 and name[dot:].lower() in BINARY_EXTENSIONS
 
 
-def sniff(head: bytes) -> tuple[SourceKind, str] | None:
+def sniff(head: bytes) -> tuple[FileKind, str] | None:
     """Classify a file of unknown type from its first bytes; None for binary content."""
     if b"\0" in head:
         return None
@@ -118,3 +114,13 @@ def sniff(head: bytes) -> tuple[SourceKind, str] | None:
             if interpreter in SHEBANGS:
                 return "code", SHEBANGS[interpreter]
     return "doc", "text"
+
+
+def known_languages() -> frozenset[str]:
+    """Every language label a chunk can carry (for checking `--lang` before searching)."""
+    tables = (CODE_EXTENSIONS, DOC_EXTENSIONS, IMAGE_EXTENSIONS, SHEBANGS)
+    return frozenset(
+        {lang for table in tables for lang in table.values()}
+        | {lang for _, lang in FILE_NAMES.values()}
+        | {"pdf", "text"}
+    )

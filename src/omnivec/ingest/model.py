@@ -6,10 +6,9 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-ChunkKind = Literal["code", "doc", "image", "page", "screenshot"]
-SourceKind = Literal["code", "doc", "pdf", "image"]
+from omnivec.kinds import ChunkKind, FileKind
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ class SourceFile:
     abs_path: Path
     size: int
     mtime_ns: int
-    kind: SourceKind
+    kind: FileKind
     language: str | None
 
 

@@ -75,6 +75,8 @@ def ocr_passages(c: Chunk, page: Any) -> list[Chunk]:
             "page_image": c.image,
             "region": [left, top, right - left, bottom - top],
             "passage": i,
+            # kept in the store so a hit's matched words can be boxed without OCR at query time
+            "words": [[w.text, *w.box] for w in part.words],
         }
         out.append(
             replace(
@@ -218,17 +220,3 @@ def _rasterise_svg(svg: Path, assets: Path, key: str) -> Path:
         img.save(out.with_suffix(".tmp"), format="PNG")
         out.with_suffix(".tmp").replace(out)
     return out
-
-
-def regions(hit_fields: dict[str, Any], query: str) -> list[tuple[int, int, int, int]]:
-    """Boxes (left, top, width, height) of the query's words on a screenshot hit, from cached OCR."""
-    image = hit_fields.get("page_image") or hit_fields.get("image")
-    if not image or not Path(str(image)).exists():
-        return []
-    try:
-        from omnivec.ocr import default_ocr_cache, highlight_boxes, ocr_image
-
-        return list(highlight_boxes(ocr_image(image, cache=default_ocr_cache()), query))
-    except OmnivecError as exc:
-        log.info("no regions for %s: %s", image, exc)
-        return []

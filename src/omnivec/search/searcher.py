@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from omnivec.errors import InputError
 from omnivec.search.fusion import reciprocal_rank_fusion
-from omnivec.stores.base import Filter
+from omnivec.search.query import Query
+from omnivec.search.regions import matched_regions
 from omnivec.types import Hit, Item
 
 if TYPE_CHECKING:
@@ -21,39 +20,6 @@ if TYPE_CHECKING:
     from omnivec.stores.base import VectorStore
 
 log = logging.getLogger(__name__)
-
-Mode = Literal["hybrid", "dense", "keyword"]
-TYPE_KINDS: dict[str, tuple[str, ...]] = {
-    "any": (),
-    "code": ("code",),
-    "doc": ("doc", "page"),
-    "image": ("image",),
-    "screenshot": ("screenshot", "page"),
-}
-
-
-@dataclass(frozen=True)
-class Query:
-    """A search request. `image` (a path or PIL image) with `text` makes a composed query."""
-
-    text: str | None = None
-    image: Any = None
-    k: int = 10
-    type: str = "any"
-    path_glob: str | None = None
-    languages: tuple[str, ...] = ()
-    mode: Mode = "hybrid"
-    group_by_file: bool = False
-    weights: Mapping[str, float] = field(default_factory=lambda: {"dense": 1.0, "keyword": 1.0})
-
-    def filter(self) -> Filter:
-        if self.type not in TYPE_KINDS:
-            raise InputError(
-                received=f"type {self.type!r}",
-                expected=f"one of {', '.join(TYPE_KINDS)}",
-                fix="pass --type code, doc, image, screenshot or any",
-            )
-        return Filter(kinds=TYPE_KINDS[self.type], languages=self.languages, path_glob=self.path_glob)
 
 
 class Searcher:
@@ -66,9 +32,8 @@ class Searcher:
             store.check_query(name, fingerprint=enc.fingerprint, recipe=enc.spec.recipe())
 
     def search(self, query: Query | str, **kw: Any) -> list[Hit]:
+        """Best-first complete hits: fields, snippet, and for page images the matched regions."""
         q = Query(text=query, **kw) if isinstance(query, str) else query
-        if not (q.text and q.text.strip()) and q.image is None:
-            raise InputError("an empty query", "query text, an image, or both", "type what to look for")
         flt = q.filter()
         depth = max(q.k * 5, 50)
         runs: list[list[str]] = []
@@ -81,10 +46,10 @@ class Searcher:
             if q.mode != "keyword":
                 vec = self._query_vector(enc, q, vectors)
                 runs.append([i for i, _ in self.store.dense_search(name, vec, depth, flt)])
-                weights.append(q.weights.get("dense", 1.0))
+                weights.append(q.weight("dense"))
             if q.mode != "dense" and q.text and q.image is None:
                 runs.append([i for i, _ in self.store.keyword_search(name, q.text, depth, flt)])
-                weights.append(q.weights.get("keyword", 1.0))
+                weights.append(q.weight("keyword"))
         fused = reciprocal_rank_fusion([r for r in runs if r], [w for r, w in zip(runs, weights) if r])
         return self._hits(fused, q)
 
@@ -110,7 +75,7 @@ class Searcher:
             if key in seen:
                 continue
             seen.add(key)
-            hits.append(_hit(rid, score, f))
+            hits.append(_hit(rid, score, f, q.text))
             if len(hits) == q.k:
                 break
         return hits
@@ -124,10 +89,14 @@ def _group_key(rid: str, f: Mapping[str, Any], by_file: bool) -> tuple[Any, ...]
     return ("id", rid)
 
 
-def _hit(rid: str, score: float, f: Mapping[str, Any]) -> Hit:
-    core = {"path", "start_line", "end_line", "symbol", "language", "kind", "display"}
+_HIT_FIELDS = {"path", "start_line", "end_line", "symbol", "language", "kind", "display"}
+_INTERNAL_FIELDS = {"words"}  # OCR word boxes: turned into `regions`, too long to hand out
+
+
+def _hit(rid: str, score: float, f: Mapping[str, Any], text: str | None) -> Hit:
     return Hit(
         id=rid, score=score, path=f.get("path"), start_line=f.get("start_line"), end_line=f.get("end_line"),
         symbol=f.get("symbol"), language=f.get("language"), kind=f.get("kind"), snippet=f.get("display"),
-        metadata={k: v for k, v in f.items() if k not in core},
+        regions=matched_regions(f.get("words"), text),
+        metadata={k: v for k, v in f.items() if k not in _HIT_FIELDS | _INTERNAL_FIELDS},
     )  # fmt: skip

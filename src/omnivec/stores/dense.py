@@ -15,7 +15,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -51,8 +51,42 @@ class NewerOnDiskError(Exception):
     """The FAISS file is newer than this reader's snapshot: start a new snapshot and retry."""
 
 
-class DenseIndexes:
-    """The in-memory FAISS indexes of one store handle, one per collection, loaded lazily."""
+class DenseBackend(Protocol):
+    """The dense side of a store handle: serves each collection's vectors, derived from SQLite.
+
+    SQLite (records, vectors, changelog with generations) is the truth; a backend brings its own
+    view to a snapshot's generation (`row.generation`) before answering, persists on `flush`,
+    and checks what it finds on disk when a writer opens (`check_files`). Calls come under the
+    store's dense lock, with `conn` inside a read transaction.
+    """
+
+    def search(
+        self,
+        conn: sqlite3.Connection,
+        row: CollectionRow,
+        query: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None,
+        *,
+        force: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, rowids) of the top k by inner product; `allowed` restricts the rowids."""
+        ...  # fmt: skip
+
+    def flush(self, conn: sqlite3.Connection, row: CollectionRow) -> bool: ...
+
+    def check_files(self, rows: list[CollectionRow]) -> None: ...
+
+    def forget(self, cid: int) -> None: ...
+
+    def describe(self, cid: int) -> dict[str, Any]: ...
+
+    def files(self) -> list[Path]: ...
+
+
+class FaissDense:
+    """The default `DenseBackend`: in-memory FAISS indexes, one per collection, loaded lazily
+    and persisted as files under `dense/`."""
 
     def __init__(self, root: Path, store_id: str, *, writer: bool, ivf_min: int = IVF_MIN_VECTORS) -> None:
         self.dir = root / "dense"
@@ -66,6 +100,21 @@ class DenseIndexes:
 
     def path(self, cid: int) -> Path:
         return self.dir / f"{cid}.faiss"
+
+    def files(self) -> list[Path]:
+        return sorted(self.dir.glob("*.faiss"))
+
+    def search(
+        self,
+        conn: sqlite3.Connection,
+        row: CollectionRow,
+        query: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None,
+        *,
+        force: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.current(conn, row, force=force).search(query, k, allowed)  # fmt: skip
 
     def stamp(self, row: CollectionRow) -> dict[str, Any]:
         return {"store": self.store_id, "cid": row.cid, "dim": row.dim}

@@ -10,8 +10,12 @@ the writer. Each write is one SQLite transaction. The FAISS indexes are persiste
 `flush()`, on `close()`, and after a write when `flush_interval` seconds have passed since the
 last flush; the indexer calls `flush()` at the end of a run and may call it periodically.
 Until then, readers (and a writer restarted after `kill -9`) replay SQLite's changelog onto the
-last FAISS file, so nothing is lost or half-seen. One handle may be shared by threads: calls
-are serialised by a lock.
+last FAISS file, so nothing is lost or half-seen. One handle may be shared by threads: a
+writer's calls are serialised by a lock; a reader gives each thread its own SQLite connection,
+so searches run side by side and only the in-memory dense indexes are guarded.
+
+The dense side is pluggable (`DenseBackend`; FAISS by default): whatever serves the vectors is
+kept in step with SQLite's records and changelog, which stay the source of truth.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -37,7 +42,7 @@ from omnivec.stores.base import (
     canonical_recipe,
     check_recipe,
 )
-from omnivec.stores.dense import CollectionRow, DenseIndexes, NewerOnDiskError
+from omnivec.stores.dense import CollectionRow, DenseBackend, FaissDense, NewerOnDiskError
 from omnivec.stores.faiss_index import IVF_MIN_VECTORS
 from omnivec.stores.sqlite_schema import SCHEMA_VERSION, WriterLock, connect, store_id
 
@@ -60,19 +65,25 @@ class LocalStore:
         writer: bool,
         flush_interval: float | None = FLUSH_INTERVAL_S,
         ivf_min: int = IVF_MIN_VECTORS,
+        dense: Callable[..., DenseBackend] = FaissDense,
     ) -> None:
         self.path = Path(path)
         self.writer = writer
         self.flush_interval = flush_interval
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # a writer's every call; a reader's connection list
+        self._dense_lock = threading.RLock()  # the in-memory dense indexes, shared by threads
+        self._local = threading.local()  # a reader's connection for each thread
+        self._conns: list[sqlite3.Connection] = []
         self._writer_lock: WriterLock | None = None
         if writer:
             self.path.mkdir(parents=True, exist_ok=True)
             self._writer_lock = WriterLock(self.path)
             self._writer_lock.acquire()
         try:
-            self._conn = connect(self.path, writer=writer)
-            self._dense = DenseIndexes(self.path, store_id(self._conn), writer=writer, ivf_min=ivf_min)
+            self._main = connect(self.path, writer=writer)
+            self._conns.append(self._main)
+            self._local.conn = self._main
+            self._dense = dense(self.path, store_id(self._main), writer=writer, ivf_min=ivf_min)
             if writer:
                 self._dense.check_files(self._all_rows())
         except BaseException:
@@ -90,6 +101,20 @@ class LocalStore:
         self.close()
 
     # -- transactions -------------------------------------------------------------------------
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """The writer's one connection; for a reader, this thread's own (opened on first use)."""
+        if self.writer:
+            return self._main
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            with self._lock:
+                self._check_open()
+                conn = connect(self.path, writer=False)
+                self._conns.append(conn)
+            self._local.conn = conn
+        return conn
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
@@ -112,13 +137,14 @@ class LocalStore:
     @contextlib.contextmanager
     def _read(self) -> Iterator[None]:
         """One consistent snapshot: WAL readers see the last commit before their first read."""
-        with self._lock:
+        with self._lock if self.writer else contextlib.nullcontext():
             self._check_open()
-            self._conn.execute("BEGIN")
+            conn = self._conn
+            conn.execute("BEGIN")
             try:
                 yield
             finally:
-                self._conn.execute("COMMIT")
+                conn.execute("COMMIT")
 
     def _snapshot(self, fn: Callable[[bool], T]) -> T:
         """Run `fn(force)` in a snapshot, retrying with a fresh one if FAISS on disk is newer."""
@@ -294,8 +320,8 @@ class LocalStore:
             allowed = sq.allowed_rids(self._conn, row.cid, flt)
             if len(allowed) == 0:
                 return []
-        dense = self._dense.current(self._conn, row, force=force)
-        scores, rids = dense.search(query, k, allowed)
+        with self._dense_lock:
+            scores, rids = self._dense.search(self._conn, row, query, k, allowed, force=force)
         return self._named(rids, scores)
 
     def _named(self, rids: np.ndarray, scores: np.ndarray) -> list[tuple[str, float]]:
@@ -328,7 +354,7 @@ class LocalStore:
             with self._read():
                 rows = self._all_rows()
             for row in rows:  # the writer holds the lock: nothing changes between these steps
-                with self._read():
+                with self._read(), self._dense_lock:
                     self._dense.flush(self._conn, row)
                 if row.pruned_gen < row.generation:  # the file now covers the changelog up to here
                     with self._write():
@@ -348,7 +374,7 @@ class LocalStore:
         with self._read():
             rows = self._all_rows()
             n_sources = self._conn.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
-        files = [*self.path.glob("omnivec.sqlite*"), *self._dense.dir.glob("*.faiss")]
+        files = [*self.path.glob("omnivec.sqlite*"), *self._dense.files()]
         return {
             "backend": "local", "path": str(self.path), "writer": self.writer,
             "schema_version": SCHEMA_VERSION, "sources": n_sources,
@@ -367,7 +393,8 @@ class LocalStore:
                     self.flush()
             finally:
                 self._closed = True
-                self._conn.close()
+                for conn in self._conns:
+                    conn.close()
                 if self._writer_lock is not None:
                     self._writer_lock.release()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -52,17 +53,24 @@ class TermStats:
     def __init__(self) -> None:
         self._df: dict[str, int] = {}
         self._rows = -1
+        self._lock = threading.Lock()  # a reader handle's threads share the cache
 
     def frequencies(self, conn: sqlite3.Connection, terms: Sequence[str], rows: int) -> dict[str, int]:
         """How many rows hold each term (cached)."""
-        if abs(rows - self._rows) > 0.1 * max(self._rows, 1):
-            self._df.clear()
-            self._rows = rows
-        for t in terms:
-            if t not in self._df:
-                got = conn.execute("SELECT doc FROM fts_vocab WHERE term = ?", (t,)).fetchone()
-                self._df[t] = got[0] if got else 0
-        return {t: self._df[t] for t in terms}
+        with self._lock:
+            if abs(rows - self._rows) > 0.1 * max(self._rows, 1):
+                self._df.clear()
+                self._rows = rows
+            missing = [t for t in terms if t not in self._df]
+        found = {t: self._lookup(conn, t) for t in missing}
+        with self._lock:
+            self._df.update(found)
+            return {t: self._df.get(t, found.get(t, 0)) for t in terms}
+
+    @staticmethod
+    def _lookup(conn: sqlite3.Connection, term: str) -> int:
+        got = conn.execute("SELECT doc FROM fts_vocab WHERE term = ?", (term,)).fetchone()
+        return int(got[0]) if got else 0
 
 
 def delete_records(conn: sqlite3.Connection, cid: int, source: str, generation: int) -> int:

@@ -1,0 +1,71 @@
+"""`omnivec search`: check the query, open the index, print complete hits (`Hit.to_dict`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from omnivec.cli.app import StoreOpt, app
+from omnivec.runtime import setup_runtime
+
+
+@app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
+    store: StoreOpt = None,
+    k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
+    type_: Annotated[str, typer.Option("--type", help="code, doc, image, screenshot or any.")] = "any",
+    path: Annotated[str | None, typer.Option("--path", help="Only paths matching this glob.")] = None,
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only these languages.")] = None,
+    image: Annotated[Path | None, typer.Option(help="Query image (with text: a composed query).")] = None,
+    text: Annotated[str | None, typer.Option(help="Text to go with --image.")] = None,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or keyword.")] = "hybrid",
+    group: Annotated[bool, typer.Option("--group/--no-group", help="One hit per file.")] = False,
+    keyword_weight: Annotated[
+        float, typer.Option(help="Weight of keyword ranks in the fusion (dense: 1).")
+    ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Plain JSON output.")] = False,
+) -> None:
+    """Search an index: dense and keyword results fused by rank."""
+    from omnivec.search.query import Query
+
+    # checked before anything is opened or loaded: a typo costs no model start-up
+    q = Query(
+        text=text or query, image=image, k=k, type=type_, path_glob=path, languages=tuple(lang or ()),
+        mode=mode, group_by_file=group, weights={"dense": 1.0, "keyword": keyword_weight},
+    )  # fmt: skip
+    setup_runtime()
+    from omnivec.api import Index
+    from omnivec.index.discovery import find_store
+
+    with Index.open(store or find_store(Path.cwd())) as idx:
+        hits = idx.search(q)
+    if as_json:
+        typer.echo(json.dumps([h.to_dict() for h in hits], indent=2))
+    else:
+        _print_hits(hits)
+
+
+def _print_hits(hits: list[Any]) -> None:
+    from rich.console import Console
+    from rich.syntax import Syntax
+
+    console = Console(highlight=False)
+    if not hits:
+        console.print("no results")
+    for rank, h in enumerate(hits, 1):
+        where = f"{h.path}:{h.start_line}-{h.end_line}" if h.kind != "image" else str(h.path)
+        if h.metadata.get("page"):
+            where = f"{h.path} page {h.metadata['page']}"
+        console.print(f"[bold]{rank}. {where}[/]  {h.symbol or ''}  [dim]{h.score:.4f}[/]")
+        snippet = "\n".join((h.snippet or "").splitlines()[:8])
+        if snippet and h.kind == "code" and console.is_terminal:
+            console.print(
+                Syntax(snippet, h.language or "text", start_line=h.start_line or 1, line_numbers=True)
+            )
+        elif snippet:
+            console.print(snippet, markup=False)
+        console.print()

@@ -1,0 +1,126 @@
+"""`Query`: a search request that checks itself when it is made, before any model loads."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from omnivec.errors import InputError
+from omnivec.kinds import check_search_type, kinds_for_type
+from omnivec.stores.base import Filter
+
+Mode = Literal["hybrid", "dense", "keyword"]
+MODES: tuple[Mode, ...] = get_args(Mode)
+#: the retrievers whose ranks are fused, and so the keys `Query.weights` may have
+WEIGHT_KEYS = ("dense", "keyword")
+MAX_K = 1000  # deeper lists cost a lot and read nothing a person or an agent would use
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search request. `image` (a path or PIL image) with `text` makes a composed query.
+
+    Every field is checked on construction; a bad value raises `InputError` saying what was
+    received and what is accepted.
+
+    >>> Query("parse a config file", type="code", k=5).mode
+    'hybrid'
+    """
+
+    text: str | None = None
+    image: Any = None
+    k: int = 10
+    type: str = "any"
+    path_glob: str | None = None
+    languages: tuple[str, ...] = ()
+    mode: str = "hybrid"
+    group_by_file: bool = False
+    weights: Mapping[str, float] = field(default_factory=lambda: {"dense": 1.0, "keyword": 1.0})
+
+    def __post_init__(self) -> None:
+        if not (self.text and self.text.strip()) and self.image is None:
+            raise InputError("an empty query", "query text, an image, or both", "type what to look for")
+        _check_k(self.k)
+        check_search_type(self.type)
+        _check_mode(self.mode, self)
+        _check_weights(self.weights)
+        _check_glob(self.path_glob)
+        _check_languages(self.languages)
+
+    def filter(self) -> Filter:
+        return Filter(kinds=kinds_for_type(self.type), languages=self.languages, path_glob=self.path_glob)
+
+    def weight(self, retriever: str) -> float:
+        return float(self.weights.get(retriever, 1.0))
+
+
+def _check_k(k: Any) -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise InputError(
+            received=f"k = {k!r}",
+            expected=f"a whole number of results from 1 to {MAX_K}",
+            fix="pass -k 10, for example",
+        )
+
+
+def _check_mode(mode: str, q: Query) -> None:
+    if mode not in MODES:
+        raise InputError(
+            received=f"mode {mode!r}", expected=f"one of {', '.join(MODES)}", fix="pass --mode hybrid"
+        )
+    if mode == "keyword" and not (q.text and q.text.strip()):
+        raise InputError(
+            received="a keyword search without query text",
+            expected="text to match (keyword search cannot read an image)",
+            fix="add query text, or use --mode dense for an image query",
+        )
+
+
+def _check_weights(weights: Mapping[str, float]) -> None:
+    unknown = sorted(set(weights) - set(WEIGHT_KEYS))
+    if unknown:
+        raise InputError(
+            received=f"fusion weights for {', '.join(map(repr, unknown))}",
+            expected=f"weights for {' and '.join(WEIGHT_KEYS)} only",
+            fix="pass weights={'dense': 1.0, 'keyword': 1.0}",
+        )
+    for name, w in weights.items():
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+            raise InputError(
+                received=f"{name} weight {w!r}",
+                expected="a finite number >= 0",
+                fix="pass --keyword-weight 1.0, for example (0 leaves that side out of the ranking)",
+            )
+    if weights and all(w == 0 for w in weights.values()) and set(weights) == set(WEIGHT_KEYS):
+        raise InputError("every fusion weight 0", "at least one weight above 0", "raise one of the weights")
+
+
+def _check_glob(glob: str | None) -> None:
+    if glob is None:
+        return
+    if not glob.strip():
+        raise InputError("an empty path glob", "a glob such as 'src/*.py'", "drop --path, or give a glob")
+    depth = 0
+    for ch in glob:  # SQLite GLOB: an unclosed '[' silently matches nothing
+        depth = 1 if ch == "[" else 0 if ch == "]" else depth
+    if depth:
+        raise InputError(
+            received=f"path glob {glob!r} with an unclosed '['",
+            expected="a glob whose character classes are closed, e.g. 'src/[ab]*.py'",
+            fix="close the bracket, or match a literal '[' with '[[]'",
+        )
+
+
+def _check_languages(languages: tuple[str, ...]) -> None:
+    from omnivec.ingest.filetypes import known_languages
+
+    known = known_languages()
+    unknown = [lang for lang in languages if lang not in known]
+    if unknown:
+        raise InputError(
+            received=f"language {', '.join(map(repr, unknown))}",
+            expected="languages omnivec indexes, e.g. " + ", ".join(sorted(known)[:12]) + ", ...",
+            fix="pass --lang python, for example (`omnivec status` shows what the index holds)",
+        )

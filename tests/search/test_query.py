@@ -1,0 +1,59 @@
+"""`Query` checks itself on construction: every bad value is refused with what was received."""
+
+from __future__ import annotations
+
+import pytest
+
+from omnivec.errors import InputError
+from omnivec.kinds import CHUNK_KINDS, FILE_CHUNK_KIND, SEARCH_TYPES, collection_of, kinds_for_type
+from omnivec.search.query import Query
+
+
+@pytest.mark.parametrize(
+    ("kw", "says"),
+    [
+        ({"text": "  "}, "an empty query"),
+        ({"mode": "banana"}, "mode 'banana'"),
+        ({"type": "video"}, "type 'video'"),
+        ({"k": -1}, "k = -1"),
+        ({"k": 0}, "k = 0"),
+        ({"k": 5000}, "k = 5000"),
+        ({"k": True}, "k = True"),
+        ({"weights": {"dense": 1.0, "bm25": 2.0}}, "'bm25'"),
+        ({"weights": {"dense": 1.0, "keyword": float("nan")}}, "keyword weight nan"),
+        ({"weights": {"dense": -1.0}}, "dense weight -1.0"),
+        ({"weights": {"dense": 0.0, "keyword": 0}}, "every fusion weight 0"),
+        ({"path_glob": "src/[ab*.py"}, "unclosed '['"),
+        ({"path_glob": ""}, "an empty path glob"),
+        ({"languages": ("python", "klingon")}, "language 'klingon'"),
+    ],
+)
+def test_bad_values_are_refused_with_what_was_received(kw, says):
+    args = {"text": "parse a config file", **kw}
+    with pytest.raises(InputError) as err:
+        Query(**args)
+    assert says in str(err.value) and "expected" in str(err.value)
+
+
+def test_keyword_mode_needs_text():
+    with pytest.raises(InputError, match="keyword search without query text"):
+        Query(image="x.png", mode="keyword")
+    assert Query(image="x.png", mode="dense").image == "x.png"
+
+
+def test_a_good_query_builds_its_filter():
+    q = Query("stack", type="doc", languages=("python",), path_glob="src/[ab]*.py", weights={"keyword": 0.5})
+    flt = q.filter()
+    assert flt.kinds == ("doc", "page") and flt.languages == ("python",)
+    assert q.weight("keyword") == 0.5 and q.weight("dense") == 1.0
+
+
+def test_one_table_of_kinds():
+    assert kinds_for_type("any") == ()
+    for t in SEARCH_TYPES[1:]:
+        assert kinds_for_type(t), f"--type {t} selects nothing"
+    assert set(FILE_CHUNK_KIND.values()) <= set(CHUNK_KINDS)
+    assert kinds_for_type("screenshot") == ("page", "screenshot")
+    assert {collection_of(k) for k in CHUNK_KINDS} == {"text", "image", "screenshot"}
+    with pytest.raises(InputError, match="chunk kind 'video'"):
+        collection_of("video")
