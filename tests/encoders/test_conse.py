@@ -12,21 +12,12 @@ from omnivec.encoders.registry import get_spec, load_encoder
 from omnivec.errors import InputError
 from omnivec.types import Item
 from tests.encoders.contract import check_contract
+from tests.encoders.inputs import shape_image
 
 CONSE = "omnivec/conse-efficientnet-lite0-minilm"
 FEATURES = "omnivec/efficientnet-lite0-features"
 # emoji the classifier knows (checked with benchmarks/image_text_emoji.py): name -> image file
 EMOJI = {"penguin": "e0601", "pretzel": "e0720", "umbrella": "e1020", "guitar": "e1183"}
-
-
-def shape_image(kind: str, colour: str, size: int = 160):
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGB", (size, size), "white")
-    draw = ImageDraw.Draw(img)
-    box = (size // 5, size // 5, size * 4 // 5, size * 4 // 5)
-    (draw.ellipse if kind == "circle" else draw.rectangle)(box, fill=colour)
-    return img
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +124,4 @@ def test_features_are_1280d_and_deterministic(features, tmp_path):
 def test_features_refuse_text(features):
     with pytest.raises(InputError, match="images only"):
         features.encode(["a red circle"])
+
