@@ -125,3 +125,32 @@ def test_features_refuse_text(features):
     with pytest.raises(InputError, match="images only"):
         features.encode(["a red circle"])
 
+
+def test_text_space_never_loads_the_classifier(minilm, monkeypatch):
+    from efficientnet_lite_pytorch import EfficientNet
+
+    from omnivec.encoders._hf import weights_fingerprint
+    from omnivec.encoders.conse import efficientnet_weights
+
+    built = []
+    real = EfficientNet.from_pretrained.__func__
+
+    def counting(cls, *args, **kw):
+        built.append(kw.get("weights_path"))
+        return real(cls, *args, **kw)
+
+    monkeypatch.setattr(EfficientNet, "from_pretrained", classmethod(counting))
+    enc = load_encoder(CONSE, text_encoder=minilm)
+    # the fingerprint comes from the weights file, without building the network
+    expected = f"{weights_fingerprint(efficientnet_weights().parent)}+{minilm.fingerprint}"
+    assert enc.fingerprint.startswith(expected + ":")
+    fingerprint = enc.fingerprint
+    np.testing.assert_allclose(
+        enc.text_space.encode(["a red ball"], role="query"), enc.encode(["a red ball"], role="query")
+    )
+    assert built == [] and not enc.net.loaded
+    enc.encode([Item(image=shape_image("circle", "red"))])
+    assert len(built) == 1 and enc.net.loaded
+    assert enc.fingerprint == fingerprint
+    enc.encode([Item(image=shape_image("square", "blue"))])
+    assert len(built) == 1  # built once

@@ -25,7 +25,7 @@ _FAMILIES: dict[str, type[Encoder]] = {}
 _SPECS: dict[str, EncoderSpec] = {}
 _ALIASES: dict[str, str] = {}
 _discovered = False
-_PRIVATE = {"base", "spec", "registry", "cache", "_hf"}
+_PRIVATE = {"base", "spec", "registry", "cache", "_hf", "composite"}
 
 E = TypeVar("E", bound=type[Encoder])
 
