@@ -62,6 +62,12 @@ def list_specs() -> list[EncoderSpec]:
     return sorted(_SPECS.values(), key=lambda s: (s.family, s.name))
 
 
+def list_families() -> list[str]:
+    """Every registered family name, e.g. for a test suite that must cover each one."""
+    _discover()
+    return sorted(_FAMILIES)
+
+
 def family_class(name: str) -> type[Encoder]:
     _discover()
     if name not in _FAMILIES:
