@@ -85,7 +85,8 @@ class TextBackedEncoder(Encoder):
     def forward_images(self, batch: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} reads its images as text")
 
-    def as_text(self, prepared: Sequence[Prepared]) -> list[Prepared]:
+    @staticmethod
+    def as_text(prepared: Sequence[Prepared]) -> list[Prepared]:
         return [replace(p, data=_Row("text", p.data)) for p in prepared]
 
     @staticmethod
