@@ -8,6 +8,7 @@ import pytest
 from omnivec.encoders.registry import load_encoder
 from omnivec.errors import InputError, ModelUnavailableError
 from tests.encoders.contract import check_contract
+from tests.encoders.references import bert_reference
 
 CODE = [
     "def add(a, b): return a + b",
@@ -34,24 +35,12 @@ def test_minilm_contract(minilm):
 
 @pytest.mark.parametrize("pooling", ["cls", "mean"])
 def test_tiny_bert_pooling_follows_checkpoint(tmp_path, pooling):
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
     from tests.tiny.bert import build_tiny_bert
 
     path = build_tiny_bert(tmp_path, pooling=pooling)
     enc = load_encoder(str(path))
     assert enc.spec.pooling == pooling
-
-    tok, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
-
-    def reference(text: str) -> np.ndarray:
-        ids = tok(text, return_tensors="pt")
-        with torch.no_grad():
-            h = model(**ids).last_hidden_state[0]
-        return (h[0] if pooling == "cls" else h.mean(0)).numpy()
-
-    check_contract(enc, CODE, reference=reference)
+    check_contract(enc, CODE, reference=bert_reference(path, pooling))
 
 
 def test_folder_without_pooling_is_refused(tmp_path):

@@ -12,6 +12,8 @@ from omnivec.errors import InputError, ModelUnavailableError
 from omnivec.images import open_rgb
 from omnivec.types import Item
 from tests.encoders.contract import check_contract
+from tests.encoders.inputs import picture
+from tests.encoders.references import clip_reference
 
 LONG = "the cat sat on a mat " * 30  # about 120 tokens: over CLIP's 77
 
@@ -30,34 +32,7 @@ def enc(tiny_clip):
 
 @pytest.fixture(scope="module")
 def reference(tiny_clip):
-    """Straight transformers calls on one item: get_*_features, sum for composed, no batching."""
-    import torch
-    from transformers import CLIPModel, CLIPProcessor
-
-    model = CLIPModel.from_pretrained(tiny_clip).eval()
-    proc = CLIPProcessor.from_pretrained(tiny_clip, backend="pil")
-
-    def embed(item: Item | str) -> np.ndarray:
-        item = Item(text=item) if isinstance(item, str) else item
-        out = torch.zeros(model.config.projection_dim)
-        with torch.no_grad():
-            if item.text:
-                ids = proc.tokenizer(item.text, truncation=True, max_length=77, return_tensors="pt")
-                out += model.get_text_features(**ids).pooler_output[0]
-            if item.image is not None:
-                pixels = proc.image_processor(open_rgb(item.image), return_tensors="pt")["pixel_values"]
-                out += model.get_image_features(pixel_values=pixels).pooler_output[0]
-        return out.numpy()
-
-    return embed
-
-
-def picture(seed: int, size=(40, 56), mode="RGB"):
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    img = Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8), "RGB")
-    return img.convert(mode)
+    return clip_reference(tiny_clip)
 
 
 def mixed_items() -> list:

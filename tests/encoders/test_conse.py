@@ -12,21 +12,12 @@ from omnivec.encoders.registry import get_spec, load_encoder
 from omnivec.errors import InputError
 from omnivec.types import Item
 from tests.encoders.contract import check_contract
+from tests.encoders.inputs import shape_image
 
 CONSE = "omnivec/conse-efficientnet-lite0-minilm"
 FEATURES = "omnivec/efficientnet-lite0-features"
 # emoji the classifier knows (checked with benchmarks/image_text_emoji.py): name -> image file
 EMOJI = {"penguin": "e0601", "pretzel": "e0720", "umbrella": "e1020", "guitar": "e1183"}
-
-
-def shape_image(kind: str, colour: str, size: int = 160):
-    from PIL import Image, ImageDraw
-
-    img = Image.new("RGB", (size, size), "white")
-    draw = ImageDraw.Draw(img)
-    box = (size // 5, size // 5, size * 4 // 5, size * 4 // 5)
-    (draw.ellipse if kind == "circle" else draw.rectangle)(box, fill=colour)
-    return img
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +124,33 @@ def test_features_are_1280d_and_deterministic(features, tmp_path):
 def test_features_refuse_text(features):
     with pytest.raises(InputError, match="images only"):
         features.encode(["a red circle"])
+
+
+def test_text_space_never_loads_the_classifier(minilm, monkeypatch):
+    from efficientnet_lite_pytorch import EfficientNet
+
+    from omnivec.encoders._hf import weights_fingerprint
+    from omnivec.encoders.conse import efficientnet_weights
+
+    built = []
+    real = EfficientNet.from_pretrained.__func__
+
+    def counting(cls, *args, **kw):
+        built.append(kw.get("weights_path"))
+        return real(cls, *args, **kw)
+
+    monkeypatch.setattr(EfficientNet, "from_pretrained", classmethod(counting))
+    enc = load_encoder(CONSE, text_encoder=minilm)
+    # the fingerprint comes from the weights file, without building the network
+    expected = f"{weights_fingerprint(efficientnet_weights().parent)}+{minilm.fingerprint}"
+    assert enc.fingerprint.startswith(expected + ":")
+    fingerprint = enc.fingerprint
+    np.testing.assert_allclose(
+        enc.text_space.encode(["a red ball"], role="query"), enc.encode(["a red ball"], role="query")
+    )
+    assert built == [] and not enc.net.loaded
+    enc.encode([Item(image=shape_image("circle", "red"))])
+    assert len(built) == 1 and enc.net.loaded
+    assert enc.fingerprint == fingerprint
+    enc.encode([Item(image=shape_image("square", "blue"))])
+    assert len(built) == 1  # built once

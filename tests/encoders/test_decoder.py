@@ -11,6 +11,7 @@ from omnivec.encoders.decoder import CODE_INSTRUCTIONS, COIR_INSTRUCTIONS
 from omnivec.encoders.registry import get_spec, load_encoder
 from omnivec.errors import InputError, ModelUnavailableError
 from tests.encoders.contract import check_contract
+from tests.encoders.references import last_token_reference
 
 CODE = [
     "def add(a, b): return a + b",
@@ -44,18 +45,7 @@ def enc(eos_model):
 
 @pytest.fixture(scope="module")
 def reference(eos_model):
-    """Per item: the single unpadded sequence through AutoModel, last hidden state of the last token."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    tok, model = AutoTokenizer.from_pretrained(eos_model), AutoModel.from_pretrained(eos_model).eval()
-
-    def run(text: str, extra_ids: tuple[int, ...] = ()) -> np.ndarray:
-        ids = [*tok(text)["input_ids"], *extra_ids]
-        with torch.no_grad():
-            return model(input_ids=torch.tensor([ids])).last_hidden_state[0, -1].numpy()
-
-    return run
+    return last_token_reference(eos_model)
 
 
 def enc_items(texts):
@@ -183,23 +173,16 @@ def test_eos_recorded_when_the_tokenizer_appends_it(enc):
 
 
 def test_eos_appended_explicitly_and_loudly_when_the_tokenizer_does_not(plain_model, caplog):
-    import torch
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer
 
     with caplog.at_level(logging.WARNING, logger="omnivec.encoders.decoder"):
         enc = load_encoder(str(plain_model), recipe=RECIPE)
     assert "appends no end token" in caplog.text
     opts = enc.spec.options
     assert opts["appends_eos"] is False and opts["end_token_source"] == "omnivec"
-    tok, model = AutoTokenizer.from_pretrained(plain_model), AutoModel.from_pretrained(plain_model).eval()
+    tok = AutoTokenizer.from_pretrained(plain_model)
     assert tok("x")["input_ids"][-1] != tok.eos_token_id
-
-    def reference(text: str) -> np.ndarray:
-        ids = [*tok(text)["input_ids"], tok.eos_token_id]
-        with torch.no_grad():
-            return model(input_ids=torch.tensor([ids])).last_hidden_state[0, -1].numpy()
-
-    check_contract(enc, CODE, reference=reference)
+    check_contract(enc, CODE, reference=last_token_reference(plain_model, (tok.eos_token_id,)))
 
 
 def test_truncation_is_reported_and_keeps_the_end_token(eos_model, plain_model):

@@ -11,6 +11,8 @@ from omnivec.encoders.llava_next import CIR, IMAGE_TO_CAPTION, TEXT_TO_IMAGE, bu
 from omnivec.encoders.registry import get_spec, load_encoder
 from omnivec.errors import InputError, ModelUnavailableError
 from omnivec.types import Item
+from tests.encoders.inputs import picture
+from tests.encoders.references import llava_reference, llava_stock
 
 S1 = "BAAI/BGE-VL-MLLM-S1"
 
@@ -29,17 +31,7 @@ def enc(tiny_llava):
 
 @pytest.fixture(scope="module")
 def stock(tiny_llava):
-    from transformers import LlavaNextForConditionalGeneration, LlavaNextProcessor
-
-    model = LlavaNextForConditionalGeneration.from_pretrained(tiny_llava).eval()
-    return model, LlavaNextProcessor.from_pretrained(tiny_llava, backend="pil")
-
-
-def picture(seed: int, size=(40, 56), mode="RGB"):
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8), "RGB").convert(mode)
+    return llava_stock(tiny_llava)
 
 
 # --- prompt strings, exactly (double spaces included) -------------------------------------------
@@ -98,21 +90,7 @@ def mixed_items() -> list:
 
 
 def reference(stock, role, instruction):
-    """The single unpadded prompt through the stock model: last position of the last hidden state."""
-    import torch
-
-    model, proc = stock
-    spec = get_spec(S1)
-
-    def embed(item: Item) -> np.ndarray:
-        prompt = build_prompt(spec, role, instruction, item.text, "<image>" if item.image else None)
-        images = [load_square(item.image, (512, 512))] if item.image is not None else None
-        batch = proc(text=[prompt], images=images, return_tensors="pt")
-        with torch.no_grad():
-            out = model(**batch, output_hidden_states=True)
-        return out.hidden_states[-1][0, -1].numpy()
-
-    return embed
+    return llava_reference(stock, get_spec(S1), role, instruction)
 
 
 @pytest.mark.parametrize(("role", "task"), [("document", None), ("query", "cir"), ("query", None)])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,31 +13,12 @@ from omnivec.errors import MissingExtraError
 from omnivec.ocr import OcrCache, OcrSettings, highlight_boxes, line_chunks, ocr_image
 from omnivec.types import Item
 from tests.encoders.contract import check_contract
+from tests.encoders.inputs import draw_page
 
 NAME = "omnivec/tesseract-minilm"
-FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 LINES = ["Quarterly invoice for garden tools", "Total amount due: 1250 euros", "Shipping by railway freight"]
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None, reason="apt-get install tesseract-ocr")
-
-
-def draw_page(lines: list[str], size: tuple[int, int] = (900, 320)) -> tuple[object, dict[str, tuple]]:
-    """A white page with black text; returns the image and each word's drawn box."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    if not FONT.is_file():
-        pytest.skip("apt-get install fonts-dejavu-core")
-    font = ImageFont.truetype(str(FONT), 30)
-    img = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(img)
-    boxes = {}
-    for row, line in enumerate(lines):
-        x, y = 40, 40 + row * 80
-        for word in line.split():
-            boxes[word] = draw.textbbox((x, y), word, font=font)
-            draw.text((x, y), word, font=font, fill="black")
-            x = boxes[word][2] + 12
-    return img, boxes
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from omnivec.encoders.registry import get_spec, load_encoder
 from omnivec.errors import InputError, ModelUnavailableError
 from omnivec.types import Item
 from tests.encoders.contract import check_contract
+from tests.encoders.references import qwen_vl_reference
 from tests.tiny.qwen_vl import (
     TINY_MAX_PIXELS,
     TINY_MIN_PIXELS,
@@ -48,39 +49,6 @@ def _image(h: int, w: int, seed: int) -> Any:
 @pytest.fixture(scope="module")
 def images() -> list[Any]:
     return [_image(h, w, i) for i, (h, w) in enumerate([(60, 80), (200, 120), (30, 30), (500, 400)])]
-
-
-def _reference(path: Path, role: str, instruction: str | None = None) -> Any:
-    """The single unpadded prompt, rendered by the checkpoint's chat template, through the stock model."""
-    import torch
-    from transformers import AutoImageProcessor, AutoTokenizer, Qwen2_5_VLForConditionalGeneration
-
-    tok: Any = AutoTokenizer.from_pretrained(path)
-    proc = AutoImageProcessor.from_pretrained(path)
-    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path).eval()
-    size = {"shortest_edge": TINY_MIN_PIXELS, "longest_edge": TINY_MAX_PIXELS}
-
-    def ref(item: Item) -> np.ndarray:
-        content: list[dict[str, Any]] = [{"type": "text", "text": item.text}] if item.text else []
-        content += [{"type": "image"}] if item.image is not None else []
-        system = [{"role": "system", "content": instruction}] if role == "query" and instruction else []
-        text = tok.apply_chat_template(
-            [*system, {"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
-        )
-        kw: dict[str, Any] = {}
-        if item.image is not None:
-            from omnivec.images import open_rgb
-
-            kw = dict(proc(images=[open_rgb(item.image)], size=size, return_tensors="pt"))
-            n = int(kw["image_grid_thw"].prod()) // 4
-            text = text.replace("<|image_pad|>", "<|image_pad|>" * n)
-        ids = tok(text, add_special_tokens=False, return_tensors="pt")
-        types = (ids["input_ids"] == model.config.image_token_id).int()
-        with torch.no_grad():
-            out = model(**ids, **kw, mm_token_type_ids=types, output_hidden_states=True)
-        return out.hidden_states[-1][0, -1].numpy()
-
-    return ref
 
 
 def _mixed(images: list[Any]) -> list[Item]:
@@ -131,7 +99,7 @@ def test_checkpoint_chat_template_agrees(enc: Any) -> None:
 def test_contract_and_reference(
     enc: Any, tiny_path: Path, images: list[Any], role: str, instruction: str | None
 ) -> None:
-    ref = _reference(tiny_path, role, instruction)
+    ref = qwen_vl_reference(tiny_path, role, instruction)
     check_contract(enc, _mixed(images), role=role, instruction=instruction, reference=ref)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import json
 import logging
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from omnivec.encoders.base import Encoder, Prepared
-from omnivec.encoders.spec import EncoderSpec, PaddingSide
+from omnivec.encoders.spec import EncoderSpec, PaddingSide, Pooling
 from omnivec.errors import ModelUnavailableError, require
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,33 @@ def pick_dtype(device: str, gpu_dtype: str = "float16") -> Any:
 def read_config(path: Path) -> dict[str, Any]:
     cfg = path / "config.json"
     return json.loads(cfg.read_text()) if cfg.is_file() else {}
+
+
+_ST_POOLING: dict[str, Pooling] = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_lasttoken": "last",
+}
+
+
+def st_pooling(path: Path) -> Pooling | None:
+    """The pooling mode a sentence-transformers folder declares, or None when it has none."""
+    modules = path / "modules.json"
+    if not modules.is_file():
+        return None
+    for mod in json.loads(modules.read_text()):
+        if mod.get("type", "").endswith("Pooling"):
+            cfg = json.loads((path / mod["path"] / "config.json").read_text())
+            for key, mode in _ST_POOLING.items():
+                if cfg.get(key):
+                    return mode
+    return None
+
+
+def st_max_length(path: Path) -> int | None:
+    """The `max_seq_length` a sentence-transformers folder declares, or None."""
+    cfg = path / "sentence_bert_config.json"
+    return json.loads(cfg.read_text()).get("max_seq_length") if cfg.is_file() else None
 
 
 def weights_fingerprint(path: Path) -> str:
@@ -170,3 +198,54 @@ class HFEncoder(Encoder):
     @classmethod
     def spec_for_folder(cls, path: Path, config: dict[str, Any]) -> EncoderSpec:
         return EncoderSpec(name=str(path), family=cls.family, license="see checkpoint")  # type: ignore[attr-defined]
+
+    # --- load-time checks shared by the families -----------------------------------------------
+    def check_dim(self, spec: EncoderSpec, dim: int, what: str = "hidden size") -> None:
+        """Refuse a checkpoint whose output size is not the recipe's: its vectors are another model's."""
+        if spec.dim is not None and spec.dim != dim:
+            raise ModelUnavailableError(
+                received=f"checkpoint {self.path} with {what} {dim}",
+                expected=f"dimension {spec.dim} from the recipe of {spec.name}",
+                fix="check that the folder holds the model the recipe is for",
+            )
+
+    @staticmethod
+    def cap_length(max_length: int, limit: int, what: str = "positions") -> int:
+        """The recipe's (or the caller's) length is kept; only the position table is a hard limit."""
+        if max_length > limit:
+            log.warning("max_length %d exceeds the model's %d %s; using %d", max_length, limit, what, limit)
+            return limit
+        return max_length
+
+
+class TextModelEncoder(HFEncoder):
+    """A transformers text model (`AutoModel`) pooled as the spec says: the BERT-like and decoder
+    families. Subclasses load `self.tokenizer`, then call `load_model`; the forward is this one."""
+
+    #: model types that derive positions from the padding mask themselves (RoBERTa style)
+    mask_positions: tuple[str, ...] = ()
+    #: pooling when the spec names none (the spec is settled at load, so this is a fallback only)
+    default_pooling: Pooling = "cls"
+    tokenizer: Any
+
+    def load_model(self, path: Path) -> None:
+        tf = transformers_module()
+        self.model = tf.AutoModel.from_pretrained(path, dtype=self.dtype).to(self.device).eval()
+        params = inspect.signature(self.model.forward).parameters
+        self._explicit_positions = (
+            "position_ids" in params and self.model.config.model_type not in self.mask_positions
+        )
+        # an embedding pass never generates: a key/value cache would only cost memory
+        self._model_kwargs = {"use_cache": False} if "use_cache" in params else {}
+
+    def collate(self, prepared: Sequence[Prepared], padding_side: PaddingSide) -> Any:
+        return pad_ids(self.tokenizer, prepared, padding_side, self.device)
+
+    def forward(self, batch: Any) -> Any:
+        torch = torch_module()
+        if self._explicit_positions:
+            # positions count real tokens only, so a left-padded item sees the positions it has alone
+            batch = {**batch, "position_ids": (batch["attention_mask"].cumsum(1) - 1).clamp(min=0)}
+        with torch.inference_mode():
+            hidden = self.model(**batch, **self._model_kwargs).last_hidden_state
+        return pool(hidden, batch["attention_mask"], self.spec.pooling or self.default_pooling)

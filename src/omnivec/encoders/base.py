@@ -226,7 +226,7 @@ class Encoder(ABC):
 
     def _forward_rows(self, rows: list[int], prepared: Sequence[Prepared], side: PaddingSide) -> np.ndarray:
         batch = self.collate([prepared[r] for r in rows], side)
-        vecs = _to_numpy(self.forward(batch))
+        vecs = to_numpy(self.forward(batch))
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return vecs / np.maximum(norms, 1e-12)
 
@@ -244,7 +244,7 @@ class Encoder(ABC):
         return smaller
 
 
-def _to_numpy(vecs: Any) -> np.ndarray:
+def to_numpy(vecs: Any) -> np.ndarray:
     if hasattr(vecs, "detach"):
         vecs = vecs.detach().float().cpu().numpy()
     return np.asarray(vecs, dtype=np.float32)

@@ -72,18 +72,10 @@ class ClipEncoder(HFEncoder):
                 expected="text and image projections of the config's projection_dim",
                 fix="re-save the checkpoint with a consistent config.json",
             )
-        if spec.dim is not None and spec.dim != dim:
-            raise ModelUnavailableError(
-                received=f"checkpoint {path} with projection_dim {dim}",
-                expected=f"dimension {spec.dim} from the recipe of {spec.name}",
-                fix="check that the folder holds the model the recipe is for",
-            )
-        limit = config.text_config.max_position_embeddings
-        max_length = min(spec.max_length, limit)
-        if max_length < spec.max_length:
-            log.warning(
-                "max_length %d exceeds CLIP's %d text positions; using %d", spec.max_length, limit, limit
-            )
+        self.check_dim(spec, dim, "projection_dim")
+        max_length = self.cap_length(
+            spec.max_length, config.text_config.max_position_embeddings, "text positions"
+        )
         return replace(spec, dim=dim, max_length=max_length)
 
     # --- family hooks ---------------------------------------------------------------------

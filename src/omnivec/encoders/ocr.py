@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from omnivec.encoders.base import Encoder, Prepared
+from omnivec.encoders.composite import TextBackedEncoder
 from omnivec.encoders.registry import register_family, register_spec
-from omnivec.encoders.spec import EncoderSpec, PaddingSide
-from omnivec.errors import InputError
+from omnivec.encoders.spec import EncoderSpec
 from omnivec.ocr import OcrCache, OcrResult, OcrSettings, default_ocr_cache, ocr_many
 from omnivec.types import Item, Role
 
@@ -23,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 @register_family("ocr")
-class OcrEncoder(Encoder):
+class OcrEncoder(TextBackedEncoder):
     """Images -> OCR text -> `text_encoder`; text items go to the text encoder directly.
 
     Load options: `tesseract_cmd` (binary path), `ocr_cache` (an `OcrCache`, a path, or False),
@@ -33,9 +32,9 @@ class OcrEncoder(Encoder):
     def __init__(
         self, spec: EncoderSpec, text: Encoder, settings: OcrSettings, cache: OcrCache | None, workers: int
     ) -> None:
-        super().__init__(spec, f"tesseract+{text.fingerprint}")
-        self.text_encoder, self.settings, self.ocr_cache, self.workers = text, settings, cache, workers
-        self.batch_tokens = text.batch_tokens
+        super().__init__(spec, f"tesseract+{text.fingerprint}", text)
+        self.settings, self.ocr_cache, self.workers = settings, cache, workers
+        self.batch_tokens = text.batch_tokens  # every row reaches the text model as tokens
 
     @classmethod
     def load(
@@ -48,13 +47,7 @@ class OcrEncoder(Encoder):
         ocr_workers: int = 2,
         text_encoder: Encoder | None = None,
     ) -> OcrEncoder:
-        from omnivec.encoders.conse import check_text_encoder
-        from omnivec.encoders.registry import load_encoder
-
-        name = str(spec.options["text_encoder"])
-        # a max_length given for this model applies to the text encoder, which does the truncating
-        text = text_encoder or load_encoder(name, device=device, max_length=spec.max_length)
-        check_text_encoder(text, name)
+        text = cls.load_text_encoder(spec, device, text_encoder)
         opts = spec.options
         settings = OcrSettings(str(opts["lang"]), int(opts["psm"]), float(opts["scale"]), tesseract_cmd)
         if ocr_cache is True:
@@ -63,36 +56,16 @@ class OcrEncoder(Encoder):
             cache = None
         else:
             cache = ocr_cache if isinstance(ocr_cache, OcrCache) else OcrCache(ocr_cache)
-        spec = replace(spec, dim=text.dim, max_length=text.spec.max_length)
-        return cls(spec, text, settings, cache, ocr_workers)
+        return cls(cls.in_text_space(spec, text), text, settings, cache, ocr_workers)
 
     def ocr(self, items: Sequence[Item | Any]) -> list[OcrResult]:
         """OCR results (cached) for images or image items, e.g. to store word boxes at ingest."""
         images = [it.image if isinstance(it, Item) else it for it in items]
         return ocr_many(images, self.settings, self.ocr_cache, self.workers)
 
-    @property
-    def text_space(self) -> Encoder:
-        return self.text_encoder  # text items go to it unchanged
-
-    def preprocess(self, items: Sequence[Item], role: Role, instruction: str | None) -> list[Prepared]:
-        rows = [i for i, it in enumerate(items) if it.image is not None]
-        for i in rows:
-            if items[i].text:
-                raise InputError(
-                    received=f"item #{i} with both text and an image",
-                    expected="either text or an image",
-                    fix="embed the text and the image as separate items",
-                )
-        texts = dict(zip(rows, (r.text for r in self.ocr([items[i] for i in rows]))))
-        as_text = [Item(text=texts[i]) if i in texts else it for i, it in enumerate(items)]
-        return self.text_encoder.preprocess(as_text, role, instruction)
-
-    def collate(self, prepared: Sequence[Prepared], padding_side: PaddingSide) -> Any:
-        return self.text_encoder.collate(prepared, padding_side)
-
-    def forward(self, batch: Any) -> Any:
-        return self.text_encoder.forward(batch)
+    def preprocess_images(self, items: Sequence[Item], role: Role, instruction: str | None) -> list[Prepared]:
+        texts = [Item(text=r.text) for r in self.ocr(items)]
+        return self.as_text(self.text_encoder.preprocess(texts, role, instruction))
 
 
 register_spec(

@@ -24,7 +24,7 @@ from omnivec.encoders._hf import HFEncoder, pool, torch_module, transformers_mod
 from omnivec.encoders.base import Prepared
 from omnivec.encoders.registry import register_family, register_spec
 from omnivec.encoders.spec import EncoderSpec, PaddingSide
-from omnivec.errors import InputError, ModelUnavailableError, OmnivecError
+from omnivec.errors import InputError, OmnivecError
 from omnivec.images import open_rgb
 from omnivec.types import Item, Role
 
@@ -105,12 +105,7 @@ class QwenVLEncoder(HFEncoder):
     # --- load-time checks against the checkpoint's own files --------------------------------
     def _settle_spec(self, spec: EncoderSpec, path: Path) -> EncoderSpec:
         dim = int(self.model.config.text_config.hidden_size)
-        if spec.dim is not None and spec.dim != dim:
-            raise ModelUnavailableError(
-                received=f"checkpoint {path} with language-model hidden size {dim}",
-                expected=f"dimension {spec.dim} from the recipe of {spec.name}",
-                fix="check that the folder holds the model the recipe is for",
-            )
+        self.check_dim(spec, dim, "language-model hidden size")
         self.checks["dim"] = f"{dim} (text_config.hidden_size)"
         spec = replace(spec, dim=dim, pooling="last")
         self._check_processor(spec.options)

@@ -25,7 +25,7 @@ _FAMILIES: dict[str, type[Encoder]] = {}
 _SPECS: dict[str, EncoderSpec] = {}
 _ALIASES: dict[str, str] = {}
 _discovered = False
-_PRIVATE = {"base", "spec", "registry", "cache", "_hf"}
+_PRIVATE = {"base", "spec", "registry", "cache", "_hf", "composite"}
 
 E = TypeVar("E", bound=type[Encoder])
 
@@ -60,6 +60,12 @@ def _discover() -> None:
 def list_specs() -> list[EncoderSpec]:
     _discover()
     return sorted(_SPECS.values(), key=lambda s: (s.family, s.name))
+
+
+def list_families() -> list[str]:
+    """Every registered family name, e.g. for a test suite that must cover each one."""
+    _discover()
+    return sorted(_FAMILIES)
 
 
 def family_class(name: str) -> type[Encoder]:
