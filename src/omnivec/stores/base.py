@@ -1,6 +1,6 @@
 """The `VectorStore` protocol every backend implements, and the value types it speaks.
 
-Semantics shared by all backends (the suite in tests/stores/suite.py checks them):
+Semantics shared by all backends (the suite in tests/stores/test_suite.py checks them):
 
 - A *collection* holds vectors of one model recipe (one dim, one fingerprint).
 - A *source* is one input file. Its `SourceState` is store-wide (one row per source), while its
