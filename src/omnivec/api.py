@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -172,8 +173,9 @@ class Index:
         store = self._search_store()
         names = tuple(c.name for c in store.collections() if c.count > 0 and c.name in self.config.models())
         with self._lock:
-            if self._searcher is None or tuple(self._searcher.encoders) != names:
-                self._searcher = Searcher(store, {c: self.encoder(c) for c in names})
+            if self._searcher is None or self._searcher.collections != names:
+                # encoders load on first use: a keyword search loads no model at all
+                self._searcher = Searcher(store, {c: partial(self.encoder, c) for c in names})
             return self._searcher
 
     def search(self, query: Query | str | None = None, **kw: Any) -> list[Hit]:

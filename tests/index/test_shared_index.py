@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from omnivec.api import Index
 from omnivec.search.query import Query
 
@@ -43,3 +45,13 @@ def test_a_writers_searches_use_their_own_read_handle(fake_index):
         t.start()
         assert done.wait(60), "a search waited for the writer's lock"
     t.join()
+
+
+def test_a_keyword_search_loads_no_model(fake_index, monkeypatch):
+    from omnivec.encoders import registry
+
+    fake_index.update()
+    with Index.open(fake_index.store_dir) as idx:
+        monkeypatch.setattr(registry, "load_encoder", lambda *a, **k: pytest.fail("a model was loaded"))
+        hits = idx.search("parse config file", mode="keyword", k=1)
+    assert hits[0].path == "pkg/stack.py"

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from omnivec.cli.app import StoreOpt, app
+from omnivec.cli.output import safe_name
 from omnivec.runtime import setup_runtime
 
 
@@ -67,7 +68,7 @@ def _print_report(r: dict[str, Any]) -> None:
         + f"; total {total:.2f}s"
     )
     for skip in r["skips"][:50]:
-        typer.echo(f"  skipped {skip['path']}: {skip['reason']}")
+        typer.echo(f"  skipped {safe_name(skip['path'])}: {safe_name(skip['reason'])}")
     if len(r["skips"]) > 50:
         typer.echo(f"  ... and {len(r['skips']) - 50} more (use --json for all)")
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from omnivec.cli.app import StoreOpt, app
+from omnivec.cli.output import console, safe_name, safe_text
 from omnivec.runtime import setup_runtime
 
 
@@ -50,22 +51,21 @@ def search(
 
 
 def _print_hits(hits: list[Any]) -> None:
-    from rich.console import Console
     from rich.syntax import Syntax
+    from rich.text import Text
 
-    console = Console(highlight=False)
+    out = console()
     if not hits:
-        console.print("no results")
+        out.print("no results")
     for rank, h in enumerate(hits, 1):
         where = f"{h.path}:{h.start_line}-{h.end_line}" if h.kind != "image" else str(h.path)
         if h.metadata.get("page"):
             where = f"{h.path} page {h.metadata['page']}"
-        console.print(f"[bold]{rank}. {where}[/]  {h.symbol or ''}  [dim]{h.score:.4f}[/]")
-        snippet = "\n".join((h.snippet or "").splitlines()[:8])
-        if snippet and h.kind == "code" and console.is_terminal:
-            console.print(
-                Syntax(snippet, h.language or "text", start_line=h.start_line or 1, line_numbers=True)
-            )
+        out.print(Text.assemble((f"{rank}. {safe_name(where)}", "bold"), f"  {safe_name(h.symbol or '')}  ",
+                                (f"{h.score:.4f}", "dim")))  # fmt: skip
+        snippet = safe_text("\n".join((h.snippet or "").splitlines()[:8]))
+        if snippet and h.kind == "code" and out.is_terminal:
+            out.print(Syntax(snippet, h.language or "text", start_line=h.start_line or 1, line_numbers=True))
         elif snippet:
-            console.print(snippet, markup=False)
-        console.print()
+            out.print(snippet)
+        out.print()

@@ -7,8 +7,9 @@ No I/O framework types here: the CLI and the server both call `Searcher.search`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Union
 
 from omnivec.search.fusion import reciprocal_rank_fusion
 from omnivec.search.query import Query
@@ -22,14 +23,38 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Searcher:
-    """Searches every collection of a store whose encoder can read the query."""
+#: an encoder, or a function that loads it on first use (a keyword search loads no model)
+EncoderSource = Union["Encoder", Callable[[], "Encoder"]]
 
-    def __init__(self, store: VectorStore, encoders: Mapping[str, Encoder]) -> None:
+
+class Searcher:
+    """Searches every collection of a store whose encoder can read the query.
+
+    Encoders are taken on first use and checked against the collection's stored recipe then;
+    one `Searcher` may serve many threads.
+    """
+
+    def __init__(self, store: VectorStore, encoders: Mapping[str, EncoderSource]) -> None:
         self.store = store
-        self.encoders = dict(encoders)
-        for name, enc in self.encoders.items():
-            store.check_query(name, fingerprint=enc.fingerprint, recipe=enc.spec.recipe())
+        self._sources = dict(encoders)
+        self._ready: dict[str, Encoder] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def collections(self) -> tuple[str, ...]:
+        return tuple(self._sources)
+
+    def encoder(self, collection: str) -> Encoder:
+        """The collection's encoder, loaded and checked against the stored recipe once."""
+        with self._lock:
+            if collection not in self._ready:
+                from omnivec.encoders.base import Encoder
+
+                source = self._sources[collection]
+                enc = source if isinstance(source, Encoder) else source()
+                self.store.check_query(collection, fingerprint=enc.fingerprint, recipe=enc.spec.recipe())
+                self._ready[collection] = enc
+            return self._ready[collection]
 
     def search(self, query: Query | str, **kw: Any) -> list[Hit]:
         """Best-first complete hits: fields, snippet, and for page images the matched regions."""
@@ -39,11 +64,12 @@ class Searcher:
         runs: list[list[str]] = []
         weights: list[float] = []
         vectors: dict[int, Any] = {}  # text queries: one encoding per text model, not per collection
-        for name, enc in self.encoders.items():
-            if q.image is not None and "image" not in enc.spec.modalities:
-                # text-only spaces cannot place an image query; OCR spaces could, at seconds a query
-                continue
+        for name in self._sources:
             if q.mode != "keyword":
+                enc = self.encoder(name)
+                if q.image is not None and "image" not in enc.spec.modalities:
+                    # text-only spaces cannot place an image query; OCR spaces could, at seconds a query
+                    continue
                 vec = self._query_vector(enc, q, vectors)
                 runs.append([i for i, _ in self.store.dense_search(name, vec, depth, flt)])
                 weights.append(q.weight("dense"))
