@@ -7,12 +7,12 @@ import re
 from collections.abc import Callable, Sequence
 
 from omnivec.errors import InputError
-from omnivec.ingest.code import chunk_code, line_windows
+from omnivec.ingest.code import code_drafts
 from omnivec.ingest.docs import markdown_sections, rst_sections, section_drafts, text_sections
 from omnivec.ingest.html import html_sections
-from omnivec.ingest.languages import supported
 from omnivec.ingest.media import image_chunk, pdf_drafts
 from omnivec.ingest.model import Chunk, ChunkKind, SourceFile
+from omnivec.ingest.notebook import notebook_drafts
 from omnivec.ingest.split import Draft, fit
 
 log = logging.getLogger(__name__)
@@ -20,15 +20,6 @@ log = logging.getLogger(__name__)
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
 _SECTIONERS = {"markdown": markdown_sections, "rst": rst_sections, "html": html_sections}
 _CHUNK_KINDS: dict[str, ChunkKind] = {"code": "code", "doc": "doc", "pdf": "page", "image": "image"}
-#: comment markers for the header of languages chunked by line windows
-_LINE_COMMENTS = {
-    "kotlin": "//", "swift": "//", "scala": "//", "dart": "//", "groovy": "//", "zig": "//",
-    "css": "/*", "scss": "//", "less": "//", "protobuf": "//", "graphql": "#", "terraform": "#",
-    "lua": "--", "haskell": "--", "elixir": "#", "perl": "#", "r": "#", "julia": "#", "make": "#",
-    "dockerfile": "#", "cmake": "#", "yaml": "#", "toml": "#", "ini": ";", "powershell": "#",
-    "starlark": "#", "nim": "#", "erlang": "%", "ocaml": "(*", "fsharp": "//", "objc": "//",
-    "vim": '"', "verilog": "//", "vhdl": "--", "batch": "REM",
-}  # fmt: skip
 
 
 def chunk_source(
@@ -58,10 +49,10 @@ def chunk_source(
 def _text_drafts(src: SourceFile, text: str) -> list[Draft]:
     if not text.strip():
         return []
+    if src.language == "notebook":
+        return notebook_drafts(text, src.path)
     if src.kind == "code":
-        if supported(src.language):
-            return chunk_code(text, src.path, src.language or "")
-        return line_windows(text, src.path, _LINE_COMMENTS.get(src.language or ""))
+        return code_drafts(text, src.path, src.language or "")
     sectioner = _SECTIONERS.get(src.language or "", text_sections)
     return section_drafts(sectioner(text), src.path)
 
@@ -115,8 +106,8 @@ def _to_chunk(d: Draft, src: SourceFile) -> Chunk:
         text=d.text if d.lines else "",
         display=d.display,
         path=src.path,
-        kind=_CHUNK_KINDS[src.kind],
-        language=src.language,
+        kind=d.kind or _CHUNK_KINDS[src.kind],
+        language=d.language or src.language,
         symbol=d.symbol,
         start_line=d.start_line,
         end_line=d.end_line,
