@@ -148,6 +148,9 @@ def test_minified_reason_thresholds() -> None:
 
 def test_reason_helpers_give_one_short_line() -> None:
     assert one_line("cannot\nread\x1b[2J  this") == "cannot read [2J this"
+    assert one_line("cannot identify image file <_io.BytesIO object at 0x7f23ba111ad0>") == (
+        "cannot identify image file"
+    )
     assert len(one_line("x" * 500)) == 160 and one_line("x" * 500).endswith("...")
     long = "/".join(["folder"] * 30)
     short = shorten_path(long)

@@ -57,8 +57,11 @@ def _text_drafts(src: SourceFile, text: str) -> list[Draft]:
     return section_drafts(sectioner(text), src.path)
 
 
-def decode_text(data: bytes, path: str) -> str:
-    """UTF-8 (a BOM is dropped; UTF-16 with a BOM is accepted), newlines normalised to `\\n`."""
+def decode_text(data: bytes, path: str = "") -> str:
+    """UTF-8 (a BOM is dropped; UTF-16 with a BOM is accepted), newlines normalised to `\\n`.
+
+    The `InputError` for content that is not text leaves `path` out: the indexer reports it as a
+    skip reason beside the path, which would otherwise be printed twice."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             return _newlines(data.decode("utf-16"))
@@ -67,7 +70,7 @@ def decode_text(data: bytes, path: str) -> str:
     nul = data.find(b"\0")
     if nul != -1:
         raise InputError(
-            received=f"{path}: binary content (a NUL byte at byte {nul})",
+            received=f"binary content (a NUL byte at byte {nul:,})",
             expected="a text file",
             fix="add the file to .gitignore or extra_ignores if it is not text",
         )
@@ -78,7 +81,7 @@ def decode_text(data: bytes, path: str) -> str:
         if declared is not None:
             return _newlines(declared)
         raise InputError(
-            received=f"{path}: bytes that are not valid UTF-8 ({exc.reason} at byte {exc.start})",
+            received=f"bytes that are not valid UTF-8 ({exc.reason} at byte {exc.start:,})",
             expected="a UTF-8 text file (or one that declares its encoding, as in PEP 263)",
             fix="re-save it as UTF-8 (e.g. iconv -f <its encoding> -t utf-8), or add it to extra_ignores",
         ) from exc

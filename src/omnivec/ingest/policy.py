@@ -95,11 +95,14 @@ def minified_reason(head: bytes) -> str | None:
 
 
 _BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+#: "<_io.BytesIO object at 0x7f...>": Pillow names its stream in errors; it means nothing to a user
+_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-fA-F]+>")
 
 
 def one_line(text: str, limit: int = 160) -> str:
-    """Control characters and newlines collapsed to one space, cut to `limit` characters with '...'."""
-    flat = " ".join(_BREAKS.sub(" ", text).split())
+    """Control characters and newlines collapsed to one space, Python object reprs dropped, cut to
+    `limit` characters with '...'."""
+    flat = " ".join(_BREAKS.sub(" ", _REPR.sub("", text)).split())
     return flat if len(flat) <= limit else flat[: limit - 3].rstrip() + "..."
 
 

@@ -58,6 +58,9 @@ IGNORED_FILES = frozenset({
 MEDIA_KINDS = ("image", "pdf")
 OUTSIDE_LINK = "symlink to a path outside the indexed folder"
 IGNORE_FILE_BYTES = 1_000_000  # a .gitignore longer than this is not one
+#: folders nest this deep at most: each level costs two stack frames of nested generators, and a
+#: hostile tree thousands of levels deep would otherwise end the walk in a RecursionError
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,9 @@ class _State:
                     yield item
 
     def _enter(self, entry: os.DirEntry[str], rel: str, real_dir: str, rules: list[_Rules]) -> Iterator[Any]:
+        if rel.count("/") >= MAX_DEPTH:
+            yield Skipped(rel, f"a folder nested deeper than the {MAX_DEPTH}-level limit")
+            return
         if not entry.is_symlink():
             yield from self.walk_dir(entry.path, rel + "/", real_dir + os.sep + entry.name, rules)
             return
