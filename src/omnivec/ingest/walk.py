@@ -106,8 +106,9 @@ def walk(
         yield from _single_file(root, opts)
         return
     if not root.is_dir():
+        what = "is not a file or folder" if root.exists() else "does not exist"  # a FIFO, a device
         raise InputError(
-            received=f"a root folder {str(root)!r} that does not exist",
+            received=f"a root folder {str(root)!r} that {what}",
             expected="an existing folder or file",
             fix="check the path",
         )
