@@ -228,3 +228,12 @@ def test_markdown_may_show_its_own_folder_only(renderer, site):
     assert _has(img, GREEN) and not _has(img, RED)
     # both links name the same file, which Chromium asks for once
     assert set(renderer.blocked) == {f"{secret.as_uri()}/canary.png"}
+
+
+def test_billion_laughs_svg_renders_without_expanding(renderer, tmp_path):
+    from tests.ingest.test_hostile import LAUGHS
+
+    svg = tmp_path / "laughs.svg"
+    svg.write_text(LAUGHS)
+    [img] = renderer.html(svg)  # Chromium's XML parser refuses the expansion; no hang, no blow-up
+    assert img.size == (800, 600)
