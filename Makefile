@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: test demo lint typecheck install system-deps bench clean
+.PHONY: test demo lint typecheck install system-deps bench clean fuzz
 
 install: $(STAMP) $(SYS_STAMP)
 
@@ -39,6 +39,16 @@ typecheck: $(STAMP)
 
 test: install lint typecheck
 	$(VENV)/bin/pytest -q
+
+# coverage-guided fuzzing of the chunkers and the notebook and SVG loaders, for a bounded time;
+# not part of `make test`. Crashes are saved in $(FUZZ_DIR) as crash-<sha1> (see the harness).
+FUZZ_SECONDS ?= 120
+FUZZ_DIR ?= $(or $(TMPDIR),/tmp)/omnivec-fuzz
+fuzz: $(STAMP)
+	$(PY) -c "import atheris" 2>/dev/null || $(PY) -m pip install -q 'atheris>=2.3'
+	mkdir -p $(FUZZ_DIR)/corpus
+	$(PY) tests/fuzz/fuzz_ingest.py -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 -max_len=8192 \
+	  -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus
 
 # the main job on the bundled default model: index a real folder (part of the Python stdlib),
 # search it, then show that a second run is incremental

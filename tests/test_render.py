@@ -147,3 +147,93 @@ def test_missing_chromium_names_the_package(tmp_path):
     page.write_text("<p>x</p>")
     with pytest.raises(MissingExtraError, match="apt-get install chromium"):
         render_html(page, chromium=tmp_path / "no-chromium")
+
+
+# --- local files outside the page's folder ---------------------------------------------------------
+RED, GREEN = (255, 0, 0), (0, 160, 0)
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def _has(img, colour) -> bool:
+    return bool((np.asarray(img.convert("RGB")) == colour).all(axis=-1).any())
+
+
+@pytest.fixture
+def site(tmp_path):
+    """`site/` holds the pages and a green picture they may show; `secret/` beside it holds red
+    canaries (a picture, a page, a stylesheet, a font) that must never reach a screenshot."""
+    from PIL import Image
+
+    secret, site = tmp_path / "secret", tmp_path / "site"
+    secret.mkdir()
+    (site / "img").mkdir(parents=True)
+    Image.new("RGB", (200, 200), RED).save(secret / "canary.png")
+    (secret / "canary.html").write_text("<body style='margin:0;background:#f00'>CANARY</body>")
+    (secret / "canary.css").write_text("body{background:#f00 !important}")
+    if FONT.exists():
+        shutil.copy(FONT, secret / "canary.ttf")
+    Image.new("RGB", (200, 200), GREEN).save(site / "img" / "ok.png")
+    (site / "img" / "link.png").symlink_to(secret / "canary.png")  # a link inside that leads out
+    return site, secret
+
+
+def test_pages_cannot_load_files_outside_their_folder(renderer, site):
+    site, secret = site
+    out = secret.as_uri()
+    page = site / "page.html"
+    page.write_text(
+        f"<html><head><link rel='stylesheet' href='{out}/canary.css'>"
+        f"<style>@font-face{{font-family:Canary;src:url({out}/canary.ttf)}}"
+        f"body{{font-family:Canary;background:#fff}} .bg{{background:url('../secret/canary.png');"
+        f"width:100px;height:100px}}</style></head><body>"
+        f"<img src='img/ok.png'><img src='{out}/canary.png'><img src='../secret/canary.png'>"
+        f"<img src='img/link.png'><div class='bg'></div>"
+        f"<iframe src='{out}/canary.html' width=300 height=200></iframe>"
+        f"<iframe src='file:///etc/passwd'></iframe></body></html>"
+    )
+    renderer.blocked.clear()
+    [img] = renderer.html(page)
+    assert _has(img, GREEN), "files in the page's own folder still load"
+    assert not _has(img, RED), "a canary from outside the folder reached the screenshot"
+    blocked = set(renderer.blocked)
+    assert {f"{out}/canary.css", f"{out}/canary.png", f"{out}/canary.html", "file:///etc/passwd"} <= blocked
+    assert (site / "img" / "link.png").as_uri() in blocked
+    if FONT.exists():
+        assert f"{out}/canary.ttf" in blocked
+    assert not any("ok.png" in url for url in blocked)
+
+
+def test_svg_images_cannot_load_files_outside_their_folder(renderer, site):
+    site, secret = site
+    svg = site / "logo.svg"
+    svg.write_text(
+        "<svg xmlns='http://www.w3.org/2000/svg' xmlns:xlink='http://www.w3.org/1999/xlink' width='400' height='200'>"
+        "<image href='img/ok.png' x='0' y='0' width='200' height='200'/>"
+        f"<image xlink:href='{secret.as_uri()}/canary.png' x='200' y='0' width='200' height='200'/></svg>"
+    )
+    renderer.blocked.clear()
+    [img] = renderer.html(svg)
+    assert _has(img, GREEN) and not _has(img, RED)
+    assert renderer.blocked == [f"{secret.as_uri()}/canary.png"]
+
+
+def test_markdown_may_show_its_own_folder_only(renderer, site):
+    site, secret = site
+    md = site / "notes.md"
+    md.write_text(
+        f"# Notes\n\n![ok](img/ok.png) ![out](../secret/canary.png) ![abs]({secret.as_uri()}/canary.png)\n"
+    )
+    renderer.blocked.clear()
+    [img] = renderer.markdown(md)
+    assert _has(img, GREEN) and not _has(img, RED)
+    # both links name the same file, which Chromium asks for once
+    assert set(renderer.blocked) == {f"{secret.as_uri()}/canary.png"}
+
+
+def test_billion_laughs_svg_renders_without_expanding(renderer, tmp_path):
+    from tests.ingest.test_hostile import LAUGHS
+
+    svg = tmp_path / "laughs.svg"
+    svg.write_text(LAUGHS)
+    [img] = renderer.html(svg)  # Chromium's XML parser refuses the expansion; no hang, no blow-up
+    assert img.size == (800, 600)

@@ -67,7 +67,10 @@ def test_ignores_and_kinds(tree: Path) -> None:
         "README.md", "img/logo.png", "notes.xyz", "src/a.py", "src/keep.log", "src/top_only.txt",
         "sub/b.go", "tools/run",
     ]  # fmt: skip
-    assert skipped == {"big.txt": "larger than 4 KB", "data.bin": "binary file", "mystery.dat": "binary file"}
+    assert skipped == {
+        "big.txt": "larger than 4 KB", "data.bin": "binary file", "mystery.dat": "binary file",
+        "package-lock.json": "generated: a lock file",  # reported since issue 13, silent before
+    }  # fmt: skip
     assert (files["src/a.py"].kind, files["src/a.py"].language) == ("code", "python")
     assert (files["README.md"].kind, files["README.md"].language) == ("doc", "markdown")
     assert (files["tools/run"].kind, files["tools/run"].language) == ("code", "python")
@@ -104,7 +107,7 @@ def test_symlinks(tmp_path: Path) -> None:
     (root / "dangling.py").symlink_to(root / "missing.py")
     (root / "self.py").symlink_to(root / "self.py")
     (root / "link.py").symlink_to(root / "src" / "a.py")
-    files, skipped = _found(root)
+    files, skipped = _found(root, follow_external_links=True)
     assert sorted(files) == ["ext1/lib.py", "link.py", "src/a.py"]
     assert skipped["loop"] == "symlink loop"
     assert skipped["src/up"] == "symlink loop"

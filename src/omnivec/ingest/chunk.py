@@ -7,12 +7,12 @@ import re
 from collections.abc import Callable, Sequence
 
 from omnivec.errors import InputError
-from omnivec.ingest.code import chunk_code, line_windows
+from omnivec.ingest.code import code_drafts
 from omnivec.ingest.docs import markdown_sections, rst_sections, section_drafts, text_sections
 from omnivec.ingest.html import html_sections
-from omnivec.ingest.languages import supported
 from omnivec.ingest.media import image_chunk, pdf_drafts
 from omnivec.ingest.model import Chunk, SourceFile
+from omnivec.ingest.notebook import notebook_drafts
 from omnivec.ingest.split import Draft, fit
 from omnivec.kinds import FILE_CHUNK_KIND
 
@@ -20,15 +20,6 @@ log = logging.getLogger(__name__)
 
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.M)
 _SECTIONERS = {"markdown": markdown_sections, "rst": rst_sections, "html": html_sections}
-#: comment markers for the header of languages chunked by line windows
-_LINE_COMMENTS = {
-    "kotlin": "//", "swift": "//", "scala": "//", "dart": "//", "groovy": "//", "zig": "//",
-    "css": "/*", "scss": "//", "less": "//", "protobuf": "//", "graphql": "#", "terraform": "#",
-    "lua": "--", "haskell": "--", "elixir": "#", "perl": "#", "r": "#", "julia": "#", "make": "#",
-    "dockerfile": "#", "cmake": "#", "yaml": "#", "toml": "#", "ini": ";", "powershell": "#",
-    "starlark": "#", "nim": "#", "erlang": "%", "ocaml": "(*", "fsharp": "//", "objc": "//",
-    "vim": '"', "verilog": "//", "vhdl": "--", "batch": "REM",
-}  # fmt: skip
 
 
 def chunk_source(
@@ -58,16 +49,19 @@ def chunk_source(
 def _text_drafts(src: SourceFile, text: str) -> list[Draft]:
     if not text.strip():
         return []
+    if src.language == "notebook":
+        return notebook_drafts(text, src.path)
     if src.kind == "code":
-        if supported(src.language):
-            return chunk_code(text, src.path, src.language or "")
-        return line_windows(text, src.path, _LINE_COMMENTS.get(src.language or ""))
+        return code_drafts(text, src.path, src.language or "")
     sectioner = _SECTIONERS.get(src.language or "", text_sections)
     return section_drafts(sectioner(text), src.path)
 
 
-def decode_text(data: bytes, path: str) -> str:
-    """UTF-8 (a BOM is dropped; UTF-16 with a BOM is accepted), newlines normalised to `\\n`."""
+def decode_text(data: bytes, path: str = "") -> str:
+    """UTF-8 (a BOM is dropped; UTF-16 with a BOM is accepted), newlines normalised to `\\n`.
+
+    The `InputError` for content that is not text leaves `path` out: the indexer reports it as a
+    skip reason beside the path, which would otherwise be printed twice."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             return _newlines(data.decode("utf-16"))
@@ -76,7 +70,7 @@ def decode_text(data: bytes, path: str) -> str:
     nul = data.find(b"\0")
     if nul != -1:
         raise InputError(
-            received=f"{path}: binary content (a NUL byte at byte {nul})",
+            received=f"binary content (a NUL byte at byte {nul:,})",
             expected="a text file",
             fix="add the file to .gitignore or extra_ignores if it is not text",
         )
@@ -87,7 +81,7 @@ def decode_text(data: bytes, path: str) -> str:
         if declared is not None:
             return _newlines(declared)
         raise InputError(
-            received=f"{path}: bytes that are not valid UTF-8 ({exc.reason} at byte {exc.start})",
+            received=f"bytes that are not valid UTF-8 ({exc.reason} at byte {exc.start:,})",
             expected="a UTF-8 text file (or one that declares its encoding, as in PEP 263)",
             fix="re-save it as UTF-8 (e.g. iconv -f <its encoding> -t utf-8), or add it to extra_ignores",
         ) from exc
@@ -115,8 +109,8 @@ def _to_chunk(d: Draft, src: SourceFile) -> Chunk:
         text=d.text if d.lines else "",
         display=d.display,
         path=src.path,
-        kind=FILE_CHUNK_KIND[src.kind],
-        language=src.language,
+        kind=d.kind or FILE_CHUNK_KIND[src.kind],
+        language=d.language or src.language,
         symbol=d.symbol,
         start_line=d.start_line,
         end_line=d.end_line,

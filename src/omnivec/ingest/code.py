@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from omnivec.ingest.languages import BODIES, LEADING, WRAPPERS, Grammar, grammar
+from omnivec.ingest.languages import BODIES, LEADING, WRAPPERS, Grammar, grammar, supported
 from omnivec.ingest.names import node_name
 from omnivec.ingest.split import Draft, Line, has_words, windows
 
@@ -99,6 +99,24 @@ class _Source:
     def header(self, scopes: list[_Def]) -> str:
         lines = [self.path] + [signature(d.node, self.data) for d in scopes[-MAX_HEADER_SCOPES:]]
         return "".join(f"{self.comment} {line}\n" for line in lines)
+
+
+#: comment markers for the header of languages chunked by line windows
+LINE_COMMENTS: dict[str, str] = {
+    "kotlin": "//", "swift": "//", "scala": "//", "dart": "//", "groovy": "//", "zig": "//",
+    "css": "/*", "scss": "//", "less": "//", "protobuf": "//", "graphql": "#", "terraform": "#",
+    "lua": "--", "haskell": "--", "elixir": "#", "perl": "#", "r": "#", "julia": "#", "make": "#",
+    "dockerfile": "#", "cmake": "#", "yaml": "#", "toml": "#", "ini": ";", "powershell": "#",
+    "starlark": "#", "nim": "#", "erlang": "%", "ocaml": "(*", "fsharp": "//", "objc": "//",
+    "vim": '"', "verilog": "//", "vhdl": "--", "batch": "REM",
+}  # fmt: skip
+
+
+def code_drafts(text: str, path: str, language: str) -> list[Draft]:
+    """Drafts for code: tree-sitter chunks where a grammar exists, line windows otherwise."""
+    if supported(language):
+        return chunk_code(text, path, language)
+    return line_windows(text, path, LINE_COMMENTS.get(language))
 
 
 def chunk_code(text: str, path: str, language: str) -> list[Draft]:

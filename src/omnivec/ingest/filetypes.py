@@ -31,7 +31,7 @@ CODE_EXTENSIONS: dict[str, str] = {
     ".cmake": "cmake", ".mk": "make", ".ps1": "powershell", ".bat": "batch", ".cmd": "batch",
     ".vim": "vim", ".m": "objc", ".mm": "objc",
     ".json": "json", ".jsonc": "json", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml",
-    ".ini": "ini", ".cfg": "ini", ".xml": "xml", ".xsd": "xml", ".ipynb": "json",
+    ".ini": "ini", ".cfg": "ini", ".xml": "xml", ".xsd": "xml", ".ipynb": "notebook",
 }  # fmt: skip
 
 DOC_EXTENSIONS: dict[str, str] = {

@@ -1,4 +1,5 @@
-"""HTML -> sections by h1-h6, with the standard library parser (lenient, never raises on bad HTML).
+"""HTML -> sections by h1-h6, with the standard library parser (lenient; see `html_sections` for the
+one malformed construct it raises on).
 
 Text is whitespace-collapsed except inside <pre>; <script>, <style> and friends are dropped; each
 output line remembers the source line it came from, so chunks point at the HTML's real lines.
@@ -99,12 +100,22 @@ class _Extractor(HTMLParser):
 
 def html_sections(text: str) -> list[Section]:
     """Sections of an HTML page; text before the first heading is headed by the <title>."""
-    parser = _Extractor()
-    parser.feed(text)
-    parser.close()
+    try:
+        parser = _parse(text)
+    except AssertionError:
+        # CPython's _markupbase (3.12 and older) asserts on a malformed "<![" marked section such
+        # as "<![<!<" (found by fuzzing); read those as text rather than lose the page
+        parser = _parse(text.replace("<![", "&lt;!["))
     parser.flush()
     sections = parser.out.sections
     title = " ".join(parser.title.split())
     if title and not sections[0].titles:
         sections[0].titles = [title]
     return sections
+
+
+def _parse(text: str) -> _Extractor:
+    parser = _Extractor()
+    parser.feed(text)
+    parser.close()
+    return parser

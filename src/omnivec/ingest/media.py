@@ -24,6 +24,7 @@ from typing import Any
 from omnivec import images
 from omnivec.errors import InputError, require
 from omnivec.ingest.model import Chunk, SourceFile
+from omnivec.ingest.policy import one_line
 from omnivec.ingest.split import Draft, has_words, numbered
 from omnivec.search.tokens import split_identifier
 
@@ -37,7 +38,7 @@ _SVG_SIZE = re.compile(rb'\s(width|height)\s*=\s*["\']?\s*([\d.]+)')
 def pdf_drafts(data: bytes, src: SourceFile) -> list[Draft]:
     """One draft per page (split later if long); pages without text are flagged `needs_ocr`."""
     pdfium = require("pypdfium2", "index", "reading PDFs")
-    doc = _open_pdf(pdfium, data, src.path)
+    doc = _open_pdf(pdfium, data)
     try:
         n = len(doc)
         outline = _outline(doc, n)
@@ -56,21 +57,28 @@ def pdf_drafts(data: bytes, src: SourceFile) -> list[Draft]:
         doc.close()
 
 
-def _open_pdf(pdfium: Any, data: bytes, path: str) -> Any:
+def _open_pdf(pdfium: Any, data: bytes) -> Any:
     try:
         return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         if "password" in str(exc).lower():
             raise InputError(
-                received=f"{path}: an encrypted PDF ({exc})",
+                received="an encrypted PDF",
                 expected="a PDF that opens without a password",
                 fix="decrypt it (e.g. qpdf --decrypt in.pdf out.pdf) or add it to extra_ignores",
             ) from exc
         raise InputError(
-            received=f"{path}: a PDF that cannot be read ({exc})",
+            received=f"a PDF that cannot be read ({_pdfium_message(exc)})",
             expected="a valid PDF file",
             fix="re-export or repair it (e.g. qpdf in.pdf out.pdf), or add it to extra_ignores",
         ) from exc
+
+
+def _pdfium_message(exc: Exception) -> str:
+    # "Failed to load document (PDFium: Data format error)." -> "Data format error"
+    text = one_line(str(exc), 120)
+    m = re.search(r"PDFium: ([^)]*)", text)
+    return m.group(1) if m else text.rstrip(".")
 
 
 def _page_text(doc: Any, i: int, path: str) -> str:
@@ -120,7 +128,7 @@ def image_chunk(src: SourceFile, data: bytes) -> Chunk:
     """The one chunk of an image file (see the module docstring)."""
     fmt = src.language or src.path.rsplit(".", 1)[-1].lower()
     extra: dict[str, Any] = {"format": fmt, "image_hash": hashlib.blake2b(data, digest_size=16).hexdigest()}
-    extra.update(_svg_size(data, src.path) if fmt == "svg" else _raster_size(data, src.path))
+    extra.update(_svg_size(data) if fmt == "svg" else _raster_size(data))
     caption = caption_words(src.path)
     return Chunk(
         text=caption, display=caption, path=src.path, kind="image", language=fmt, symbol=None,
@@ -136,37 +144,44 @@ def caption_words(path: str) -> str:
     return " ".join(words) or stem
 
 
-def _raster_size(data: bytes, path: str) -> dict[str, int]:
+def _raster_size(data: bytes) -> dict[str, int]:
     image_mod = images.pil()
     try:
         img = image_mod.open(io.BytesIO(data))
         width, height = img.size
         if width * height > images.MAX_PIXELS:
-            raise InputError(
-                f"{path}: an image of {width}x{height} pixels",
-                f"at most {images.MAX_PIXELS} pixels",
-                "downscale it or add it to extra_ignores",
-            )
+            raise _too_large(f"{width}x{height} pixels")
         img.seek(0)
         img.load()  # decode now: truncated files only fail here
     except InputError:
         raise
-    except (OSError, ValueError, SyntaxError, EOFError, image_mod.DecompressionBombError) as exc:
+    except image_mod.DecompressionBombError as exc:  # Pillow's own guard, past twice its limit
+        m = re.search(r"\((\d+) pixels\)", str(exc))
+        raise _too_large(f"{int(m.group(1)):,} pixels" if m else "too many pixels") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise InputError(
-            received=f"{path}: an image that cannot be decoded ({type(exc).__name__}: {exc})",
+            received=f"an image that cannot be decoded ({one_line(str(exc), 100) or type(exc).__name__})",
             expected="a readable png, jpeg, webp, gif, bmp or tiff file",
             fix="re-export the file or add it to extra_ignores",
         ) from exc
     if width == 0 or height == 0:
-        raise InputError(f"{path}: an image of {width}x{height}", "a non-empty image", "re-export it")
+        raise InputError(f"an image of {width}x{height} pixels", "a non-empty image", "re-export it")
     return {"width": width, "height": height}
 
 
-def _svg_size(data: bytes, path: str) -> dict[str, int]:
+def _too_large(size: str) -> InputError:
+    limit = f"{images.MAX_PIXELS / 1e6:g}-megapixel limit"
+    return InputError(
+        f"an image of {size} exceeds the {limit}", f"at most {images.MAX_PIXELS:,} pixels",
+        "downscale it or add it to extra_ignores",
+    )  # fmt: skip
+
+
+def _svg_size(data: bytes) -> dict[str, int]:
     tag = _SVG_TAG.search(data[:8192])
     if tag is None:
         raise InputError(
-            received=f"{path}: a .svg file without an <svg> element",
+            received="a .svg file without an <svg> element",
             expected="an SVG image",
             fix="re-export the file or add it to extra_ignores",
         )

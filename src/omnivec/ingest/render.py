@@ -1,15 +1,20 @@
 """Page images for the screenshot pipeline: PDF pages (pypdfium2), HTML and Markdown (Chromium).
 
 HTML is rendered by Debian's Chromium driven through Playwright (`omnivec[render]`); no browser is
-ever downloaded. Every request other than `file:` and `data:` is aborted, so rendering a page
-never reaches the network, and each request that was refused is listed in `Renderer.blocked`.
+ever downloaded. Every request is checked before Chromium makes it: `data:`, `blob:` and `about:`
+pass, a `file:` URL passes only when its real path (symlinks resolved) lies inside the page's own
+folder, and everything else is aborted. So rendering never reaches the network, and a page (or an
+SVG) cannot pull `file:///etc/passwd` or `~/.ssh` into a screenshot through an image, an iframe,
+CSS or a font. Each refused request is listed in `Renderer.blocked`.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,7 +35,8 @@ CHROMIUM_FLAGS = (
     # belt and braces beside the request filter: no host name resolves
     "--host-resolver-rules=MAP * ~NOTFOUND",
 )  # fmt: skip
-_LOCAL_SCHEMES = ("file", "data", "about", "blob")
+#: schemes that never leave the page: inline data and blank frames; `file:` is checked per path
+_INLINE_SCHEMES = ("data", "about", "blob")
 
 
 # --- PDF ---------------------------------------------------------------------------------------
@@ -124,18 +130,23 @@ class Renderer:
         full_page: bool = False,
         max_tiles: int | None = None,
         javascript: bool = True,
+        allow: Sequence[str | Path] = (),
     ) -> list[Any]:
         """Screenshot a local HTML file: the first viewport, or with `full_page` the whole page cut
-        into consecutive viewport-sized tiles (the last one may be shorter)."""
+        into consecutive viewport-sized tiles (the last one may be shorter).
+
+        The page may load local files from its own folder (and below) and from the folders in
+        `allow`; every other request is aborted and listed in `blocked`."""
         if self._browser is None:
             raise InputError("a Renderer that is not open", "use inside `with Renderer() as r:`", "open it")
         url = _local_url(source)
+        folders = tuple(os.path.realpath(f) for f in (_file_path(url).parent, *allow))
         context = self._browser.new_context(
             viewport={"width": self.width, "height": self.height}, device_scale_factor=1,
             service_workers="block", java_script_enabled=javascript,
         )  # fmt: skip
         try:
-            context.route("**/*", self._filter)
+            context.route("**/*", functools.partial(self._filter, folders=folders))
             page = context.new_page()
             page.goto(url, wait_until="load", timeout=self.timeout_ms)
             png = page.screenshot(full_page=full_page, type="png", timeout=self.timeout_ms)
@@ -152,16 +163,20 @@ class Renderer:
         with tempfile.TemporaryDirectory(prefix="omnivec-md-") as tmp:
             page = Path(tmp) / "page.html"
             page.write_text(html, encoding="utf-8")
-            return self.html(page, full_page=full_page, max_tiles=max_tiles, javascript=False)
+            return self.html(
+                page, full_page=full_page, max_tiles=max_tiles, javascript=False, allow=[path.parent]
+            )
 
-    def _filter(self, route: Any) -> None:
+    def _filter(self, route: Any, folders: tuple[str, ...]) -> None:
         url = route.request.url
-        if urlparse(url).scheme in _LOCAL_SCHEMES:
+        scheme = urlparse(url).scheme
+        if scheme in _INLINE_SCHEMES or (scheme == "file" and _inside(url, folders)):
             route.continue_()
-        else:
-            self.blocked.append(url)
-            log.info("blocked a network request while rendering: %s", url)
-            route.abort("blockedbyclient")
+            return
+        self.blocked.append(url)
+        what = "a local file outside the page's folder" if scheme == "file" else "a network request"
+        log.info("blocked %s while rendering: %s", what, url)
+        route.abort("blockedbyclient")
 
 
 def render_html(
@@ -227,6 +242,18 @@ def _local_url(source: str | Path) -> str:
             f"HTML file {path}, which does not exist", "an existing local file", "check the path"
         )
     return path.resolve().as_uri()
+
+
+def _file_path(url: str) -> Path:
+    return Path(unquote(urlparse(url).path))
+
+
+def _inside(url: str, folders: tuple[str, ...]) -> bool:
+    """Whether the file `url` names, its symlinks and `..` resolved, lies in one of `folders`."""
+    if urlparse(url).netloc not in ("", "localhost"):  # file://server/share: a network path
+        return False
+    real = os.path.realpath(_file_path(url))
+    return any(real == f or real.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
 
 def _tiles(png: bytes, height: int, max_tiles: int | None) -> list[Any]:

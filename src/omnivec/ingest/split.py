@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from omnivec.kinds import ChunkKind
+
 Line = tuple[int, str]  # (1-based source line number, text without the newline)
 CountTokens = Callable[[Sequence[str]], list[int]]
 
@@ -37,6 +39,8 @@ class Draft:
     extra: dict[str, Any] = field(default_factory=dict)
     seq: tuple[int, ...] = ()
     span: tuple[int, int] | None = None  # the lines it stands for, when wider than its records
+    kind: ChunkKind | None = None  # when not the file's (a notebook's Markdown cell is a doc)
+    language: str | None = None  # when not the file's (a notebook's cells are in its kernel's)
 
     @property
     def display(self) -> str:

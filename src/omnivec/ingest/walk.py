@@ -5,9 +5,16 @@ spot binaries and `#!` scripts). `.gitignore` files are honoured at every level 
 deepest file that matches decides, as in git), plus `.git/info/exclude`, a built-in list of
 tool/cache folders, and `extra_ignores` (patterns relative to the root). Paths come out sorted.
 
-Symlinked files are followed. A symlinked folder is followed only when it points outside the root
-(anything inside is indexed under its own path) and only once per real path; a link back to one
-of its own ancestors is reported as a "symlink loop".
+Nothing outside the root is read by default: a symlink whose target lies outside it is reported
+and left alone (`follow_external_links=True` follows it). A symlinked file inside the root is
+indexed under the link's path; a symlinked folder inside the root is not entered (its files are
+indexed under their own path), an outside one at most once per real path, and a link back to one
+of its own ancestors is reported as a "symlink loop". Only regular files are ever opened (a FIFO
+would block, a device never ends), and every read is bounded.
+
+Key and credential files (`policy.SECRET_NAMES`) and generated files (lock files, minified code,
+source maps: `policy.GENERATED_NAMES` and a line-length check) are reported and left out unless
+`include_secrets` / `include_generated` say otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +32,14 @@ from typing import Any
 from omnivec.errors import InputError, require
 from omnivec.ingest.filetypes import SNIFF_BYTES, classify, known_binary, sniff
 from omnivec.ingest.model import Skipped, SourceFile
+from omnivec.ingest.policy import (
+    MINIFIED_HEAD_BYTES,
+    MINIFIED_MIN_BYTES,
+    generated_reason,
+    minified_reason,
+    one_line,
+    secret_reason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +50,28 @@ IGNORED_DIRS = frozenset({
     ".next", ".nuxt", ".parcel-cache", ".turbo", ".terraform", "htmlcov", ".cache", ".omnivec",
 })  # fmt: skip
 IGNORED_DIR_SUFFIXES = (".egg-info",)
-#: lock files are machine-written noise; .env files usually hold secrets
+#: left out silently; secrets and lock files are reported instead (see `omnivec.ingest.policy`)
 IGNORED_FILES = frozenset({
-    ".DS_Store", "Thumbs.db", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock",
-    "Cargo.lock", "composer.lock", "Gemfile.lock", "uv.lock", "Pipfile.lock", "go.sum", ".env",
-    ".git",  # a worktree's or submodule's pointer file
+    ".DS_Store", "Thumbs.db", ".git",  # .git: a worktree's or submodule's pointer file
     ".gitignore", ".gitattributes", ".gitmodules", ".dockerignore", ".npmignore",  # tool config
 })  # fmt: skip
 MEDIA_KINDS = ("image", "pdf")
+OUTSIDE_LINK = "symlink to a path outside the indexed folder"
+IGNORE_FILE_BYTES = 1_000_000  # a .gitignore longer than this is not one
+#: folders nest this deep at most: each level costs two stack frames of nested generators, and a
+#: hostile tree thousands of levels deep would otherwise end the walk in a RecursionError
+MAX_DEPTH = 100
+
+
+@dataclass(frozen=True)
+class WalkOptions:
+    """What `walk` lets through; see `walk` for each field."""
+
+    max_file_bytes: int = 2_000_000
+    max_media_bytes: int = 64_000_000
+    follow_external_links: bool = False
+    include_secrets: bool = False
+    include_generated: bool = False
 
 
 def walk(
@@ -51,28 +80,41 @@ def walk(
     max_file_bytes: int = 2_000_000,
     extra_ignores: Sequence[str] = (),
     max_media_bytes: int = 64_000_000,
+    follow_external_links: bool = False,
+    include_secrets: bool = False,
+    include_generated: bool = False,
 ) -> Iterator[SourceFile | Skipped]:
     """Yield every indexable file under `root` as a `SourceFile`, and what was left out as `Skipped`.
 
     `max_file_bytes` bounds text files; images and PDFs, which are routinely larger, are bounded by
-    `max_media_bytes`. Ignored files are not reported. Order is sorted by path.
+    `max_media_bytes`. Ignored files (.gitignore, built-in tool folders) are not reported; every
+    other file left out is, with a one-line reason. Order is sorted by path.
+
+    - `follow_external_links`: follow symlinks to files and folders outside `root` (off: each is
+      reported as "symlink to a path outside the indexed folder");
+    - `include_secrets`: index key and credential files (`.env`, `id_rsa`, `*.pem`, ...);
+    - `include_generated`: index lock files, source maps and minified code.
 
     >>> for f in walk(Path("my-repo")):  # doctest: +SKIP
     ...     print(f.path, f.kind if isinstance(f, SourceFile) else f.reason)
     """
     root = Path(root)
+    opts = WalkOptions(
+        max_file_bytes, max_media_bytes, follow_external_links, include_secrets, include_generated
+    )
     if root.is_file():  # a single file: a tree of one
-        yield from _single_file(root, max_file_bytes, max_media_bytes)
+        yield from _single_file(root, opts)
         return
     if not root.is_dir():
+        what = "is not a file or folder" if root.exists() else "does not exist"  # a FIFO, a device
         raise InputError(
-            received=f"a root folder {str(root)!r} that does not exist",
+            received=f"a root folder {str(root)!r} that {what}",
             expected="an existing folder or file",
             fix="check the path",
         )
     real_root = os.path.realpath(root)
     rules = [_Rules("", _spec(_read_lines(root / ".git" / "info" / "exclude")))]
-    state = _State(real_root, max_file_bytes, max_media_bytes, _Rules("", _spec(extra_ignores)))
+    state = _State(real_root, opts, _Rules("", _spec(extra_ignores)))
     yield from state.walk_dir(str(root), "", real_root, rules)
 
 
@@ -99,9 +141,8 @@ class _Rules:
 
 
 class _State:
-    def __init__(self, real_root: str, max_bytes: int, max_media: int, extra: _Rules) -> None:
-        self.real_root, self.extra = real_root, extra
-        self.max_bytes, self.max_media = max_bytes, max_media
+    def __init__(self, real_root: str, opts: WalkOptions, extra: _Rules) -> None:
+        self.real_root, self.opts, self.extra = real_root, opts, extra
         self.followed: list[str] = []  # real paths of outside folders entered through symlinks
 
     def walk_dir(self, abs_dir: str, rel_dir: str, real_dir: str, rules: list[_Rules]) -> Iterator[Any]:
@@ -114,7 +155,7 @@ class _State:
         except FileNotFoundError:
             return  # deleted since its parent was listed
         except OSError as exc:
-            yield Skipped(rel_dir.rstrip("/") or ".", f"cannot list folder ({exc.strerror or exc})")
+            yield Skipped(rel_dir.rstrip("/") or ".", one_line(f"cannot list folder ({exc.strerror or exc})"))
             return
         names = {e.name for e in entries}
         if rel_dir and "pyvenv.cfg" in names:  # a virtualenv, whatever its name
@@ -135,6 +176,9 @@ class _State:
                     yield item
 
     def _enter(self, entry: os.DirEntry[str], rel: str, real_dir: str, rules: list[_Rules]) -> Iterator[Any]:
+        if rel.count("/") >= MAX_DEPTH:
+            yield Skipped(rel, f"a folder nested deeper than the {MAX_DEPTH}-level limit")
+            return
         if not entry.is_symlink():
             yield from self.walk_dir(entry.path, rel + "/", real_dir + os.sep + entry.name, rules)
             return
@@ -151,11 +195,18 @@ class _State:
             return "symlink loop"
         if _under(target, self.real_root):
             return "symlink to a folder inside the tree (indexed under its own path)"
+        if not self.opts.follow_external_links:
+            return OUTSIDE_LINK
         if any(_under(target, done) for done in self.followed):
             return "symlink to a folder already walked"
         return None
 
     def _file(self, entry: os.DirEntry[str], rel: str) -> SourceFile | Skipped | None:
+        reason = self._name_problem(rel)
+        if reason is None and entry.is_symlink():
+            reason = self._file_link_problem(entry.path)
+        if reason:
+            return Skipped(rel, reason)
         try:
             st = entry.stat()  # follows symlinks
         except FileNotFoundError:
@@ -165,28 +216,59 @@ class _State:
                 rel, "symlink loop" if exc.errno == errno.ELOOP else f"cannot stat ({exc.strerror})"
             )
         if not stat.S_ISREG(st.st_mode):
-            return Skipped(rel, "not a regular file")
+            return Skipped(rel, "not a regular file")  # a FIFO, device or socket: never opened
         if not os.access(entry.path, os.R_OK):
             return Skipped(rel, "permission denied")
+        return self._regular(entry, rel, st)
+
+    def _name_problem(self, rel: str) -> str | None:
+        name = rel.rsplit("/", 1)[-1]
+        if not self.opts.include_secrets and (reason := secret_reason(rel)):
+            return reason
+        if not self.opts.include_generated and (reason := generated_reason(name)):
+            return reason
+        return None
+
+    def _file_link_problem(self, path: str) -> str | None:
+        if self.opts.follow_external_links or _under(os.path.realpath(path), self.real_root):
+            return None
+        return OUTSIDE_LINK
+
+    def _regular(self, entry: os.DirEntry[str], rel: str, st: os.stat_result) -> SourceFile | Skipped:
         found = classify(entry.name)
-        limit = self.max_media if found and found[0] in MEDIA_KINDS else self.max_bytes
+        limit = self.opts.max_media_bytes if found and found[0] in MEDIA_KINDS else self.opts.max_file_bytes
         if st.st_size > limit:
             return Skipped(rel, f"larger than {_human(limit)}")
         if found is None:
             if known_binary(entry.name):
                 return Skipped(rel, "binary file")
-            found_or_reason = _sniff(entry.path)
-            if isinstance(found_or_reason, str):
-                return Skipped(rel, found_or_reason)
-            found = found_or_reason
+            head = _read_head(entry.path, SNIFF_BYTES)
+            if isinstance(head, str):
+                return Skipped(rel, head)
+            found = sniff(head)
+            if found is None:
+                return Skipped(rel, "binary file")
         kind, language = found
+        if self._may_be_minified(kind, language, st.st_size):
+            head = _read_head(entry.path, MINIFIED_HEAD_BYTES)
+            reason = head if isinstance(head, str) else minified_reason(head)
+            if reason:
+                return Skipped(rel, reason)
         return SourceFile(rel, Path(entry.path), st.st_size, st.st_mtime_ns, kind, language)
 
+    def _may_be_minified(self, kind: str, language: str | None, size: int) -> bool:
+        # prose (Markdown, text) legitimately keeps a paragraph per line; notebooks are JSON whose
+        # cells are split out later
+        code_like = (kind == "code" and language != "notebook") or language in ("html", "xml")
+        return code_like and size >= MINIFIED_MIN_BYTES and not self.opts.include_generated
 
-def _single_file(path: Path, max_bytes: int, max_media: int) -> Iterator[SourceFile | Skipped]:
+
+def _single_file(path: Path, opts: WalkOptions) -> Iterator[SourceFile | Skipped]:
     with os.scandir(path.parent) as it:
         entry = next((e for e in it if e.name == path.name), None)
-    state = _State(os.path.realpath(path.parent), max_bytes, max_media, _Rules("", None))
+    # a file named on its own was asked for by name: follow its link, keep it whatever its name
+    opts = WalkOptions(opts.max_file_bytes, opts.max_media_bytes, True, True, opts.include_generated)
+    state = _State(os.path.realpath(path.parent), opts, _Rules("", None))
     item = state._file(entry, path.name) if entry is not None else None
     if item is not None:
         yield item
@@ -218,15 +300,24 @@ def _ignored(rel: str, rules: list[_Rules]) -> bool:
     return False
 
 
-def _sniff(path: str) -> tuple[Any, str] | str:
+def _read_head(path: str, n: int) -> bytes | str:
+    """The first `n` bytes of a regular file, or why it cannot be read. Opened non-blocking and
+    checked with `fstat`: a file swapped for a FIFO since its `stat` must not hang the walk."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(SNIFF_BYTES)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except PermissionError:
         return "permission denied"
     except OSError as exc:
-        return f"cannot read ({exc.strerror})"
-    return sniff(head) or "binary file"
+        return one_line(f"cannot read ({exc.strerror})")
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            return "not a regular file"
+        return os.read(fd, n)
+    except OSError as exc:
+        return one_line(f"cannot read ({exc.strerror})")
+    finally:
+        os.close(fd)
 
 
 def _under(path: str, folder: str) -> bool:
@@ -234,10 +325,10 @@ def _under(path: str, folder: str) -> bool:
 
 
 def _read_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text("utf-8", errors="replace").splitlines()
-    except OSError:
+    if not path.is_file():  # also keeps a FIFO or device named .gitignore from being opened
         return []
+    head = _read_head(str(path), IGNORE_FILE_BYTES)
+    return [] if isinstance(head, str) else head.decode("utf-8", "replace").splitlines()
 
 
 def _spec(lines: Sequence[str]) -> Any:
