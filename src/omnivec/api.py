@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from omnivec.config import cache_dir, default_model
 from omnivec.errors import StoreError
 from omnivec.index.config import IndexConfig
-from omnivec.index.discovery import default_store
+from omnivec.index.discovery import default_store, prepare_store_folder
+from omnivec.index.progress import IndexProgress, ProgressCallback
 from omnivec.index.updater import Indexer, IndexReport
 from omnivec.search.query import Query
 from omnivec.search.searcher import Searcher
@@ -75,8 +75,15 @@ class Index:
         screenshot_model: str | None = "default",
         max_file_bytes: int = 2_000_000,
         render_docs: bool = False,
+        follow_links: bool = False,
+        include_secrets: bool = False,
+        include_generated: bool = False,
     ) -> Index:
-        """Open for writing, creating the store on first use; models must match an existing store."""
+        """Open for writing, creating the store on first use; models must match an existing store.
+
+        The models are written down with the store only once they have loaded, so a first run
+        with a model that cannot load leaves nothing pinned to it.
+        """
         root = Path(root).resolve()
         # a URI of another backend is refused here, before anything is created on disk
         sdir = store_folder(store_dir) if store_dir else default_store(root)
@@ -89,14 +96,17 @@ class Index:
             else screenshot_model,
             max_file_bytes=max_file_bytes,
             render_docs=render_docs,
+            follow_links=follow_links,
+            include_secrets=include_secrets,
+            include_generated=include_generated,
         )
         existing = IndexConfig.load(sdir)
         if existing is not None:
             existing.check_same_models(wanted)
             if Path(existing.root) != root:
                 log.warning("index at %s was built from %s; now indexing %s", sdir, existing.root, root)
+        prepare_store_folder(sdir)
         store = _open_store(sdir, writer=True)
-        wanted.save(sdir)
         return cls(sdir, wanted, store, writer=True)
 
     @classmethod
@@ -146,11 +156,24 @@ class Index:
         return load_encoder(name, **kw)
 
     def encoders(self) -> dict[str, Encoder]:
-        return {c: self.encoder(c) for c in self.config.models()}
+        """Every collection's encoder; a writer then records its settings with the store."""
+        loaded = {c: self.encoder(c) for c in self.config.models()}
+        if self.writer and IndexConfig.load(self.store_dir) != self.config:
+            self.config.save(self.store_dir)
+        return loaded
 
-    def update(self, progress: Callable[[str], None] | None = None, use_cache: bool = True) -> IndexReport:
+    def update(self, progress: ProgressCallback | None = None, use_cache: bool = True) -> IndexReport:
+        """Bring the store up to date with the folder; the report's `seconds` include model loading.
+
+        `progress` gets `IndexProgress` snapshots (phase, files and bytes done of the totals, chunks).
+        """
         from omnivec.encoders.cache import EmbeddingCache
 
+        if progress is not None:
+            progress(IndexProgress("loading models"))
+        started = time.perf_counter()
+        encoders = self.encoders()
+        loaded = time.perf_counter() - started
         cache = EmbeddingCache(cache_dir() / "embeddings.sqlite") if use_cache else None
         root = Path(self.config.root)
         store = self.store_dir.resolve()
@@ -159,12 +182,13 @@ class Index:
         indexer = Indexer(
             self.store,
             self.config,
-            self.encoders(),
+            encoders,
             cache=cache,
             assets=self.store_dir / "assets",
             ignore=ignore,
         )
         report = indexer.update(root, progress=progress)
+        report.seconds = {"load": loaded, **report.seconds}
         log.info("indexed %s", report.as_dict())
         return report
 

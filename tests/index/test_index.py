@@ -25,7 +25,7 @@ def test_first_index_reports_every_file(fake_index):
     skipped = dict(r.skipped)
     assert "blob.bin" in skipped and "binary" in skipped["blob.bin"]
     assert not any(p.startswith("ignored/") for p, _ in r.skipped)
-    assert set(r.seconds) == {"parse", "embed", "store"}
+    assert set(r.seconds) == {"load", "parse", "embed", "store"}
 
 
 def test_search_finds_symbols_by_keyword_and_dense(fake_index):
@@ -82,9 +82,74 @@ def test_bad_file_is_skipped_and_keeps_previous_version(fake_index, repo):
 
 
 def test_store_refuses_other_models(fake_index, repo, tmp_path):
+    fake_index.update()
     fake_index.close()
     with pytest.raises(RecipeMismatchError, match="omnivec/fake -> sentence-transformers/all-MiniLM-L6-v2"):
         Index.create(repo, tmp_path / "store", image_model=None, screenshot_model=None)
+
+
+def test_a_model_that_fails_to_load_pins_nothing(repo, tmp_path):
+    from omnivec.errors import OmnivecError
+
+    idx = Index.create(
+        repo, tmp_path / "s", text_model="no-such/model", image_model=None, screenshot_model=None
+    )
+    with idx, pytest.raises(OmnivecError):
+        idx.update()
+    # the retry with a model that loads is not refused as "another model"
+    with Index.create(repo, tmp_path / "s", text_model="omnivec/fake", image_model=None,
+                      screenshot_model=None) as idx:  # fmt: skip
+        assert idx.update().indexed == 3
+    with Index.open(tmp_path / "s") as idx:
+        assert idx.config.text_model == "omnivec/fake"
+
+
+def test_store_folder_is_private_and_git_ignored(fake_index):
+    fake_index.update()
+    folder = fake_index.store_dir
+    assert folder.stat().st_mode & 0o077 == 0, oct(folder.stat().st_mode)
+    assert (folder / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_a_store_path_that_is_a_file_is_a_clear_error(repo, tmp_path):
+    from omnivec.errors import InputError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="which is a file"):
+        Index.create(repo, tmp_path / "file", text_model="omnivec/fake")
+    with pytest.raises(InputError, match="limit of -1000000 bytes"):
+        Index.create(repo, tmp_path / "s2", text_model="omnivec/fake", max_file_bytes=-1_000_000)
+
+
+def test_progress_has_totals_before_the_first_file(repo, tmp_path):
+    seen = []
+    with Index.create(repo, tmp_path / "s", text_model="omnivec/fake", image_model=None,
+                      screenshot_model=None) as idx:  # fmt: skip
+        report = idx.update(progress=seen.append)
+    phases = [p.phase for p in seen]
+    assert phases[0] == "loading models" and phases[-1] == "done"
+    first = next(p for p in seen if p.phase == "indexing")
+    assert first.files_total == report.seen and first.bytes_total > 0
+    last = seen[-1]
+    assert last.files_done == report.seen and last.bytes_done == last.bytes_total
+    assert last.chunks_done == report.chunks and sorted(report.changed) == [
+        "README.md",
+        "pkg/stack.py",
+        "web.js",
+    ]
+
+
+def test_walk_options_are_kept_with_the_store(repo, tmp_path):
+    (repo / ".env").write_text("TOKEN=hunter2\n")
+    with Index.create(repo, tmp_path / "s", text_model="omnivec/fake", image_model=None,
+                      screenshot_model=None) as idx:  # fmt: skip
+        assert ".env" in dict(idx.update().skipped)
+    with Index.create(repo, tmp_path / "s", text_model="omnivec/fake", image_model=None,
+                      screenshot_model=None, include_secrets=True) as idx:  # fmt: skip
+        assert idx.update().indexed == 1
+        assert idx.search("TOKEN hunter2", k=1, mode="keyword")[0].path == ".env"
+    with Index.open(tmp_path / "s") as idx:
+        assert idx.config.include_secrets
 
 
 def test_second_writer_is_refused_readers_are_not(fake_index, repo, tmp_path):

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from omnivec.cli.output import safe_name
 from omnivec.errors import OmnivecError
 
 #: a folder, or `file://PATH`; URIs of other backends are refused until their extra registers them
@@ -26,8 +27,25 @@ app = typer.Typer(
 COMMAND_MODULES = ("omnivec.cli.embed", "omnivec.cli.index", "omnivec.cli.search", "omnivec.cli.eval")
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        typer.echo(f"omnivec {version('omnivec')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """omnivec: index and search code, images and documents with BGE-style embedding models."""
+
+
 def fail(exc: OmnivecError) -> Any:
-    typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+    typer.secho(f"error: {safe_name(exc)}", err=True, fg=typer.colors.RED)
     sys.exit(2)
 
 

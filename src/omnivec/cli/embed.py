@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -57,9 +58,12 @@ def unescape(text: str | None) -> str | None:
     return text.replace("\\\\", "\0").replace("\\n", "\n").replace("\\t", "\t").replace("\0", "\\")
 
 
-def read_inputs(source: str) -> tuple[list[str], list[str], int]:
-    """(ids, texts, blank lines skipped) from a text file, a JSONL file or `-`."""
-    raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+MAX_INPUT_BYTES = 512_000_000  # far above any real batch of texts; below what exhausts memory
+
+
+def read_inputs(source: str, limit: int = MAX_INPUT_BYTES) -> tuple[list[str], list[str], int]:
+    """(ids, texts, blank lines skipped) from a text file, a JSONL file or `-`; reads at most `limit`."""
+    raw = _read_bounded(source, limit)
     try:
         lines = raw.decode("utf-8").splitlines()
     except UnicodeDecodeError as exc:
@@ -97,6 +101,39 @@ def read_inputs(source: str) -> tuple[list[str], list[str], int]:
     return ids, texts, blank
 
 
+def _read_bounded(source: str, limit: int) -> bytes:
+    """The bytes of a regular file or stdin, refusing devices (/dev/zero never ends) and more than
+    `limit` bytes, before anything is embedded."""
+    if source != "-":
+        path = Path(source)
+        if not path.is_file():
+            what = "does not exist" if not path.exists() else "is not a regular file"
+            raise InputError(f"input {source}, which {what}", "a text or JSONL file, or '-' for stdin",
+                             "check the path")  # fmt: skip
+    with sys.stdin.buffer if source == "-" else open(source, "rb") as fh:
+        raw = fh.read(limit + 1)
+    if len(raw) > limit:
+        raise InputError(
+            received=f"input {source} of more than {limit:,} bytes",
+            expected=f"at most {limit:,} bytes per run",
+            fix="split the input into several files and embed them one by one",
+        )
+    return raw
+
+
+def check_output(out: Path) -> None:
+    """Refuse an output path that cannot be written, before any model loads or work is done."""
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"--out {out}, whose folder does not exist", "a path in an existing folder",
+                         f"create it first: mkdir -p {folder}")  # fmt: skip
+    if out.suffix != ".npy":
+        raise InputError(f"--out {out}", "a path ending in .npy", f"use --out {out.with_suffix('.npy')}")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"--out {out} in a folder you cannot write to", "a writable folder",
+                         "pick another folder")  # fmt: skip
+
+
 @app.command()
 def embed(
     source: Annotated[str, typer.Argument(help="Text file (one item per line), JSONL {id,text}, or '-'.")],
@@ -112,10 +149,12 @@ def embed(
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: one per core).")] = None,
 ) -> None:
     """Embed texts with a model and write the vectors (.npy) or print them as JSONL."""
+    if out is not None:
+        check_output(out)
+    ids, texts, blank = read_inputs(source)
     setup_runtime(threads)
     from omnivec.encoders.registry import load_encoder
 
-    ids, texts, blank = read_inputs(source)
     enc = load_encoder(model, recipe=recipe, max_length=max_length)
     res = enc.embed(texts, role=role, instruction=unescape(instruction), task=task, progress=True)  # type: ignore[arg-type]
     if out is not None:

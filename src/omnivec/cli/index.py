@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
+import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from omnivec.cli.app import StoreOpt, app
-from omnivec.cli.output import safe_name
+from omnivec.cli.output import console, safe_name
+from omnivec.cli.progress import print_report, progress_display
+from omnivec.errors import InputError
 from omnivec.runtime import setup_runtime
 
 
@@ -23,83 +25,58 @@ def index(
     screenshot_model: Annotated[
         str | None, typer.Option(help="Page-image model; 'none' to skip.")
     ] = "default",
-    max_file_mb: Annotated[float, typer.Option(help="Skip files larger than this.")] = 2.0,
+    max_file_mb: Annotated[float, typer.Option(help="Skip text files larger than this.")] = 2.0,
     render_docs: Annotated[
         bool,
         typer.Option(
             help="Also screenshot HTML/Markdown pages (headless Chromium) for the page-image model."
         ),
     ] = False,
+    follow_links: Annotated[
+        bool, typer.Option(help="Follow symlinks that lead outside the folder (skipped by default).")
+    ] = False,
+    include_secrets: Annotated[
+        bool, typer.Option(help="Index key and credential files (.env, id_rsa, *.pem; skipped by default).")
+    ] = False,
+    include_generated: Annotated[
+        bool, typer.Option(help="Index lock files, source maps and minified code (skipped by default).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: one per core).")] = None,
 ) -> None:
     """Index PATH incrementally: unchanged files cost nothing, deleted files are dropped."""
+    started = time.perf_counter()
+    if not path.is_dir():
+        raise InputError(
+            f"{path}, which is not a folder", "a repository or folder to index", "check the path"
+        )
     setup_runtime(threads)
     from omnivec.api import Index
 
-    if not path.is_dir():
-        typer.secho(f"error: {path} is not a folder; expected a repository or folder to index.", err=True)
-        raise typer.Exit(2)
     with Index.create(
         path, store, text_model=model, image_model=_none(image_model),
-        screenshot_model=_none(screenshot_model), max_file_bytes=int(max_file_mb * 1e6), render_docs=render_docs,
-    ) as idx, _Progress() as progress:  # fmt: skip
+        screenshot_model=_none(screenshot_model), max_file_bytes=int(max_file_mb * 1e6),
+        render_docs=render_docs, follow_links=follow_links, include_secrets=include_secrets,
+        include_generated=include_generated,
+    ) as idx, progress_display() as progress:  # fmt: skip
         report = idx.update(progress=progress)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
-    _print_report(report.as_dict())
+    print_report(report.as_dict(), time.perf_counter() - started)
 
 
 def _none(value: str | None) -> str | None:
     return None if value in (None, "none", "") else value
 
 
-def _print_report(r: dict[str, Any]) -> None:
-    s = r["seconds"]
-    total = sum(s.values()) or 1.0
-    typer.echo(
-        f"files seen {r['seen']}, indexed {r['indexed']}, unchanged {r['unchanged']}, "
-        f"removed {r['removed']}, skipped {r['skipped']}; chunks {r['chunks']}, truncated {r['truncated']}"
-    )
-    typer.echo(
-        "time "
-        + ", ".join(f"{k} {v:.2f}s ({100 * v / total:.0f}%)" for k, v in s.items())
-        + f"; total {total:.2f}s"
-    )
-    for skip in r["skips"][:50]:
-        typer.echo(f"  skipped {safe_name(skip['path'])}: {safe_name(skip['reason'])}")
-    if len(r["skips"]) > 50:
-        typer.echo(f"  ... and {len(r['skips']) - 50} more (use --json for all)")
-
-
-class _Progress:
-    """A transient spinner with the current file, on terminals only."""
-
-    def __enter__(self) -> Any:
-        if not sys.stderr.isatty():
-            self.live = None
-            return None
-        from rich.progress import Progress, SpinnerColumn, TextColumn
-
-        self.live = Progress(
-            SpinnerColumn(), TextColumn("{task.completed} files  {task.description}"), transient=True
-        )
-        self.live.start()
-        task = self.live.add_task("", total=None)
-        return lambda path: self.live.update(task, advance=1, description=path[-60:])  # type: ignore[union-attr]
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.stop()
-
-
 @app.command()
 def status(
     store: StoreOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Plain JSON output.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Also show each model's recipe.")] = False,
 ) -> None:
-    """What is indexed, with which model and recipe, sizes, last update."""
+    """What is indexed, with which model, how big, when last updated (recipes with -v or --json)."""
     from omnivec.api import Index
     from omnivec.index.discovery import find_store
 
@@ -108,14 +85,23 @@ def status(
     if as_json:
         typer.echo(json.dumps(info, indent=2, default=str))
         return
-    typer.echo(
-        f"store {info['store']} (root {info['root']}): {info['files']} files, {info['skipped_files']} skipped"
+    from rich.table import Table
+
+    out = console()
+    out.print(f"store {safe_name(info['store'])}")
+    out.print(
+        f"root  {safe_name(info['root'])}: {info['files']} files indexed, {info['skipped_files']} skipped"
     )
+    table = Table(box=None, pad_edge=False)
+    for col in ("collection", "model", "dim", "chunks", "updated"):
+        table.add_column(col, justify="right" if col in ("dim", "chunks") else "left")
     for c in info["collections"]:
-        typer.echo(
-            f"  {c['name']}: {c['chunks']} chunks, {c['model']} dim {c['dim']}, updated {c['updated']}"
-        )
-        typer.echo(f"    recipe {json.dumps(c['recipe'], default=str)}")
+        table.add_row(c["name"], c["model"], str(c["dim"]), f"{c['chunks']:,}", c["updated"])
+    out.print(table)
+    out.print(f"on disk {info['stats'].get('bytes', 0) / 1e6:.1f} MB")
+    if verbose:
+        for c in info["collections"]:
+            out.print(f"recipe of {c['name']}: {json.dumps(c['recipe'], default=str)}")
 
 
 @app.command()
@@ -133,6 +119,10 @@ def watch(
     with Index.create(path, store, text_model=model) as idx:
         for report in watch_and_update(idx, debounce_ms=debounce_ms):
             r = report.as_dict()
+            took = sum(r["seconds"].values())
+            what = ", ".join(f"{safe_name(p)}" for p in r.get("changed", [])[:5])
             typer.echo(
-                f"indexed {r['indexed']}, removed {r['removed']}, skipped {r['skipped']}, unchanged {r['unchanged']}"
+                f"{time.strftime('%H:%M:%S')} indexed {r['indexed']}, removed {r['removed']}, "
+                f"skipped {r['skipped']}, unchanged {r['unchanged']} in {took:.2f}s"
+                + (f": {what}" if what else "")
             )

@@ -8,7 +8,7 @@ import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from omnivec.errors import RecipeMismatchError
+from omnivec.errors import InputError, RecipeMismatchError
 from omnivec.kinds import collection_of
 
 CONFIG_FILE = "index.json"
@@ -24,6 +24,18 @@ class IndexConfig:
     screenshot_model: str | None = None
     max_file_bytes: int = 2_000_000
     render_docs: bool = False  # also screenshot HTML/Markdown pages (for screenshot models)
+    # safe by default (see `omnivec.ingest.walk`): each of these lets in what is normally skipped
+    follow_links: bool = False  # symlinks to files and folders outside the root
+    include_secrets: bool = False  # key and credential files
+    include_generated: bool = False  # lock files, source maps, minified code
+
+    def __post_init__(self) -> None:
+        if not self.max_file_bytes > 0:
+            raise InputError(
+                received=f"a file size limit of {self.max_file_bytes} bytes",
+                expected="a limit above 0",
+                fix="pass --max-file-mb 2, for example",
+            )
 
     def models(self) -> dict[str, str]:
         named = {"text": self.text_model, "image": self.image_model, "screenshot": self.screenshot_model}

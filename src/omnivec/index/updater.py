@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from omnivec.errors import OmnivecError
 from omnivec.index.config import IndexConfig
 from omnivec.index.discovery import STORE_DIRNAME
+from omnivec.index.progress import ProgressCallback, ProgressTracker
 from omnivec.ingest import Chunk, Skipped, SourceFile, chunk_source, walk
 from omnivec.ingest.visual import expand, rendered_pages
 from omnivec.kinds import CHUNK_KINDS, FILE_CHUNK_KIND, FileKind
@@ -48,6 +49,7 @@ class IndexReport:
     chunks: int = 0
     truncated: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # paths (re)indexed or removed, in order
     seconds: dict[str, float] = field(default_factory=lambda: {"parse": 0.0, "embed": 0.0, "store": 0.0})
 
     @property
@@ -59,7 +61,7 @@ class IndexReport:
             "seen": self.seen, "indexed": self.indexed, "unchanged": self.unchanged,
             "removed": self.removed, "skipped": len(self.skipped), "chunks": self.chunks,
             "truncated": self.truncated, "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-            "skips": [{"path": p, "reason": r} for p, r in self.skipped],
+            "skips": [{"path": p, "reason": r} for p, r in self.skipped], "changed": self.changed,
         }  # fmt: skip
 
 
@@ -90,28 +92,38 @@ class Indexer:
         self.ignore = (STORE_DIRNAME, *ignore)
         self._stack = contextlib.ExitStack()
         self._renderer: Any = None
+        self._tracker = ProgressTracker(None)
         for name, enc in self.encoders.items():
             store.ensure_collection(
                 name, model=enc.spec.name, fingerprint=enc.fingerprint, dim=enc.dim, recipe=enc.spec.recipe()
             )
 
-    def update(self, root: Path, progress: Callable[[str], None] | None = None) -> IndexReport:
-        """Walk `root`, (re)index what changed, drop what disappeared; returns the report."""
+    def update(self, root: Path, progress: ProgressCallback | None = None) -> IndexReport:
+        """Walk `root`, (re)index what changed, drop what disappeared; returns the report.
+
+        `progress` gets an `IndexProgress` snapshot as files are looked at and written.
+        """
         with contextlib.ExitStack() as stack:
             self._stack = stack  # holds a browser opened on first use, for all pages of this run
-            return self._update(root, progress)
+            return self._update(root, ProgressTracker(progress))
 
-    def _update(self, root: Path, progress: Callable[[str], None] | None) -> IndexReport:
+    def _update(self, root: Path, tracker: ProgressTracker) -> IndexReport:
         report = IndexReport()
         previous = self.store.sources()
         seen: set[str] = set()
         pending: list[_Pending] = []
         last_flush = time.perf_counter()
-        for entry in self._walk(root, report):
+        # names and sizes first (a stat each), so progress has totals before any file is read
+        entries = list(self._walk(root, report))
+        changed = [
+            e for e in entries if isinstance(e, SourceFile) and not _same_stat(previous.get(e.path), e)
+        ]
+        tracker.phase("indexing", files_total=len(entries), bytes_total=sum(e.size for e in changed))
+        self._tracker = tracker
+        for entry in entries:
             seen.add(entry.path)
             report.seen += 1
-            if progress:
-                progress(entry.path)
+            tracker.file_seen(entry.path)
             if isinstance(entry, Skipped):
                 self._skip(report, entry.path, entry.reason, previous)
                 continue
@@ -125,15 +137,23 @@ class Indexer:
                 self._timed(report, "store", self.store.flush)
                 last_flush = time.perf_counter()
         self._write(pending, report)
+        tracker.phase("removing")
         for path in sorted(set(previous) - seen):
             self._timed(report, "store", self.store.remove_source, path)
             report.removed += 1
+            report.changed.append(path)
         self._timed(report, "store", self.store.flush)
+        tracker.phase("done")
         return report
 
     # --- steps ---------------------------------------------------------------------------
     def _walk(self, root: Path, report: IndexReport) -> Iterator[SourceFile | Skipped]:
-        it = walk(root, max_file_bytes=self.config.max_file_bytes, extra_ignores=self.ignore)
+        cfg = self.config
+        it = walk(
+            root, max_file_bytes=cfg.max_file_bytes, extra_ignores=self.ignore,
+            follow_external_links=cfg.follow_links, include_secrets=cfg.include_secrets,
+            include_generated=cfg.include_generated,
+        )  # fmt: skip
         while True:
             t = time.perf_counter()
             entry = next(it, None)
@@ -143,11 +163,7 @@ class Indexer:
             yield entry
 
     def _prepare(self, src: SourceFile, old: SourceState | None, report: IndexReport) -> _Pending | None:
-        if (
-            old is not None
-            and old.status == "indexed"
-            and (old.size, old.mtime_ns) == (src.size, src.mtime_ns)
-        ):
+        if _same_stat(old, src):
             report.unchanged += 1
             return None
         start = time.perf_counter()
@@ -187,6 +203,7 @@ class Indexer:
         for p_index, p in enumerate(pending):
             if p_index in failed:
                 self._skip(report, p.state.source, failed[p_index], {p.state.source: p.old} if p.old else {})
+                self._tracker.written(p.state.size, 0)
                 continue
             by_coll: dict[str, list[Record]] = {name: [] for name in self.encoders}
             for c_index, chunk in enumerate(p.chunks):
@@ -197,7 +214,10 @@ class Indexer:
             # one transaction for every collection: a crash never leaves a half-updated source
             self.store.replace_source_all(p.state, by_coll)
             report.indexed += 1
-            report.chunks += sum(len(v) for v in by_coll.values())
+            report.changed.append(p.state.source)
+            written = sum(len(v) for v in by_coll.values())
+            report.chunks += written
+            self._tracker.written(p.state.size, written)
         report.seconds["store"] += time.perf_counter() - start
 
     def _embed_all(
@@ -290,6 +310,13 @@ class Indexer:
         start = time.perf_counter()
         fn(*args)
         report.seconds[phase] += time.perf_counter() - start
+
+
+def _same_stat(old: SourceState | None, src: SourceFile) -> bool:
+    """Unchanged by (size, mtime): the cheap test that lets a re-run skip reading a file."""
+    return (
+        old is not None and old.status == "indexed" and (old.size, old.mtime_ns) == (src.size, src.mtime_ns)
+    )
 
 
 def _embeddable(chunk: Chunk) -> bool:

@@ -25,7 +25,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +115,19 @@ def walk(
     real_root = os.path.realpath(root)
     rules = [_Rules("", _spec(_read_lines(root / ".git" / "info" / "exclude")))]
     state = _State(real_root, opts, _Rules("", _spec(extra_ignores)))
-    yield from state.walk_dir(str(root), "", real_root, rules)
+    for found in state.walk_dir(str(root), "", real_root, rules):
+        yield _storable(found)
+
+
+def _storable(found: SourceFile | Skipped) -> SourceFile | Skipped:
+    """A name that is not valid UTF-8 comes from the OS with lone surrogates, which no database,
+    JSON reader or terminal takes: it is recorded with its odd bytes written as `\\xNN`."""
+    try:
+        found.path.encode("utf-8")
+    except UnicodeEncodeError:
+        safe = found.path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return replace(found, path=safe)
+    return found
 
 
 @dataclass
