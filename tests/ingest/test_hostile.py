@@ -87,7 +87,7 @@ def build(tmp: Path) -> tuple[Path, set[str]]:
     raw = os.fsencode(root) + b"/bad-\xff\xfe-bytes.py"  # a name that is not UTF-8
     with open(raw, "wb") as fh:
         fh.write(b"def bad_bytes(): pass\n")
-    made.add(os.fsdecode(b"bad-\xff\xfe-bytes.py"))
+    made.add("bad-\\xff\\xfe-bytes.py")  # recorded with its odd bytes escaped: valid UTF-8
     links = {
         "leak.py": tmp / "canary.txt", "vendor": outside, "zero.py": Path("/dev/zero"),
         "urandom": Path("/dev/urandom"), "loop_a": root / "loop_b", "loop_b": root / "loop_a",
@@ -158,6 +158,21 @@ def test_hostile_corpus(tmp_path: Path) -> None:
     assert [c.display for c in sources["cr_only.py"]] == ["a = 1\nb = 2"]
     assert sum(len(c.display) for c in sources["one_long_line.txt"]) >= 999_000  # nothing lost
     assert sources["laughs.svg"][0].kind == "image"  # entities are never expanded
-    odd = ["new\nline.py", "-rf.py", "a" * 240 + ".py", "tab\there.md", os.fsdecode(b"bad-\xff\xfe-bytes.py")]
+    odd = ["new\nline.py", "-rf.py", "a" * 240 + ".py", "tab\there.md", "bad-\\xff\\xfe-bytes.py"]
     for name in odd:
         assert sources[name], name
+
+
+def test_read_source_never_blocks_and_is_bounded(tmp_path):
+    from omnivec.errors import InputError
+    from omnivec.ingest.walk import read_source
+
+    fifo = tmp_path / "swapped.py"
+    os.mkfifo(fifo)  # a file replaced by a FIFO between the walk and the read
+    with pytest.raises(InputError, match="not a regular file"):
+        read_source(fifo, 1000)
+    big = tmp_path / "grown.py"
+    big.write_bytes(b"x" * 5000)
+    with pytest.raises(InputError, match="grew past"):
+        read_source(big, 4096)
+    assert read_source(big, 5000) == b"x" * 5000

@@ -23,7 +23,9 @@ from omnivec.index.config import IndexConfig
 from omnivec.index.discovery import STORE_DIRNAME
 from omnivec.index.progress import ProgressCallback, ProgressTracker
 from omnivec.ingest import Chunk, Skipped, SourceFile, chunk_source, walk
+from omnivec.ingest.policy import one_line
 from omnivec.ingest.visual import expand, rendered_pages
+from omnivec.ingest.walk import read_source
 from omnivec.kinds import CHUNK_KINDS, FILE_CHUNK_KIND, FileKind
 from omnivec.stores.base import Record, SourceState
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PENDING_CHUNKS = 256  # chunks gathered across files before one embedding call: keeps batches full
+MEDIA_READ_LIMIT = 64_000_000  # the walk's own bound on images and PDFs
 FLUSH_SECONDS = 30.0  # how often the derived ANN index is persisted during a long run
 
 
@@ -168,7 +171,7 @@ class Indexer:
             return None
         start = time.perf_counter()
         try:
-            data = src.abs_path.read_bytes()
+            data = read_source(src.abs_path, max(self.config.max_file_bytes, MEDIA_READ_LIMIT))
             digest = hashlib.blake2b(data, digest_size=16).hexdigest()
             state = SourceState(src.path, digest, src.size, src.mtime_ns, 0, "indexed")
             if old is not None and old.status == "indexed" and old.content_hash == digest:
@@ -351,8 +354,11 @@ def _jsonable(value: Any) -> bool:
 
 
 def _reason(exc: Exception) -> str:
+    """One clean line for a skip: the OS's words for OS errors, ours for our own."""
     if isinstance(exc, PermissionError):
         return "permission denied"
     if isinstance(exc, OmnivecError):
-        return exc.received
-    return f"{type(exc).__name__}: {exc}"
+        return one_line(exc.received)
+    if isinstance(exc, OSError) and exc.strerror:
+        return one_line(f"cannot read ({exc.strerror})")
+    return one_line(f"could not be processed ({type(exc).__name__}: {exc})")

@@ -332,6 +332,29 @@ def _read_head(path: str, n: int) -> bytes | str:
         os.close(fd)
 
 
+def read_source(path: Path, limit: int) -> bytes:
+    """A found file's bytes, opened the way `walk` looks at it (non-blocking, regular files only)
+    and read to at most `limit` bytes: a file swapped for a FIFO or grown past the limits since
+    the walk fails with a one-line reason instead of hanging or filling memory."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except PermissionError:
+        raise InputError("permission denied", "a readable file", "check the file's permissions") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError("not a regular file", "a regular file", "it was replaced during the run")
+        parts, size = [], 0
+        while size <= limit and (part := os.read(fd, min(1 << 20, limit + 1 - size))):
+            parts.append(part)
+            size += len(part)
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise InputError(f"a file that grew past {_human(limit)} during the run", "a file within the limits",
+                         "it will be looked at again on the next run")  # fmt: skip
+    return b"".join(parts)
+
+
 def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
