@@ -175,22 +175,45 @@ class Index:
         encoders = self.encoders()
         loaded = time.perf_counter() - started
         cache = EmbeddingCache(cache_dir() / "embeddings.sqlite") if use_cache else None
-        root = Path(self.config.root)
-        store = self.store_dir.resolve()
-        # a store kept inside the tree must not index itself
-        ignore = (store.relative_to(root).as_posix(),) if store.is_relative_to(root) else ()
         indexer = Indexer(
             self.store,
             self.config,
             encoders,
             cache=cache,
             assets=self.store_dir / "assets",
-            ignore=ignore,
+            ignore=self.walk_ignores(),
         )
-        report = indexer.update(root, progress=progress)
+        report = indexer.update(Path(self.config.root), progress=progress)
         report.seconds = {"load": loaded, **report.seconds}
         log.info("indexed %s", report.as_dict())
         return report
+
+    def walk_ignores(self) -> tuple[str, ...]:
+        """Patterns (relative to the root) the indexer leaves out besides .gitignore and built-ins."""
+        root = Path(self.config.root)
+        store = self.store_dir.resolve()
+        # a store kept inside the tree must not index itself
+        return (store.relative_to(root).as_posix(),) if store.is_relative_to(root) else ()
+
+    def relative_path(self, path: str | Path) -> str:
+        """`path` as the store names it: relative to the root, posix style (absolute paths accepted)."""
+        p = Path(path)
+        root = Path(self.config.root)
+        if p.is_absolute():
+            resolved = p.resolve()
+            if resolved.is_relative_to(root):
+                return resolved.relative_to(root).as_posix()
+            return p.as_posix()  # outside the root: reported as not indexed
+        return p.as_posix()
+
+    def find_related(self, path: str | Path, line: int, k: int = 5, *, same_file: bool = False) -> list[Hit]:
+        """Chunks like the one at `path:line` (a file path relative to the root, or absolute).
+
+        Uses the chunk's stored vector, so no model loads; see `omnivec.search.related`.
+        """
+        from omnivec.search.related import find_related
+
+        return find_related(self._search_store(), self.relative_path(path), line, k, same_file=same_file)
 
     def searcher(self) -> Searcher:
         """The searcher over every collection that holds records (cached while that set holds)."""

@@ -24,7 +24,9 @@ app = typer.Typer(
 )
 
 # one module per command group; each registers its commands on `app` when imported
-COMMAND_MODULES = ("omnivec.cli.embed", "omnivec.cli.index", "omnivec.cli.search", "omnivec.cli.eval")
+COMMAND_MODULES = (
+    "omnivec.cli.embed", "omnivec.cli.index", "omnivec.cli.search", "omnivec.cli.eval", "omnivec.cli.mcp",
+)  # fmt: skip
 
 
 def _print_version(wanted: bool) -> None:
