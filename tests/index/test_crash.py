@@ -9,7 +9,6 @@ where it is killed.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -20,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import omnivec
 from omnivec.api import Index
 from omnivec.errors import StoreError
 from omnivec.stores import LocalStore
+from tests.index.fault_runner import FAULT_ENV
+from tests.procs import subprocess_env
 
-REPO = Path(__file__).resolve().parents[2]
 N_FILES = 300  # 2 chunks each: three embedding batches (PENDING_CHUNKS = 256) per full run
 EDITS = N_FILES // 2  # files edited between rounds: every round has at least this much work
 
@@ -62,13 +61,11 @@ def _index_cmd(root: Path, store: Path) -> list[str]:
 
 
 def _env(fault: str | None = None) -> dict[str, str]:
-    """The subprocess runs these sources (not an installed copy) with this test's own cache."""
-    src = str(Path(omnivec.__file__).resolve().parents[1])
-    path = os.pathsep.join(p for p in (src, str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
-    env.pop("OMNIVEC_FAULT", None)
+    """These sources (not an installed copy), this test's own cache, the fault to inject if any."""
+    env = subprocess_env(OMP_NUM_THREADS="1")
+    env.pop(FAULT_ENV, None)
     if fault:
-        env["OMNIVEC_FAULT"] = fault
+        env[FAULT_ENV] = fault
     return env
 
 
