@@ -31,9 +31,10 @@ def watch_and_update(
 ) -> Iterator[IndexReport]:
     """Yield one report for the initial update, then one per settled batch of changes.
 
-    `ready`, if given, is set once the watcher is subscribed (within `READY_TICK_MS` of the
-    initial update): a change made after that is seen. Each update is the same incremental, crash-safe pass as `omnivec index`, so the guarantees
-    hold; unchanged files are recognised by (size, mtime) and cost almost nothing.
+    Each update is the same incremental, crash-safe pass as `omnivec index`, so the guarantees
+    hold; unchanged files are recognised by (size, mtime) and cost almost nothing. `ready`, if
+    given, is set once the watcher is subscribed (within `READY_TICK_MS` of resuming after the
+    initial report): a change made after that is seen.
     """
     watchfiles = require("watchfiles", "index", "watching a folder")
     root = Path(idx.config.root)
