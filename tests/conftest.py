@@ -1,8 +1,10 @@
-"""Session-wide test setup: always offline, tiny models built once per session."""
+"""Session-wide test setup: always offline, a fresh cache per run, tiny models built once."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,9 +13,25 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see omnivec.runtime.setup_runtime
-os.environ.setdefault("OMNIVEC_CACHE", str(Path(os.environ.get("TMPDIR", "/tmp")) / "omnivec-test-cache"))
+# never a user's cache, never one left by an earlier run: made here (before any test reads it),
+# removed when the session ends; subprocesses started by tests inherit it
+SESSION_CACHE = Path(tempfile.mkdtemp(prefix="omnivec-test-cache-"))
+os.environ["OMNIVEC_CACHE"] = str(SESSION_CACHE)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(SESSION_CACHE, ignore_errors=True)
+
+
+@pytest.fixture
+def cold_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache of the test's own, empty at its start, for tests that must not see warm entries."""
+    cache = tmp_path / "omnivec-cache"
+    cache.mkdir()
+    monkeypatch.setenv("OMNIVEC_CACHE", str(cache))
+    return cache
 
 
 @pytest.fixture(scope="session")

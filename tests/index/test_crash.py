@@ -1,9 +1,14 @@
-"""`kill -9` an indexing process at random moments; the store must always open, answer
-consistently, and a resumed run must end exactly where a clean run ends."""
+"""`kill -9` an indexing process at named points; the store must always open, answer
+consistently, and a resumed run must end exactly where a clean run ends.
+
+Every kill is deterministic: the process kills itself at a named point (tests/index/fault_runner.py),
+or is killed from outside once the store shows a given number of files written. Nothing waits a
+guessed time, so a cold cache, a slow disk or a loaded machine change how long a run takes, never
+where it is killed.
+"""
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -11,9 +16,31 @@ import sys
 import time
 from pathlib import Path
 
-from omnivec.api import Index
+import numpy as np
+import pytest
 
-N_FILES = 600
+from omnivec.api import Index
+from omnivec.errors import StoreError
+from omnivec.stores import LocalStore
+from tests.index.fault_runner import FAULT_ENV
+from tests.procs import subprocess_env
+
+N_FILES = 300  # 2 chunks each: three embedding batches (PENDING_CHUNKS = 256) per full run
+EDITS = N_FILES // 2  # files edited between rounds: every round has at least this much work
+
+# (fault, what the store must show afterwards). "progress:K" is a SIGKILL sent from here once K
+# files of this run are committed; None is a run left to finish; the others are points where the
+# indexer kills itself (tests/index/fault_runner.py)
+PLAN: list[tuple[str | None, str]] = [
+    ("store-open", "no index yet"),  # the store exists, index.json does not: not an index yet
+    ("after-commit:1", "exactly 1 file newer"),
+    ("progress:40", "some files newer"),  # a real outside kill, wherever the indexer then is
+    ("after-commit:97", "exactly 97 files newer"),  # inside a batch of writes
+    ("before-flush:1", "all files current, FAISS behind"),  # no FAISS file yet: built from SQLite
+    (None, "all files current"),
+    ("mid-save:1", "all files current, FAISS behind, torn file"),  # the old FAISS file + changelog
+    ("after-commit:150", "exactly 150 files newer"),  # the last of this round's edits
+]
 
 
 def _tree(root: Path) -> None:
@@ -28,58 +55,130 @@ def _tree(root: Path) -> None:
 
 def _index_cmd(root: Path, store: Path) -> list[str]:
     return [
-        sys.executable, "-m", "omnivec", "index", str(root), "--store", str(store), "--model", "omnivec/fake",
-        "--image-model", "none", "--screenshot-model", "none", "--json",
+        sys.executable, "-m", "tests.index.fault_runner", "index", str(root), "--store", str(store),
+        "--model", "omnivec/fake", "--image-model", "none", "--screenshot-model", "none", "--json",
     ]  # fmt: skip
 
 
+def _env(fault: str | None = None) -> dict[str, str]:
+    """These sources (not an installed copy), this test's own cache, the fault to inject if any."""
+    env = subprocess_env(OMP_NUM_THREADS="1")
+    env.pop(FAULT_ENV, None)
+    if fault:
+        env[FAULT_ENV] = fault
+    return env
+
+
 def _check_consistent(store: Path) -> dict[str, tuple[str, int]]:
-    with Index.open(store) as idx:
+    """Open the store as `omnivec search` would and check it answers for every file it lists.
+
+    Returns (content hash, chunks) per file; an empty dict when there is no index yet.
+    """
+    try:
+        idx = Index.open(store)
+    except StoreError as exc:
+        assert "no omnivec index" in str(exc), exc  # killed before the index was first written
+        return {}
+    with idx:
         sources = idx.store.sources()
         for path, st in sources.items():
-            if st.status != "indexed":
-                continue
+            assert st.status == "indexed", (path, st)
             assert st.chunks >= 2, (path, st)
             n = int(Path(path).stem[3:])
             hits = idx.search(f"uniquefn{n:04d}", k=1, mode="keyword")
             assert hits and hits[0].path == path, (path, hits)
+        (coll,) = idx.store.collections()
+        assert coll.count == sum(st.chunks for st in sources.values())
+        query = np.random.default_rng(0).standard_normal(coll.dim).astype(np.float32)
+        dense = idx.store.dense_search(coll.name, query / np.linalg.norm(query), 100_000)
+        assert len(dense) == coll.count  # FAISS (replayed if behind) agrees with SQLite
+        records = idx.store.get([rid for rid, _ in dense])
+        assert {r.source for r in records.values()} == set(sources)
         if sources:
             probe = next(iter(sources))
-            dense = idx.search(f"uniquefn{int(Path(probe).stem[3:]):04d}", k=5, mode="dense")
-            assert all(h.path in sources for h in dense)
+            hits = idx.search(f"uniquefn{int(Path(probe).stem[3:]):04d}", k=5, mode="dense")
+            assert hits and all(h.path in sources for h in hits)
         return {p: (s.content_hash, s.chunks) for p, s in sources.items()}
 
 
-def test_kill_nine_at_random_points(tmp_path):
+def _faiss_behind(store: Path) -> bool:
+    with LocalStore(store, writer=False) as s:
+        (info,) = s.stats()["collections"].values()
+        return bool(info["persisted_generation"] is None or info["persisted_generation"] < info["generation"])
+
+
+def _committed(store: Path, before: dict[str, tuple[str, int]]) -> int:
+    """Files whose new version is committed since `before` (0 while there is no store)."""
+    try:
+        with LocalStore(store, writer=False) as s:
+            now = s.sources()
+    except StoreError:
+        return 0
+    return sum(1 for p, st in now.items() if before.get(p, ("", 0))[0] != st.content_hash)
+
+
+def _kill_on_progress(proc: subprocess.Popen[bytes], store: Path, before: dict, k: int) -> bool:
+    """SIGKILL `proc` once `k` files of its run are committed; False if it ended first."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if _committed(store, before) >= k:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return proc.returncode == -signal.SIGKILL
+        try:
+            proc.wait(timeout=0.02)  # the poll interval, cut short if the process ends
+        except subprocess.TimeoutExpired:
+            continue
+        return False
+    proc.kill()
+    raise AssertionError(f"fewer than {k} files committed after 300 s")
+
+
+@pytest.mark.usefixtures("cold_cache")  # its own cache: every subprocess run starts from the same state
+def test_kill_nine_at_named_points(tmp_path):
     root, store = tmp_path / "tree", tmp_path / "store"
     _tree(root)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    # calibrate on this machine: how long a full run takes, start-up included
-    t0 = time.time()
-    subprocess.run(_index_cmd(root, tmp_path / "calibration"), capture_output=True, env=env, check=True)
-    full = time.time() - t0
     rng = random.Random(1234)
-    kills, rounds = 0, 0
-    while kills < 6 and rounds < 12:
-        rounds += 1
-        proc = subprocess.Popen(
-            _index_cmd(root, store), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-        )
-        time.sleep(rng.uniform(0.3, 0.95) * full)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
-        _check_consistent(store)
+    before: dict[str, tuple[str, int]] = {}
+    for rounds, (fault, expect) in enumerate(PLAN, 1):
+        progress = int(fault.partition(":")[2]) if fault and fault.startswith("progress:") else None
+        log = tmp_path / f"round{rounds}.log"  # a file, not a pipe: a chatty run cannot block on it
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                _index_cmd(root, store), stdout=out, stderr=subprocess.STDOUT,
+                env=_env(None if progress is not None else fault),
+            )  # fmt: skip
+            if progress is not None:
+                _kill_on_progress(proc, store, before, progress)
+            else:
+                proc.wait(timeout=300)
+                want = 0 if fault is None else -signal.SIGKILL
+                assert proc.returncode == want, (
+                    f"{fault}: rc {proc.returncode}, not {want}\n{log.read_text()}"
+                )
+        after = _check_consistent(store)
+        newer = sum(1 for p, v in after.items() if before.get(p) != v)
+        if expect == "no index yet":
+            assert after == {}
+        elif expect.startswith("exactly"):
+            assert newer == int(expect.split()[1]), (fault, newer)
+        elif expect.startswith("all files current"):
+            assert len(after) == N_FILES, (fault, len(after))
+            assert _faiss_behind(store) == ("FAISS behind" in expect), fault
+            assert bool(list(store.rglob("*.tmp"))) == ("torn file" in expect), fault
+        assert set(before) <= set(after)  # nothing indexed before is lost
+        before = after
         # edit half the files between runs so every run has real work to be killed in
-        for i in rng.sample(range(N_FILES), N_FILES // 2):
+        for i in rng.sample(range(N_FILES), EDITS):
             p = root / f"pkg{i % 7}" / f"mod{i:04d}.py"
             p.write_text(p.read_text() + f"\n# edit {rounds}\n")
-    assert kills >= 2, f"only {kills} of {rounds} runs were still going when killed"
-    done = subprocess.run(_index_cmd(root, store), capture_output=True, env=env, timeout=120)
+    done = subprocess.run(_index_cmd(root, store), capture_output=True, env=_env(), timeout=300)
     assert done.returncode == 0, done.stderr.decode()
     resumed = _check_consistent(store)
+    assert not _faiss_behind(store)
+    assert not list(store.rglob("*.tmp"))  # the torn file was cleaned up
     clean_store = tmp_path / "clean"
-    subprocess.run(_index_cmd(root, clean_store), capture_output=True, env=env, timeout=120, check=True)
+    clean = subprocess.run(_index_cmd(root, clean_store), capture_output=True, env=_env(), timeout=300)
+    assert clean.returncode == 0, clean.stderr.decode()
     assert resumed == _check_consistent(clean_store)
     assert len(resumed) == N_FILES

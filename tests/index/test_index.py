@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -176,24 +175,31 @@ def test_watch_picks_up_changes(fake_index, repo):
 
     from omnivec.index.watch import watch_and_update
 
-    stop = threading.Event()
-    reports = []
+    stop, ready = threading.Event(), threading.Event()
+    reports, errors = [], []
 
     def run():
-        for rep in watch_and_update(fake_index, debounce_ms=100, stop=stop):
-            reports.append(rep)
-            if len(reports) == 2:
-                stop.set()
+        try:
+            for rep in watch_and_update(fake_index, debounce_ms=100, stop=stop, ready=ready):
+                reports.append(rep)
+                if len(reports) == 2:
+                    stop.set()
+        except BaseException as exc:  # surfaced below instead of dying silently in the thread
+            errors.append(exc)
+            ready.set()
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
-    deadline = time.time() + 20
-    while not reports and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    (repo / "added.py").write_text("def brand_new_function():\n    return 42\n")
-    t.join(timeout=20)
-    stop.set()
+    try:
+        assert ready.wait(timeout=60), "the watcher never said it was ready"
+        assert not errors, errors
+        assert len(reports) == 1 and reports[0].indexed == 3  # the initial update
+        (repo / "added.py").write_text("def brand_new_function():\n    return 42\n")
+        t.join(timeout=60)
+    finally:
+        stop.set()
+    assert not errors, errors
+    assert not t.is_alive(), "no update after the change"
     assert len(reports) == 2 and reports[1].indexed == 1
 
 

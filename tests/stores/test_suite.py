@@ -165,11 +165,20 @@ def test_keyword_search_code_tokens_and_bm25(store: VectorStore) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ['"', "a AND OR NOT", "NEAR(x y)", "col:x *", "^-+{}()[]'\"", "", "   ", "é中文"]
-)
-def test_keyword_query_syntax_never_breaks(store: VectorStore, query: str) -> None:
+    ("query", "found"),
+    [
+        ("a AND OR NOT", True), ("NEAR(x y)", True), ("col:x *", True), ('"x', True),
+        ('"', False), ("^-+{}()[]'\"", False), ("", False), ("   ", False), ("é中文", False),
+    ],
+)  # fmt: skip
+def test_keyword_query_syntax_is_plain_words(store: VectorStore, query: str, found: bool) -> None:
+    """Operators and punctuation are words or nothing, never query syntax: no error, and a query
+    whose words occur in one record finds exactly that record; one with no words finds nothing."""
     store.replace_source("code", state("a.py", 1), [record("a.py", 0, text="near col and or not x y")])
-    store.keyword_search("code", query, 5)  # no exception; results may be empty
+    store.replace_source("code", state("b.py", 1), [record("b.py", 0, text="unrelated other words")])
+    hits = store.keyword_search("code", query, 5)
+    assert ids_of(hits) == (["a.py#0:v1"] if found else [])
+    assert all(isinstance(score, float) and score > 0 for _, score in hits)
 
 
 def test_filters_never_under_fill(store: VectorStore) -> None:

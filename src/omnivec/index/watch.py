@@ -18,14 +18,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# watchfiles returns from its wait this often when nothing changed: the first return proves the
+# watcher is subscribed (it subscribes when created, before waiting), so `ready` is set by then
+READY_TICK_MS = 200
+
 
 def watch_and_update(
-    idx: Index, debounce_ms: int = 500, stop: threading.Event | None = None
+    idx: Index,
+    debounce_ms: int = 500,
+    stop: threading.Event | None = None,
+    ready: threading.Event | None = None,
 ) -> Iterator[IndexReport]:
     """Yield one report for the initial update, then one per settled batch of changes.
 
     Each update is the same incremental, crash-safe pass as `omnivec index`, so the guarantees
-    hold; unchanged files are recognised by (size, mtime) and cost almost nothing.
+    hold; unchanged files are recognised by (size, mtime) and cost almost nothing. `ready`, if
+    given, is set once the watcher is subscribed (within `READY_TICK_MS` of resuming after the
+    initial report): a change made after that is seen.
     """
     watchfiles = require("watchfiles", "index", "watching a folder")
     root = Path(idx.config.root)
@@ -36,6 +45,13 @@ def watch_and_update(
         p = Path(path)
         return store not in p.parents and STORE_DIRNAME not in p.parts
 
-    for changes in watchfiles.watch(root, watch_filter=relevant, debounce=debounce_ms, stop_event=stop):
+    for changes in watchfiles.watch(
+        root, watch_filter=relevant, debounce=debounce_ms, stop_event=stop,
+        rust_timeout=READY_TICK_MS, yield_on_timeout=True,
+    ):  # fmt: skip
+        if ready is not None:
+            ready.set()
+        if not changes:  # a timeout tick: nothing changed
+            continue
         log.info("%d changes under %s", len(changes), root)
         yield idx.update()
