@@ -45,12 +45,20 @@ def watch_and_update(
         p = Path(path)
         return store not in p.parents and STORE_DIRNAME not in p.parts
 
+    subscribed = False
     for changes in watchfiles.watch(
         root, watch_filter=relevant, debounce=debounce_ms, stop_event=stop,
         rust_timeout=READY_TICK_MS, yield_on_timeout=True,
     ):  # fmt: skip
-        if ready is not None:
-            ready.set()
+        if not subscribed:
+            subscribed = True
+            if ready is not None:
+                ready.set()
+            # files edited while the initial update ran were changed before the watcher looked:
+            # one more incremental pass (a stat per unchanged file) catches them
+            caught_up = idx.update()
+            if caught_up.indexed or caught_up.removed:
+                yield caught_up
         if not changes:  # a timeout tick: nothing changed
             continue
         log.info("%d changes under %s", len(changes), root)
