@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from omnivec.errors import InputError
 from omnivec.stores import sqlite_records as sq
 from omnivec.stores.faiss_index import (
     IVF_KEEP_FRACTION,
@@ -253,3 +254,15 @@ class FaissDense:
         if mem is not None:
             out.update(kind=mem.kind, ntotal=mem.ntotal, nlist=mem.nlist, loaded_generation=mem.generation)
         return out
+
+
+def query_vector(vector: np.ndarray, dim: int) -> np.ndarray:
+    """The query as a finite float32 vector of the collection's dim, or an `InputError`."""
+    q = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if q.shape != (dim,) or not np.all(np.isfinite(q)):
+        raise InputError(
+            received=f"a query vector of shape {np.shape(vector)}",
+            expected=f"a finite vector of shape ({dim},), the collection's dim",
+            fix="encode the query with the collection's model (check_query tells which)",
+        )
+    return q
