@@ -96,6 +96,7 @@ class FaissDense:
         self.ivf_min = ivf_min
         self._mem: dict[int, DenseIndex] = {}
         self._saved: dict[int, int] = {}  # cid -> generation of the file on disk (writer only)
+        self._unusable: set[tuple[int, int, int]] = set()  # (cid, size, mtime) already reported
         if writer:
             self.dir.mkdir(parents=True, exist_ok=True)
 
@@ -138,8 +139,18 @@ class FaissDense:
         return self._rebuild(conn, row)
 
     def _load(self, row: CollectionRow) -> DenseIndex | None:
-        got = load_index(self.path(row.cid))
+        """The file's index, or None. An unusable file is reported once per handle; a writer
+        forgets it was saved, so its next flush writes a good one."""
+        path = self.path(row.cid)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        seen = (row.cid, st.st_size, st.st_mtime_ns)
+        got = load_index(path, warn=seen not in self._unusable)
         if got is None:
+            self._unusable.add(seen)
+            self._saved.pop(row.cid, None)
             return None
         head, dense = got
         if any(head.get(k) != v for k, v in self.stamp(row).items()):
