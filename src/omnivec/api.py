@@ -27,6 +27,7 @@ from omnivec.types import Hit
 
 if TYPE_CHECKING:
     from omnivec.encoders.base import Encoder
+    from omnivec.index.repair import RepairReport
     from omnivec.stores.base import VectorStore
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,23 @@ class Index:
                 fix="run `omnivec index PATH --store DIR` first",
             )
         return cls(sdir, config, _open_store(sdir, writer=writer), writer=writer)
+
+    @classmethod
+    def repair(cls, store_dir: str | Path, progress: ProgressCallback | None = None) -> RepairReport:
+        """Make a damaged store whole: keep what is readable, rebuild the derived indexes, then
+        re-index from the source files whatever was lost (the files are only read).
+
+        >>> print("\\n".join(Index.repair("repo/.omnivec").summary()))   # doctest: +SKIP
+        """
+        from omnivec.index.repair import repair_store
+
+        sdir = store_folder(store_dir)
+        if IndexConfig.load(sdir) is None:
+            cls.open(sdir)  # raises the "holds no omnivec index" error
+        report = repair_store(sdir)
+        with cls.open(sdir, writer=True) as idx:
+            report.update = idx.update(progress=progress)
+        return report
 
     def __enter__(self) -> Index:
         return self

@@ -43,6 +43,9 @@ def index(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: one per core).")] = None,
+    rebuild: Annotated[
+        bool, typer.Option(help="Repair the store first (as `omnivec repair`), then index.")
+    ] = False,
 ) -> None:
     """Index PATH incrementally: unchanged files cost nothing, deleted files are dropped."""
     started = time.perf_counter()
@@ -53,6 +56,8 @@ def index(
     setup_runtime(threads)
     from omnivec.api import Index
 
+    if rebuild:
+        _repair_first(path, store)
     with Index.create(
         path, store, text_model=model, image_model=_none(image_model),
         screenshot_model=_none(screenshot_model), max_file_bytes=int(max_file_mb * 1e6),
@@ -64,6 +69,18 @@ def index(
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
     print_report(report.as_dict(), time.perf_counter() - started)
+
+
+def _repair_first(path: Path, store: str | None) -> None:
+    from omnivec.index.discovery import default_store
+    from omnivec.index.repair import repair_store
+    from omnivec.stores.sqlite_schema import DB_NAME
+    from omnivec.stores.uri import store_folder
+
+    sdir = store_folder(store) if store else default_store(path.resolve())
+    if (sdir / DB_NAME).is_file():  # nothing to repair in a store that does not exist yet
+        for line in repair_store(sdir).summary():
+            typer.echo(safe_name(line), err=True)
 
 
 def _none(value: str | None) -> str | None:

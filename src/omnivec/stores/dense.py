@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from omnivec.errors import InputError
 from omnivec.stores import sqlite_records as sq
 from omnivec.stores.faiss_index import (
     IVF_KEEP_FRACTION,
@@ -95,6 +96,7 @@ class FaissDense:
         self.ivf_min = ivf_min
         self._mem: dict[int, DenseIndex] = {}
         self._saved: dict[int, int] = {}  # cid -> generation of the file on disk (writer only)
+        self._unusable: set[tuple[int, int, int]] = set()  # (cid, size, mtime) already reported
         if writer:
             self.dir.mkdir(parents=True, exist_ok=True)
 
@@ -137,8 +139,18 @@ class FaissDense:
         return self._rebuild(conn, row)
 
     def _load(self, row: CollectionRow) -> DenseIndex | None:
-        got = load_index(self.path(row.cid))
+        """The file's index, or None. An unusable file is reported once per handle; a writer
+        forgets it was saved, so its next flush writes a good one."""
+        path = self.path(row.cid)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        seen = (row.cid, st.st_size, st.st_mtime_ns)
+        got = load_index(path, warn=seen not in self._unusable)
         if got is None:
+            self._unusable.add(seen)
+            self._saved.pop(row.cid, None)
             return None
         head, dense = got
         if any(head.get(k) != v for k, v in self.stamp(row).items()):
@@ -253,3 +265,15 @@ class FaissDense:
         if mem is not None:
             out.update(kind=mem.kind, ntotal=mem.ntotal, nlist=mem.nlist, loaded_generation=mem.generation)
         return out
+
+
+def query_vector(vector: np.ndarray, dim: int) -> np.ndarray:
+    """The query as a finite float32 vector of the collection's dim, or an `InputError`."""
+    q = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if q.shape != (dim,) or not np.all(np.isfinite(q)):
+        raise InputError(
+            received=f"a query vector of shape {np.shape(vector)}",
+            expected=f"a finite vector of shape ({dim},), the collection's dim",
+            fix="encode the query with the collection's model (check_query tells which)",
+        )
+    return q

@@ -170,8 +170,10 @@ def save_index(path: Path, dense: DenseIndex, stamp: dict[str, Any]) -> None:
     _fsync_dir(path.parent)
 
 
-def load_index(path: Path) -> tuple[dict[str, Any], DenseIndex] | None:
-    """The index and its stamp, or None when the file is missing or unreadable (then rebuild)."""
+def load_index(path: Path, *, warn: bool = True) -> tuple[dict[str, Any], DenseIndex] | None:
+    """The index and its stamp, or None when the file is missing or unreadable (then rebuild).
+
+    `warn=False` logs an unreadable file at debug level only (the caller already said so)."""
     faiss = faiss_module()
     try:
         data = path.read_bytes()
@@ -188,7 +190,9 @@ def load_index(path: Path) -> tuple[dict[str, Any], DenseIndex] | None:
             raise ValueError(f"payload is {payload.nbytes} bytes, header says {head['payload_bytes']}")
         index = faiss.deserialize_index(payload)
     except (ValueError, KeyError, RuntimeError, struct.error) as exc:
-        log.warning("ignoring unreadable dense index %s (%s); it will be rebuilt", path, exc)
+        log.log(logging.WARNING if warn else logging.DEBUG,
+                "ignoring unreadable dense index %s (%s); rebuilt from SQLite in memory until the next "
+                "write or `omnivec repair` replaces the file", path, exc)  # fmt: skip
         return None
     if head["kind"] == "ivf":
         index.nprobe = head["nprobe"]
@@ -196,7 +200,8 @@ def load_index(path: Path) -> tuple[dict[str, Any], DenseIndex] | None:
 
 
 def read_stamp(path: Path) -> dict[str, Any] | None:
-    """Only the header of a saved index (cheap: the payload is not read)."""
+    """Only the header of a saved index (cheap: the payload is not read), or None when the file
+    is missing, not ours, or not as long as its header says (truncated, or grown by garbage)."""
     try:
         with open(path, "rb") as f:
             start = f.read(len(_MAGIC) + 4)
@@ -204,9 +209,12 @@ def read_stamp(path: Path) -> dict[str, Any] | None:
                 return None
             (hlen,) = struct.unpack("<I", start[len(_MAGIC) :])
             head = json.loads(f.read(hlen))
+            size = os.fstat(f.fileno()).st_size
     except (OSError, ValueError):
         return None
-    return head if isinstance(head, dict) and "generation" in head else None
+    if not isinstance(head, dict) or "generation" not in head:
+        return None
+    return head if size == len(start) + hlen + head.get("payload_bytes", -1) else None
 
 
 def _fsync_dir(path: Path) -> None:

@@ -42,9 +42,10 @@ from omnivec.stores.base import (
     canonical_recipe,
     check_recipe,
 )
-from omnivec.stores.dense import CollectionRow, DenseBackend, FaissDense, NewerOnDiskError
+from omnivec.stores.dense import CollectionRow, DenseBackend, FaissDense, NewerOnDiskError, query_vector
+from omnivec.stores.failures import stamp_clean, translate
 from omnivec.stores.faiss_index import IVF_MIN_VECTORS
-from omnivec.stores.sqlite_schema import SCHEMA_VERSION, WriterLock, connect, store_id
+from omnivec.stores.sqlite_schema import DB_NAME, SCHEMA_VERSION, WriterLock, connect, store_id
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,18 +76,21 @@ class LocalStore:
         self._local = threading.local()  # a reader's connection for each thread
         self._conns: list[sqlite3.Connection] = []
         self._writer_lock: WriterLock | None = None
-        if writer:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self._writer_lock = WriterLock(self.path)
-            self._writer_lock.acquire()
         try:
-            self._main = connect(self.path, writer=writer)
-            self._conns.append(self._main)
-            self._local.conn = self._main
-            self._dense = dense(self.path, store_id(self._main), writer=writer, ivf_min=ivf_min)
-            if writer:
-                self._dense.check_files(self._all_rows())
+            with translate(self.path):
+                if writer:
+                    self.path.mkdir(parents=True, exist_ok=True)
+                    self._writer_lock = WriterLock(self.path)
+                    self._writer_lock.acquire()
+                self._main = connect(self.path, writer=writer)
+                self._conns.append(self._main)
+                self._local.conn = self._main
+                self._dense = dense(self.path, store_id(self._main), writer=writer, ivf_min=ivf_min)
+                if writer:
+                    self._dense.check_files(self._all_rows())
         except BaseException:
+            for conn in self._conns:
+                conn.close()
             if self._writer_lock is not None:
                 self._writer_lock.release()
             raise
@@ -111,14 +115,15 @@ class LocalStore:
         if conn is None:
             with self._lock:
                 self._check_open()
-                conn = connect(self.path, writer=False)
+                with translate(self.path):
+                    conn = connect(self.path, writer=False, check=False)  # the first one checked
                 self._conns.append(conn)
             self._local.conn = conn
         return conn
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
-        with self._lock:
+        with self._lock, translate(self.path):
             self._check_open()
             if not self.writer:
                 raise StoreError(
@@ -130,21 +135,25 @@ class LocalStore:
             try:
                 yield
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back itself (disk full)
+                    self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[None]:
         """One consistent snapshot: WAL readers see the last commit before their first read."""
-        with self._lock if self.writer else contextlib.nullcontext():
+        with self._lock if self.writer else contextlib.nullcontext(), translate(self.path):
             self._check_open()
             conn = self._conn
             conn.execute("BEGIN")
             try:
                 yield
-            finally:
-                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):  # the first error is the one to report
+                    conn.execute("COMMIT")
+                raise
+            conn.execute("COMMIT")
 
     def _snapshot(self, fn: Callable[[bool], T]) -> T:
         """Run `fn(force)` in a snapshot, retrying with a fresh one if FAISS on disk is newer."""
@@ -314,7 +323,7 @@ class LocalStore:
         self, collection: str, vector: np.ndarray, k: int, flt: Filter | None, force: bool
     ) -> list[tuple[str, float]]:
         row = self._row(collection)
-        query = _query_vector(vector, row.dim)
+        query = query_vector(vector, row.dim)
         allowed = None
         if flt is not None and not flt.is_empty:  # filters run in SQLite, reach FAISS as ids
             allowed = sq.allowed_rids(self._conn, row.cid, flt)
@@ -388,23 +397,17 @@ class LocalStore:
         with self._lock:
             if self._closed:
                 return
+            flushed = False
             try:
                 if self.writer:
                     self.flush()
+                    flushed = True
             finally:
                 self._closed = True
                 for conn in self._conns:
-                    conn.close()
+                    with contextlib.suppress(sqlite3.Error):  # a failed checkpoint: the WAL stays
+                        conn.close()
+                if flushed:  # the file as this clean close leaves it needs no check at next open
+                    stamp_clean(self.path, self.path / DB_NAME)
                 if self._writer_lock is not None:
                     self._writer_lock.release()
-
-
-def _query_vector(vector: np.ndarray, dim: int) -> np.ndarray:
-    q = np.asarray(vector, dtype=np.float32).reshape(-1)
-    if q.shape != (dim,) or not np.all(np.isfinite(q)):
-        raise InputError(
-            received=f"a query vector of shape {np.shape(vector)}",
-            expected=f"a finite vector of shape ({dim},), the collection's dim",
-            fix="encode the query with the collection's model (check_query tells which)",
-        )
-    return q

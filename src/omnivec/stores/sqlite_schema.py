@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 from omnivec.errors import StoreError
+from omnivec.stores.failures import needs_check, quick_check, translate
 
 SCHEMA_VERSION = 1
 DB_NAME = "omnivec.sqlite"
@@ -80,25 +81,64 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
 """
 
 
-def connect(root: Path, *, writer: bool) -> sqlite3.Connection:
-    """Open (writer: create) the database and check its schema version."""
+def connect(root: Path, *, writer: bool, check: bool | None = None) -> sqlite3.Connection:
+    """Open (writer: create) the database and check its schema version.
+
+    `check` runs `PRAGMA quick_check` (default: `needs_check`, see `omnivec.stores.failures`).
+    Damage found then, or by any later statement, surfaces as a `DamagedStoreError`.
+    """
     db = root / DB_NAME
     if not writer and not db.exists():
         raise _no_index(root)
+    with translate(root):
+        conn = _open(db, writer)
+        try:
+            if writer:
+                _create_or_check(conn, root)
+            else:
+                conn = _readable(conn, root)
+            if check if check is not None else needs_check(root, db, writer=writer):
+                quick_check(conn, root)
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+def _open(db: Path, writer: bool, uri: str | None = None) -> sqlite3.Connection:
     # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE / BEGIN ... COMMIT).
-    conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn = sqlite3.connect(uri or db, isolation_level=None, check_same_thread=False, timeout=30.0,
+                           uri=uri is not None)  # fmt: skip
     conn.execute("PRAGMA busy_timeout = 30000")
     if writer:
         conn.execute("PRAGMA journal_mode = WAL")  # readers never block the writer, nor it them
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL survives kill -9 without loss
         conn.execute("PRAGMA foreign_keys = ON")
-        _create_or_check(conn, root)
     else:
         conn.execute("PRAGMA query_only = ON")
-        if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0:
-            conn.close()  # a writer died before creating the schema: same as no index yet
-            raise _no_index(root)
-        _check_version(conn, root)
+    return conn
+
+
+def _readable(conn: sqlite3.Connection, root: Path) -> sqlite3.Connection:
+    """A reader's connection, checked; on a read-only folder, reopened so SQLite needs no -shm."""
+    try:
+        tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
+            raise
+        # A WAL database needs its -shm file, which a read-only folder cannot hold. With no
+        # writer possible there, the file alone is the last committed state (a -wal left by a
+        # crash is still read by mode=ro when SQLite can use it).
+        conn.close()
+        db = root / DB_NAME
+        wal = db.with_name(db.name + "-wal")
+        immutable = "&immutable=1" if not wal.exists() or wal.stat().st_size == 0 else ""
+        conn = _open(db, False, f"{db.resolve().as_uri()}?mode=ro{immutable}")
+        tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+    if tables == 0:
+        conn.close()  # a writer died before creating the schema: same as no index yet
+        raise _no_index(root)
+    _check_version(conn, root)
     return conn
 
 
@@ -117,14 +157,19 @@ def _create_or_check(conn: sqlite3.Connection, root: Path) -> None:
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for stmt in _statements(_DDL):
-            conn.execute(stmt)
-        conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        conn.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+        create_schema(conn)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Create every table in an empty database, with a new store id (inside a transaction)."""
+    for stmt in _statements(_DDL):
+        conn.execute(stmt)
+    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    conn.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
 
 
 def _statements(script: str) -> list[str]:
@@ -135,7 +180,9 @@ def _statements(script: str) -> list[str]:
 def _check_version(conn: sqlite3.Connection, root: Path) -> None:
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
         raise StoreError(
             received=f"{root / DB_NAME} is not an omnivec store ({exc})",
             expected=f"a store written by omnivec (schema version {SCHEMA_VERSION})",

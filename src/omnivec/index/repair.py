@@ -1,0 +1,155 @@
+"""`omnivec repair`: bring a damaged store back without touching the user's files.
+
+>>> report = repair_store(Path("repo/.omnivec"))     # doctest: +SKIP
+>>> print(report.summary())                          # doctest: +SKIP
+
+Under the writer lock: the database is checked (`PRAGMA quick_check` and the keyword index's
+own integrity check). A damaged one is salvaged into a fresh file next to it
+(`omnivec.stores.salvage`), which then replaces it in one rename; the damaged file is kept as
+`omnivec.sqlite.damaged-<timestamp>` (with its `-wal`, if any) for inspection, and can be
+deleted. Either way the dense files are deleted and rebuilt from the database. What could not
+be kept is re-indexed from the source files by the update that `Index.repair` runs next; the
+source files are only ever read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from omnivec.errors import StoreError
+from omnivec.stores.failures import DamagedStoreError, check_result, from_sqlite, translate
+from omnivec.stores.salvage import Salvage, salvage
+from omnivec.stores.sqlite_schema import DB_NAME, WriterLock
+
+if TYPE_CHECKING:
+    from omnivec.index.updater import IndexReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RepairReport:
+    """What `repair_store` found and did; `update` is filled in by `Index.repair`."""
+
+    store: str
+    problem: str | None  # None: the database was intact (only derived files were rebuilt)
+    damaged_copy: str | None = None
+    salvage: Salvage | None = None
+    update: IndexReport | None = None
+
+    def summary(self) -> list[str]:
+        """Lines for a person: what was wrong, what was kept, where the damaged file went."""
+        if self.problem is None:
+            lines = [f"{self.store}: the database is intact; the dense index files were rebuilt"]
+        else:
+            s = self.salvage or Salvage()
+            of = f" of {s.expected_records}" if s.expected_records is not None else ""
+            lines = [
+                f"{self.store}: the database was damaged ({self.problem})",
+                f"kept {s.kept.get('records', 0)}{of} chunks and {s.kept.get('sources', 0)} file entries;"
+                f" {s.reindex} files marked for re-indexing",
+                f"the damaged database was kept as {self.damaged_copy} (delete it when you no longer need it)",
+            ]
+        if self.update is not None:
+            u = self.update
+            lines.append(f"re-indexed {u.indexed} files, {u.unchanged} unchanged, {u.removed} removed")
+        return lines
+
+
+def diagnose(db: Path) -> str | None:
+    """What is wrong with the database file, or None when SQLite finds it intact."""
+    for uri in (f"{db.resolve().as_uri()}?mode=ro", None):  # pages first, without writing
+        conn = sqlite3.connect(uri or db, uri=uri is not None, isolation_level=None)
+        try:
+            if uri is not None:
+                problem = check_result(conn)
+                if problem is not None:
+                    return problem
+            else:  # the keyword index against its postings (a command that needs a writable handle)
+                conn.execute("INSERT INTO fts (fts) VALUES ('integrity-check')")
+        except sqlite3.DatabaseError as exc:
+            if isinstance(from_sqlite(exc, db.parent), DamagedStoreError):
+                return str(exc)
+            raise
+        finally:
+            conn.close()
+    return None
+
+
+def repair_store(store_dir: Path) -> RepairReport:
+    """Check the store at `store_dir`; rebuild a damaged database from what is readable; delete
+    the dense files so they are rebuilt. Source files are not read here (see `Index.repair`)."""
+    db = store_dir / DB_NAME
+    if not db.is_file():
+        raise StoreError(
+            received=f"no omnivec database in {store_dir}",
+            expected=f"a store folder holding {DB_NAME}",
+            fix="pass the index folder with --store, or run `omnivec index PATH` to create one",
+        )
+    with translate(store_dir):
+        lock = WriterLock(store_dir)
+        lock.acquire()  # no writer may run while the database is replaced
+        try:
+            report = RepairReport(str(store_dir), diagnose(db))
+            if report.problem is not None:
+                log.warning("%s is damaged (%s); salvaging it", db, report.problem)
+                report.salvage, report.damaged_copy = _replace(db)
+            for path in (store_dir / "dense").glob("*.faiss"):
+                path.unlink()  # derived: rebuilt from the database below
+            (store_dir / "checked").unlink(missing_ok=True)
+        finally:
+            lock.release()
+    _rebuild_dense(store_dir)
+    return report
+
+
+def _replace(db: Path) -> tuple[Salvage, str]:
+    """Salvage into a temp file, keep the damaged file (and its WAL) aside, swap atomically."""
+    tmp = db.with_name(f"{db.name}.repair-tmp")
+    found = salvage(db, tmp)
+    _fsync(tmp)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    kept = db.with_name(f"{db.name}.damaged-{stamp}")
+    for n in range(2, 1000):  # two repairs within a second keep both copies
+        if not kept.exists():
+            break
+        kept = db.with_name(f"{db.name}.damaged-{stamp}-{n}")
+    wal, shm = db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")
+    _keep(db, kept)
+    if wal.exists():
+        _keep(wal, kept.with_name(kept.name + "-wal"))
+    # the old WAL must go before the new file arrives: SQLite would replay it onto the new one
+    wal.unlink(missing_ok=True)
+    shm.unlink(missing_ok=True)
+    os.replace(tmp, db)
+    _fsync(db.parent)
+    return found, str(kept)
+
+
+def _keep(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)  # the same bytes under a second name, without a copy
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _rebuild_dense(store_dir: Path) -> None:
+    from omnivec.stores.local import LocalStore
+
+    with LocalStore(store_dir, writer=True, flush_interval=None) as store:
+        store.flush()  # no file on disk: every collection's index is rebuilt and written
