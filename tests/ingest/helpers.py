@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from omnivec.ingest import SourceFile, chunk_source, classify
+from omnivec.ingest import Skipped, SourceFile, chunk_source, classify, walk
 from omnivec.ingest.model import Chunk
 
 
@@ -80,3 +80,22 @@ def make_pdf(pages: Sequence[str | None], encrypt: bool = False) -> bytes:
         xref,
     )
     return bytes(out)
+
+
+def write(root: Path, rel: str, data: bytes | str = "x = 1\n") -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def found(root: Path, **kw: object) -> tuple[dict[str, SourceFile], dict[str, str]]:
+    """What `walk` yields under `root`: files by path, and skip reasons by path."""
+    files: dict[str, SourceFile] = {}
+    skipped: dict[str, str] = {}
+    for item in walk(root, **kw):  # type: ignore[arg-type]
+        if isinstance(item, Skipped):
+            skipped[item.path] = item.reason
+        else:
+            files[item.path] = item
+    return files, skipped

@@ -9,60 +9,43 @@ from pathlib import Path
 import pytest
 
 from omnivec.errors import InputError
-from omnivec.ingest import Skipped, SourceFile, walk
-
-
-def _write(root: Path, rel: str, data: bytes | str = "x = 1\n") -> Path:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return path
-
-
-def _found(root: Path, **kw: object) -> tuple[dict[str, SourceFile], dict[str, str]]:
-    files: dict[str, SourceFile] = {}
-    skipped: dict[str, str] = {}
-    for item in walk(root, **kw):  # type: ignore[arg-type]
-        if isinstance(item, Skipped):
-            skipped[item.path] = item.reason
-        else:
-            files[item.path] = item
-    return files, skipped
+from omnivec.ingest import SourceFile, walk
+from tests.ingest.helpers import found, write
 
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    _write(root, ".gitignore", "*.log\n/top_only.txt\n# a comment\n")
-    _write(root, "src/a.py")
-    _write(root, "src/debug.log", "log")
-    _write(root, "src/.gitignore", "!keep.log\n")
-    _write(root, "src/keep.log", "kept by a nested negation")
-    _write(root, "top_only.txt", "ignored at the top")
-    _write(root, "src/top_only.txt", "anchored pattern: kept below")
-    _write(root, "sub/.gitignore", "generated/\n")
-    _write(root, "sub/generated/g.py")
-    _write(root, "sub/b.go", "package b\n")
-    _write(root, "node_modules/x/index.js")
-    _write(root, "myenv/pyvenv.cfg", "home = /usr\n")
-    _write(root, "myenv/lib/site.py")
-    _write(root, "pkg.egg-info/PKG-INFO", "Name: pkg")
-    _write(root, "build/out.py")
-    _write(root, ".git/config", "[core]")
-    _write(root, "__pycache__/a.cpython-311.pyc", b"\0\0")
-    _write(root, "package-lock.json", "{}")
-    _write(root, "README.md", "# Hi\n")
-    _write(root, "data.bin", b"abc\0def")
-    _write(root, "mystery.dat", b"abc\0def")
-    _write(root, "notes.xyz", "plain text of an unknown type")
-    _write(root, "tools/run", "#!/usr/bin/env python3\nprint(1)\n")
-    _write(root, "img/logo.png", b"\x89PNG\r\n\x1a\n\0\0binary is fine for images")
-    _write(root, "big.txt", "y" * 5000)
+    write(root, ".gitignore", "*.log\n/top_only.txt\n# a comment\n")
+    write(root, "src/a.py")
+    write(root, "src/debug.log", "log")
+    write(root, "src/.gitignore", "!keep.log\n")
+    write(root, "src/keep.log", "kept by a nested negation")
+    write(root, "top_only.txt", "ignored at the top")
+    write(root, "src/top_only.txt", "anchored pattern: kept below")
+    write(root, "sub/.gitignore", "generated/\n")
+    write(root, "sub/generated/g.py")
+    write(root, "sub/b.go", "package b\n")
+    write(root, "node_modules/x/index.js")
+    write(root, "myenv/pyvenv.cfg", "home = /usr\n")
+    write(root, "myenv/lib/site.py")
+    write(root, "pkg.egg-info/PKG-INFO", "Name: pkg")
+    write(root, "build/out.py")
+    write(root, ".git/config", "[core]")
+    write(root, "__pycache__/a.cpython-311.pyc", b"\0\0")
+    write(root, "package-lock.json", "{}")
+    write(root, "README.md", "# Hi\n")
+    write(root, "data.bin", b"abc\0def")
+    write(root, "mystery.dat", b"abc\0def")
+    write(root, "notes.xyz", "plain text of an unknown type")
+    write(root, "tools/run", "#!/usr/bin/env python3\nprint(1)\n")
+    write(root, "img/logo.png", b"\x89PNG\r\n\x1a\n\0\0binary is fine for images")
+    write(root, "big.txt", "y" * 5000)
     return root
 
 
 def test_ignores_and_kinds(tree: Path) -> None:
-    files, skipped = _found(tree, max_file_bytes=4000)
+    files, skipped = found(tree, max_file_bytes=4000)
     assert sorted(files) == [
         "README.md", "img/logo.png", "notes.xyz", "src/a.py", "src/keep.log", "src/top_only.txt",
         "sub/b.go", "tools/run",
@@ -83,22 +66,22 @@ def test_ignores_and_kinds(tree: Path) -> None:
 def test_order_is_sorted_by_path(tree: Path) -> None:
     paths = [i.path for i in walk(tree)]
     assert paths == sorted(paths)
-    _write(tree, "a.py")
-    _write(tree, "a/x.py")
+    write(tree, "a.py")
+    write(tree, "a/x.py")
     paths = [i.path for i in walk(tree)]
     assert paths.index("a.py") < paths.index("a/x.py") and paths == sorted(paths)
 
 
 def test_extra_ignores(tree: Path) -> None:
-    files, _ = _found(tree, extra_ignores=["*.md", "sub/"])
+    files, _ = found(tree, extra_ignores=["*.md", "sub/"])
     assert "README.md" not in files and "sub/b.go" not in files and "src/a.py" in files
 
 
 def test_symlinks(tmp_path: Path) -> None:
     root = tmp_path / "repo"
-    _write(root, "src/a.py")
+    write(root, "src/a.py")
     outside = tmp_path / "outside"
-    _write(outside, "lib.py")
+    write(outside, "lib.py")
     (root / "loop").symlink_to(root, target_is_directory=True)
     (root / "src" / "up").symlink_to(root / "src", target_is_directory=True)
     (root / "alias").symlink_to(root / "src", target_is_directory=True)
@@ -107,7 +90,7 @@ def test_symlinks(tmp_path: Path) -> None:
     (root / "dangling.py").symlink_to(root / "missing.py")
     (root / "self.py").symlink_to(root / "self.py")
     (root / "link.py").symlink_to(root / "src" / "a.py")
-    files, skipped = _found(root, follow_external_links=True)
+    files, skipped = found(root, follow_external_links=True)
     assert sorted(files) == ["ext1/lib.py", "link.py", "src/a.py"]
     assert skipped["loop"] == "symlink loop"
     assert skipped["src/up"] == "symlink loop"
@@ -118,16 +101,16 @@ def test_symlinks(tmp_path: Path) -> None:
 
 
 def test_special_files_are_not_read(tmp_path: Path) -> None:
-    _write(tmp_path, "ok.py")
+    write(tmp_path, "ok.py")
     os.mkfifo(tmp_path / "pipe")  # reading it would block forever
-    files, skipped = _found(tmp_path)
+    files, skipped = found(tmp_path)
     assert list(files) == ["ok.py"] and skipped == {"pipe": "not a regular file"}
 
 
 def test_unreadable_file_and_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _write(tmp_path, "secret.py")
-    _write(tmp_path, "locked/inner.py")
-    _write(tmp_path, "ok.py")
+    write(tmp_path, "secret.py")
+    write(tmp_path, "locked/inner.py")
+    write(tmp_path, "ok.py")
     real_access, real_scandir = os.access, os.scandir
     # root reads everything, so permissions are simulated rather than set with chmod
     monkeypatch.setattr(os, "access", lambda p, m: not str(p).endswith("secret.py") and real_access(p, m))
@@ -138,26 +121,26 @@ def test_unreadable_file_and_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    files, skipped = _found(tmp_path)
+    files, skipped = found(tmp_path)
     assert list(files) == ["ok.py"]
     assert skipped == {"locked": "permission denied", "secret.py": "permission denied"}
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read files whatever their mode")
 def test_chmod_000(tmp_path: Path) -> None:
-    path = _write(tmp_path, "secret.py")
+    path = write(tmp_path, "secret.py")
     path.chmod(0)
     try:
-        _, skipped = _found(tmp_path)
+        _, skipped = found(tmp_path)
         assert skipped == {"secret.py": "permission denied"}
     finally:
         path.chmod(0o644)
 
 
 def test_media_has_its_own_size_limit(tmp_path: Path) -> None:
-    _write(tmp_path, "scan.pdf", b"%PDF" + b"0" * 5000)
-    _write(tmp_path, "huge.png", b"0" * 9000)
-    files, skipped = _found(tmp_path, max_file_bytes=1000, max_media_bytes=8000)
+    write(tmp_path, "scan.pdf", b"%PDF" + b"0" * 5000)
+    write(tmp_path, "huge.png", b"0" * 9000)
+    files, skipped = found(tmp_path, max_file_bytes=1000, max_media_bytes=8000)
     assert list(files) == ["scan.pdf"] and skipped == {"huge.png": "larger than 8 KB"}
 
 
@@ -167,9 +150,9 @@ def test_walk_is_fast(tmp_path: Path) -> None:
         folder.mkdir()
         for f in range(100):
             (folder / f"mod{f}.py").touch()
-    _write(tmp_path, ".gitignore", "\n".join(f"*.ext{i}\nbuild{i}/\n" for i in range(25)))
+    write(tmp_path, ".gitignore", "\n".join(f"*.ext{i}\nbuild{i}/\n" for i in range(25)))
     start = time.perf_counter()
-    files, _ = _found(tmp_path)
+    files, _ = found(tmp_path)
     elapsed = time.perf_counter() - start
     assert len(files) == 2000
     # ~0.04 s on an idle core; the bound leaves room for a loaded CI machine
@@ -177,7 +160,7 @@ def test_walk_is_fast(tmp_path: Path) -> None:
 
 
 def test_root_may_be_a_file_and_must_exist(tmp_path: Path) -> None:
-    path = _write(tmp_path, "one.py")
+    path = write(tmp_path, "one.py")
     (item,) = walk(path)
     assert isinstance(item, SourceFile) and item.path == "one.py" and item.abs_path == path
     with pytest.raises(InputError, match="does not exist"):

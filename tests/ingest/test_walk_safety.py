@@ -8,36 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from omnivec.ingest import Skipped, SourceFile, walk
 from omnivec.ingest.policy import minified_reason, one_line, secret_reason, shorten_path
+from tests.ingest.helpers import found, write
 
 OUTSIDE = "symlink to a path outside the indexed folder"
-
-
-def _write(root: Path, rel: str, data: bytes | str = "x = 1\n") -> Path:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return path
-
-
-def _found(root: Path, **kw: object) -> tuple[dict[str, SourceFile], dict[str, str]]:
-    files: dict[str, SourceFile] = {}
-    skipped: dict[str, str] = {}
-    for item in walk(root, **kw):  # type: ignore[arg-type]
-        if isinstance(item, Skipped):
-            skipped[item.path] = item.reason
-        else:
-            files[item.path] = item
-    return files, skipped
 
 
 @pytest.fixture
 def linked(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    _write(root, "src/a.py")
-    _write(tmp_path / "outside", "lib.py", "OUTSIDE_CANARY = 1\n")
-    _write(tmp_path, "passwd", "root:x:0:0\n")
+    write(root, "src/a.py")
+    write(tmp_path / "outside", "lib.py", "OUTSIDE_CANARY = 1\n")
+    write(tmp_path, "passwd", "root:x:0:0\n")
     (root / "innocent.py").symlink_to(tmp_path / "passwd")
     (root / "vendor").symlink_to(tmp_path / "outside", target_is_directory=True)
     (root / "zero.py").symlink_to("/dev/zero")
@@ -47,13 +29,13 @@ def linked(tmp_path: Path) -> Path:
 
 
 def test_links_out_of_the_root_are_reported_not_followed(linked: Path) -> None:
-    files, skipped = _found(linked)
+    files, skipped = found(linked)
     assert sorted(files) == ["inside.py", "src/a.py"]
     assert skipped == {"innocent.py": OUTSIDE, "vendor": OUTSIDE, "zero.py": OUTSIDE, "loop": "symlink loop"}
 
 
 def test_follow_external_links_opts_in(linked: Path) -> None:
-    files, skipped = _found(linked, follow_external_links=True)
+    files, skipped = found(linked, follow_external_links=True)
     assert sorted(files) == ["innocent.py", "inside.py", "src/a.py", "vendor/lib.py"]
     assert skipped == {"zero.py": "not a regular file", "loop": "symlink loop"}  # never opened
 
@@ -61,16 +43,16 @@ def test_follow_external_links_opts_in(linked: Path) -> None:
 def test_a_symlinked_root_is_walked(linked: Path, tmp_path: Path) -> None:
     alias = tmp_path / "alias"
     alias.symlink_to(linked, target_is_directory=True)
-    files, _ = _found(alias)
+    files, _ = found(alias)
     assert sorted(files) == ["inside.py", "src/a.py"]
 
 
 def test_ignore_files_that_are_fifos_or_devices_are_not_read(tmp_path: Path) -> None:
-    _write(tmp_path, "a.py")
+    write(tmp_path, "a.py")
     os.mkfifo(tmp_path / ".gitignore")  # opening it for reading would block forever
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / ".gitignore").symlink_to("/dev/zero")  # reading it would never end
-    files, _ = _found(tmp_path)
+    files, _ = found(tmp_path)
     assert sorted(files) == ["a.py"]
 
 
@@ -87,13 +69,13 @@ SECRETS = {
 
 def test_secrets_are_skipped_and_reported(tmp_path: Path) -> None:
     for rel in SECRETS:
-        _write(tmp_path, rel, "-----BEGIN PRIVATE KEY-----\nMIIE\n")
-    _write(tmp_path, "src/credentials.py", "def load(): ...\n")  # the word alone is not a secret
-    _write(tmp_path, "src/key.md", "# Key ideas\n")
-    files, skipped = _found(tmp_path)
+        write(tmp_path, rel, "-----BEGIN PRIVATE KEY-----\nMIIE\n")
+    write(tmp_path, "src/credentials.py", "def load(): ...\n")  # the word alone is not a secret
+    write(tmp_path, "src/key.md", "# Key ideas\n")
+    files, skipped = found(tmp_path)
     assert sorted(files) == ["src/credentials.py", "src/key.md"]
     assert skipped == {rel: f"secret: {what}" for rel, what in SECRETS.items()}
-    files, skipped = _found(tmp_path, include_secrets=True)
+    files, skipped = found(tmp_path, include_secrets=True)
     assert set(SECRETS) <= set(files) and skipped == {}
 
 
@@ -114,29 +96,29 @@ GENERATED = {
 
 def test_generated_files_are_skipped_and_reported(tmp_path: Path) -> None:
     for rel in GENERATED:
-        _write(tmp_path, rel, "{}\n")
-    _write(tmp_path, "static/app.js", "export const x = 1;\n")
-    files, skipped = _found(tmp_path)
+        write(tmp_path, rel, "{}\n")
+    write(tmp_path, "static/app.js", "export const x = 1;\n")
+    files, skipped = found(tmp_path)
     assert sorted(files) == ["static/app.js"]
     assert skipped == {rel: f"generated: {what}" for rel, what in GENERATED.items()}
-    files, skipped = _found(tmp_path, include_generated=True)
+    files, skipped = found(tmp_path, include_generated=True)
     assert set(GENERATED) <= set(files) and skipped == {}
 
 
 def test_minified_content_is_detected(tmp_path: Path) -> None:
     bundle = "/*! license */\n" + "var a=function(b){return b+1};" * 2000  # 60 KB, two lines
-    _write(tmp_path, "dist2/bundle.js", bundle)
-    _write(tmp_path, "data.json", '{"k": ' + "[1,2,3]," * 5000 + "0}")
-    _write(tmp_path, "normal.js", "function add(a, b) {\n  return a + b;\n}\n" * 1000)
-    _write(tmp_path, "small.js", "var a=1;" * 100)  # too small to be worth a read
-    _write(
+    write(tmp_path, "dist2/bundle.js", bundle)
+    write(tmp_path, "data.json", '{"k": ' + "[1,2,3]," * 5000 + "0}")
+    write(tmp_path, "normal.js", "function add(a, b) {\n  return a + b;\n}\n" * 1000)
+    write(tmp_path, "small.js", "var a=1;" * 100)  # too small to be worth a read
+    write(
         tmp_path, "prose.md", ("A paragraph kept on one line, as many editors save it. " * 12 + "\n\n") * 40
     )
-    files, skipped = _found(tmp_path)
+    files, skipped = found(tmp_path)
     assert sorted(files) == ["normal.js", "prose.md", "small.js"]
     assert skipped["dist2/bundle.js"] == "minified: average line 16,384 characters"  # 32 KB read, 2 lines
     assert skipped["data.json"].startswith("minified: average line 32,768")
-    files, _ = _found(tmp_path, include_generated=True)
+    files, _ = found(tmp_path, include_generated=True)
     assert "dist2/bundle.js" in files
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from omnivec.errors import StoreError
 from omnivec.stores.failures import DamagedStoreError, check_result, from_sqlite, translate
+from omnivec.stores.faiss_index import fsync_path
 from omnivec.stores.salvage import Salvage, salvage
 from omnivec.stores.sqlite_schema import DB_NAME, WriterLock
 
@@ -114,7 +115,7 @@ def _replace(db: Path) -> tuple[Salvage, str]:
     """Salvage into a temp file, keep the damaged file (and its WAL) aside, swap atomically."""
     tmp = db.with_name(f"{db.name}.repair-tmp")
     found = salvage(db, tmp)
-    _fsync(tmp)
+    fsync_path(tmp)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     kept = db.with_name(f"{db.name}.damaged-{stamp}")
     for n in range(2, 1000):  # two repairs within a second keep both copies
@@ -129,7 +130,7 @@ def _replace(db: Path) -> tuple[Salvage, str]:
     wal.unlink(missing_ok=True)
     shm.unlink(missing_ok=True)
     os.replace(tmp, db)
-    _fsync(db.parent)
+    fsync_path(db.parent)
     return found, str(kept)
 
 
@@ -138,14 +139,6 @@ def _keep(src: Path, dst: Path) -> None:
         os.link(src, dst)  # the same bytes under a second name, without a copy
     except OSError:
         shutil.copy2(src, dst)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _rebuild_dense(store_dir: Path) -> None:

@@ -167,7 +167,7 @@ def save_index(path: Path, dense: DenseIndex, stamp: dict[str, Any]) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
 def load_index(path: Path, *, warn: bool = True) -> tuple[dict[str, Any], DenseIndex] | None:
@@ -217,7 +217,8 @@ def read_stamp(path: Path) -> dict[str, Any] | None:
     return head if size == len(start) + hlen + head.get("payload_bytes", -1) else None
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder (a folder: so a rename in it survives a power loss)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
