@@ -41,12 +41,13 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
-# A checkpoint's own format, unlike Qwen's: no default system turn, the task named in the user turn
-# (sentence-transformers passes `task` to templates that use it) and text after the assistant tag.
+# A checkpoint's own format, unlike Qwen's: no default system turn, the task on its own line in the
+# user turn (sentence-transformers passes `task` to templates that use it), text after the assistant
+# tag.
 CUSTOM_CHAT_TEMPLATE = (
     "{% for m in messages %}"
     "<|im_start|>{{ m['role'] }}\n"
-    "{% if m['role'] == 'user' and task is defined %}[{{ task }}] {% endif %}"
+    "{% if m['role'] == 'user' and task is defined %}[{{ task }}]\n{% endif %}"
     "{% if m['content'] is string %}{{ m['content'] }}"
     "{% else %}{% for part in m['content'] %}"
     "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"

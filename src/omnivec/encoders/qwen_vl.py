@@ -80,9 +80,9 @@ class QwenVLEncoder(HFEncoder):
         full = tf.Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=self.dtype)
         self.model = full.model.to(self.device).eval()  # the backbone: no LM head, no logits
         self.checks: dict[str, str] = {"image_processor": type(self.image_processor).__name__}
-        self.spec = self._settle_spec(spec, path)
         vocab = self.tokenizer.convert_tokens_to_ids
         self._vision_ids = [vocab(t) for t in ("<|vision_start|>", "<|image_pad|>", "<|vision_end|>")]
+        self.spec = self._settle_spec(spec, path)
         self._pad_id = self.tokenizer.pad_token_id or 0  # masked out, so any id will do
 
     @classmethod
@@ -200,7 +200,10 @@ class QwenVLEncoder(HFEncoder):
                 ours = self.render(spec, text or "", has_image, role, instruction)
                 msgs = ckpt.messages(system, text, has_image, order)
                 theirs = ckpt.render_template(self.tokenizer, found, role, msgs)
-                if ours != theirs:
+                # pieces tokenised apart must be the ids of the whole string (no merge across a seam)
+                frame = self._frame(spec, role, instruction)
+                ids = self._assemble(frame, self._encode(text) if text else [], int(has_image))[0]
+                if ours != theirs or ids != self._encode(theirs, trusted=True):
                     raise ModelUnavailableError(
                         received=f"a chat template ({found.template_file}) whose {role} prompt omnivec "
                         f"cannot rebuild: checkpoint {theirs!r}, omnivec {ours!r}",
@@ -223,9 +226,12 @@ class QwenVLEncoder(HFEncoder):
 
     # --- family hooks -------------------------------------------------------------------------
     def preprocess(self, items: Sequence[Item], role: Role, instruction: str | None) -> list[Prepared]:
-        head, tail = self.spec.render(_SLOT, role, instruction).split(_SLOT)
-        frame = (self._encode(head, trusted=True), self._encode(tail, trusted=True))
+        frame = self._frame(self.spec, role, instruction)
         return [self._prepare(item, frame) for item in items]
+
+    def _frame(self, spec: EncoderSpec, role: Role, instruction: str | None) -> tuple[list[int], list[int]]:
+        head, tail = spec.render(_SLOT, role, instruction).split(_SLOT)
+        return self._encode(head, trusted=True), self._encode(tail, trusted=True)
 
     def collate(self, prepared: Sequence[Prepared], padding_side: PaddingSide) -> Any:
         torch = torch_module()
@@ -269,23 +275,29 @@ class QwenVLEncoder(HFEncoder):
         return list(out["input_ids"])
 
     def _prepare(self, item: Item, frame: tuple[list[int], list[int]]) -> Prepared:
-        head, tail = frame
         text = self._encode(item.text) if item.text else []
         kept = text[: self.spec.max_length]
         visual = self._visual_tokens(item.image) if item.image is not None else 0
+        ids, types = self._assemble(frame, kept, visual)
+        row = _Row(ids=ids, types=types, image=item.image, visual_tokens=visual)
+        full = len(ids) + len(text) - len(kept)
+        return Prepared(data=row, cost=len(ids), truncated=len(kept) < len(text), original_cost=full)
+
+    def _assemble(
+        self, frame: tuple[list[int], list[int]], text: list[int], visual: int
+    ) -> tuple[list[int], list[int]]:
+        """Frame head, the content pieces in the recipe's order, frame tail: ids and token types."""
+        head, tail = frame
         start, pad, end = self._vision_ids
         pieces = {
-            "text": (kept, [0] * len(kept)),
+            "text": (text, [0] * len(text)),
             "image": ([start, *[pad] * visual, end], [0, *[1] * visual, 0]) if visual else ([], []),
         }
         ids, types = list(head), [0] * len(head)
         for name in self.spec.options["content_order"]:
             ids += pieces[name][0]
             types += pieces[name][1]
-        ids, types = ids + tail, types + [0] * len(tail)
-        row = _Row(ids=ids, types=types, image=item.image, visual_tokens=visual)
-        full = len(ids) + len(text) - len(kept)
-        return Prepared(data=row, cost=len(ids), truncated=len(kept) < len(text), original_cost=full)
+        return ids + tail, types + [0] * len(tail)
 
     def _size(self) -> dict[str, int]:
         return {

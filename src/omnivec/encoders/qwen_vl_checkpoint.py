@@ -24,8 +24,9 @@ from omnivec.types import Role
 VISION_BLOCK = "<|vision_start|><|image_pad|><|vision_end|>"
 DOCUMENT_PROMPTS = ("document", "passage", "corpus")  # sentence-transformers' encode_document order
 _I, _T = "\x00omnivec-instruction\x00", "\x00omnivec-text\x00"  # slots while a template renders
-# probes with the whitespace a template could trim or a format string could mangle
-_PROBE_INSTRUCTION, _PROBE_TEXT = " Probe {instruction}\n", "probe text {0} <b>\n "
+# probes with the whitespace a template could trim, braces a format string could mangle, and a
+# leading word that merges with a space before it in any BPE vocabulary
+_PROBE_INSTRUCTION, _PROBE_TEXT = " Probe {instruction}\n", "the probe text {0} <b>\n "
 
 
 @dataclass(frozen=True)
