@@ -124,3 +124,58 @@ def test_clip_matches_sentence_transformers_where_it_can(tmp_path: Path) -> None
     np.testing.assert_allclose(enc.encode(items), theirs, atol=ATOL)
     with pytest.raises(ValueError, match="cannot combine them"):
         model.encode_query([{"text": "make it dark", "image": picture(1)}])
+
+
+# BGE-VL MLLM's prompt (models.md section 3) as a chat template: the system turn is the instruction,
+# the task (which sentence-transformers passes to templates that use it) picks the role prefix
+BGE_VL_MLLM_TEMPLATE = (
+    "{% set sys = messages[0]['content'][0]['text'] if messages[0]['role'] == 'system' else none %}"
+    "{% if task == 'query' %}{% if sys %}[INST] \n <instruct> {{ sys }} <query> "
+    "{% else %}[INST] \n <instruct>  <query>{% endif %}{% else %}[INST] {% endif %}"
+    "{% for part in messages[-1]['content'] %}{% if part['type'] == 'text' %} {{ part['text'] }} \n"
+    "{% endif %}{% endfor %}"
+    "{% for part in messages[-1]['content'] %}{% if part['type'] == 'image' %} <image>{% endif %}{% endfor %}"
+    " [/INST]"
+)
+
+
+def test_llava_next_matches_sentence_transformers_given_the_recipe(tmp_path: Path) -> None:
+    """A bare LLaVA-NeXT folder in sentence-transformers is mean pooling over unprompted text (and
+    it cannot embed an image alone). Given BGE-VL's prompt as a chat template, last-token pooling,
+    normalisation and images already resized to 512x512, the two agree; without that resize they do
+    not, and the resize is BGE-VL's recipe (MegaPairs resizes every image before processing)."""
+    from omnivec.encoders.llava_next import TEXT_TO_IMAGE, load_square
+    from tests.tiny.llava import build_tiny_llava
+    from tests.tiny.qwen_vl import sentence_transformers_files
+
+    path = build_tiny_llava(tmp_path / "llava")
+    files = sentence_transformers_files({}, add_generation_prompt=False)
+    files["chat_template.jinja"] = BGE_VL_MLLM_TEMPLATE
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    model = st.SentenceTransformer(str(path), device="cpu")
+    enc = load_encoder(str(path), recipe="BAAI/BGE-VL-MLLM-S1")
+    items = [
+        Item(text="a red car"),
+        Item(image=picture(1)),
+        Item(text="make it dark", image=picture(2, (80, 30))),
+    ]
+
+    def resized(item: Item) -> Any:
+        square = load_square(item.image, (512, 512)) if item.image is not None else None
+        return _st_input(Item(text=item.text, image=square))
+
+    # one item per call: only the recipe is compared here (omnivec's batching has its own contract)
+    def theirs(encode: Any, transform: Any, **kw: Any) -> np.ndarray:
+        return np.stack([encode([transform(x)], convert_to_numpy=True, **kw)[0] for x in items])
+
+    for role, encode, kw in (
+        ("document", model.encode_document, {}),
+        ("query", model.encode_query, {}),
+        ("query", model.encode_query, {"prompt": TEXT_TO_IMAGE}),
+    ):
+        ours = enc.encode(items, role=role, instruction=kw.get("prompt"))
+        np.testing.assert_allclose(ours, theirs(encode, resized, **kw), atol=ATOL)
+        unresized = theirs(encode, _st_input, **kw)
+        assert np.abs(ours[1:] - unresized[1:]).max() > 1e-3  # images: the resize is the recipe's

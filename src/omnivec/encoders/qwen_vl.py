@@ -1,12 +1,10 @@
 """Qwen2.5-VL embedders (BGE-VL-Screenshot): the checkpoint's own prompt, the last token's state.
 
-The checkpoint decides the recipe at load time (`qwen_vl_checkpoint`): its chat template, the
-prompts of its `config_sentence_transformers.json` (as the system turn) and its image processor's
-pixel limits become the spec's templates, default instruction and `min_pixels`/`max_pixels`, so
-they are recorded with every index. A recipe that states other values refuses to load. Token ids
-are built piece by piece so that user text can never inject special tokens (`<|image_pad|>` in OCR
-text would otherwise break the placeholder count), and only the user text is truncated, never an
-image.
+The checkpoint decides the recipe at load (`qwen_vl_checkpoint`): its chat template, its
+sentence-transformers prompts (the system turn) and its pixel limits become the spec's templates,
+default instruction and `min_pixels`/`max_pixels`, recorded with every index; a recipe stating
+other values is refused. Token ids are built piece by piece so user text never injects special
+tokens (`<|image_pad|>` in OCR text), and only the user text is truncated, never an image.
 
 The composite `Qwen2_5_VLProcessor` needs torchvision for its video half, which does not import
 beside the torch used here, so the two halves it wraps are used directly: the checkpoint's
