@@ -122,8 +122,19 @@ def llava_reference(stock: tuple[Any, Any], spec: Any, role: str, instruction: s
     return ref
 
 
-def qwen_vl_reference(path: Path, role: str, instruction: str | None = None) -> Reference:
-    """The single unpadded prompt, rendered by the checkpoint's chat template, through the stock model."""
+def qwen_vl_reference(
+    path: Path,
+    role: str,
+    instruction: str | None = None,
+    *,
+    document_prompt: str | None = None,
+    pixels: tuple[int, int] | None = None,
+    add_generation_prompt: bool = True,
+) -> Reference:
+    """The single unpadded prompt, rendered by the checkpoint's chat template, through the stock model.
+
+    The system turn is `instruction` for a query, `document_prompt` for a document (none when
+    empty); `pixels` are the image processor's min/max (the tiny defaults when None)."""
     import torch
     from transformers import AutoImageProcessor, AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
@@ -132,14 +143,19 @@ def qwen_vl_reference(path: Path, role: str, instruction: str | None = None) -> 
     tok: Any = AutoTokenizer.from_pretrained(path)
     proc = AutoImageProcessor.from_pretrained(path)
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path).eval()
-    size = {"shortest_edge": TINY_MIN_PIXELS, "longest_edge": TINY_MAX_PIXELS}
+    lo, hi = pixels or (TINY_MIN_PIXELS, TINY_MAX_PIXELS)
+    size = {"shortest_edge": lo, "longest_edge": hi}
+    prompt = instruction if role == "query" else document_prompt
 
     def ref(item: Item) -> np.ndarray:
         content: list[dict[str, Any]] = [{"type": "text", "text": item.text}] if item.text else []
         content += [{"type": "image"}] if item.image is not None else []
-        system = [{"role": "system", "content": instruction}] if role == "query" and instruction else []
+        system = [{"role": "system", "content": prompt}] if prompt else []
         text = tok.apply_chat_template(
-            [*system, {"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
+            [*system, {"role": "user", "content": content}],
+            tokenize=False,
+            add_generation_prompt=add_generation_prompt,
+            task=role,
         )
         kw: dict[str, Any] = {}
         if item.image is not None:

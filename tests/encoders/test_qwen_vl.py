@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-import shutil
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from omnivec.encoders.qwen_vl import MAX_PIXELS
 from omnivec.encoders.registry import get_spec, load_encoder
-from omnivec.errors import InputError, ModelUnavailableError
+from omnivec.errors import InputError, ModelUnavailableError, RecipeMismatchError
 from omnivec.types import Item
 from tests.encoders.contract import check_contract
 from tests.encoders.references import qwen_vl_reference
-from tests.tiny.qwen_vl import (
-    TINY_MAX_PIXELS,
-    TINY_MIN_PIXELS,
-    build_tiny_qwen_vl,
-    sentence_transformers_prompts,
-)
+from tests.tiny.qwen_vl import TINY_MAX_PIXELS, TINY_MIN_PIXELS, build_tiny_qwen_vl
 
 SYSTEM = "<|im_start|>system\n{}<|im_end|>\n"
 USER = "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
@@ -66,9 +61,16 @@ def test_registered_recipe() -> None:
     spec = get_spec("bge-vl-screenshot")
     assert spec.name == "BAAI/BGE-VL-Screenshot"
     assert (spec.family, spec.dim, spec.pooling) == ("qwen_vl", 2048, "last")
-    assert spec.recipe()["options"]["max_pixels"] == 2048 * 28 * 28
-    assert spec.recipe()["options"]["min_pixels"] == 4 * 28 * 28
-    assert "hypothesis" in spec.description
+    # pixel limits, prompts and template are the checkpoint's, filled in at load
+    options = spec.recipe()["options"]
+    assert (options["min_pixels"], options["max_pixels"], options["prompt_source"]) == (
+        None,
+        None,
+        "checkpoint",
+    )
+    assert MAX_PIXELS == 2048 * 28 * 28  # omnivec's suggested screenshot cap, an explicit option
+    assert "checkpoint" in spec.description and spec.default_instruction is None
+    assert "helpful assistant" not in json.dumps(spec.recipe())  # no hard-coded system turn
 
 
 def test_prompt_strings_are_exact(enc: Any, images: list[Any]) -> None:
@@ -87,9 +89,13 @@ def test_prompt_strings_are_exact(enc: Any, images: list[Any]) -> None:
     assert enc.spec.instruction_for("vis-ir:composed") == INSTRUCTION
 
 
-def test_checkpoint_chat_template_agrees(enc: Any) -> None:
-    assert enc.checks["chat_template"] == "agrees"
-    assert enc.spec.recipe()["options"]["prompt_check"] == "agrees"  # lands in index metadata
+def test_checkpoint_chat_template_is_followed(enc: Any) -> None:
+    assert enc.checks["chat_template"] == "chat_template.jinja"
+    recipe = enc.spec.recipe()  # lands in index metadata
+    assert recipe["options"]["prompt_source"] == "checkpoint"
+    assert recipe["options"]["chat_template_kwargs"] == {"add_generation_prompt": True}
+    assert recipe["options"]["checkpoint_pixels"] == (TINY_MIN_PIXELS, TINY_MAX_PIXELS)
+    assert recipe["query_template"] == SYSTEM.format("{instruction}") + USER.format("{text}")
     assert enc.checks["dim"].startswith("32")
     assert enc.checks["image_processor"] == "Qwen2VLImageProcessorPil"
     assert enc.spec.recipe()["options"]["image_backend"] == "pil"
@@ -137,36 +143,21 @@ def test_max_pixels_caps_visual_tokens_and_is_recorded(tiny_path: Path, enc: Any
     assert small.encode([big]).shape == (1, 32)
 
 
-def test_default_cap_keeps_a_page_at_native_resolution(
-    tiny_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level(logging.WARNING, logger="omnivec.encoders.qwen_vl"):
-        default: Any = load_encoder(str(tiny_path))  # the tiny preprocessor's 16-token cap disagrees
-    assert "differ from the recipe" in caplog.text
+def test_default_limits_are_the_checkpoints(tmp_path: Path) -> None:
+    # a checkpoint whose limit is omnivec's suggested cap: a page keeps its native resolution
+    path = build_tiny_qwen_vl(tmp_path / "big", max_pixels=MAX_PIXELS)
+    default: Any = load_encoder(str(path))
+    assert default.spec.options["max_pixels"] == MAX_PIXELS
     page = _image(1280, 1024, 3)
     assert default._visual_tokens(page) == 37 * 46  # 1036x1288 px / 28^2 = 1702 <= 2048
     assert default._visual_tokens(_image(1080, 1920, 4)) <= 2048
 
 
-def test_checkpoint_disagreements_warn(
-    tiny_path: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    other = tmp_path / "other"
-    shutil.copytree(tiny_path, other)
-    # a template without Qwen's default system turn: documents would render differently
-    template = (other / "chat_template.jinja").read_text()
-    (other / "chat_template.jinja").write_text(template.replace("You are a helpful assistant.", "Be brief."))
-    for name, text in sentence_transformers_prompts({"query": "Find the page"}).items():
-        (other / name).write_text(text)
-    (other / "modeling_bge_vl_screenshot.py").write_text("# the authors' code\n")
-    with caplog.at_level(logging.WARNING, logger="omnivec.encoders.qwen_vl"):
-        e: Any = load_encoder(str(other), min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS)
-    assert e.checks["chat_template"] == "differs"
-    assert e.spec.recipe()["options"]["prompt_check"] == "differs"
-    assert "Find the page" in e.checks["sentence_transformers_prompts"]
-    assert e.checks["custom_code"] == "modeling_bge_vl_screenshot.py"
-    for needle in ("renders a document differently", "sentence-transformers prompts", "hypothesis"):
-        assert needle in caplog.text
+def test_pixel_options_the_checkpoint_does_not_allow_are_refused(tiny_path: Path) -> None:
+    with pytest.raises(RecipeMismatchError, match="max_pixels=12544 or a lower max_pixels"):
+        load_encoder(str(tiny_path), max_pixels=32 * 28 * 28)
+    with pytest.raises(RecipeMismatchError, match="min_pixels=3136"):
+        load_encoder(str(tiny_path), min_pixels=8 * 28 * 28)
 
 
 def test_odd_image_modes_load(enc: Any, tmp_path: Path) -> None:

@@ -41,6 +41,23 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 
+# A checkpoint's own format, unlike Qwen's: no default system turn, the task on its own line in the
+# user turn (sentence-transformers passes `task` to templates that use it), text after the assistant
+# tag.
+CUSTOM_CHAT_TEMPLATE = (
+    "{% for m in messages %}"
+    "<|im_start|>{{ m['role'] }}\n"
+    "{% if m['role'] == 'user' and task is defined %}[{{ task }}]\n{% endif %}"
+    "{% if m['content'] is string %}{{ m['content'] }}"
+    "{% else %}{% for part in m['content'] %}"
+    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}"
+    "<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\nvector:{% endif %}"
+)
+
 # 4..16 merged visual tokens per image (28x28 pixels each): small enough for fast CPU tests
 TINY_MIN_PIXELS = 4 * 28 * 28
 TINY_MAX_PIXELS = 16 * 28 * 28
@@ -77,6 +94,7 @@ def build_tiny_qwen_vl(
     Qwen2_5_VLForConditionalGeneration(cfg).eval().save_pretrained(out)
     Qwen2VLImageProcessorPil(min_pixels=min_pixels, max_pixels=max_pixels).save_pretrained(out)
     for name, text in (extra_files or {}).items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text(text)
     return out
 
@@ -104,3 +122,35 @@ def _vision_config() -> dict[str, object]:
 def sentence_transformers_prompts(prompts: dict[str, str]) -> dict[str, str]:
     """An extra file as a sentence-transformers checkpoint would declare its prompts."""
     return {"config_sentence_transformers.json": json.dumps({"prompts": prompts})}
+
+
+def sentence_transformers_files(
+    prompts: dict[str, str], dim: int = 32, add_generation_prompt: bool | None = True
+) -> dict[str, str]:
+    """The files sentence-transformers saves for a Qwen2.5-VL embedder: the Transformer module in
+    the root (its modality config as sentence-transformers infers it for this processor), last-token
+    pooling, normalisation, and the prompts."""
+    forward = {"method": "forward", "method_output_name": "last_hidden_state"}
+    chat = {} if add_generation_prompt is None else {"add_generation_prompt": add_generation_prompt}
+    transformer = {
+        "transformer_task": "feature-extraction",
+        "modality_config": {
+            "text": forward,
+            "image": forward,
+            "message": {**forward, "format": "structured"},
+        },
+        "module_output_name": "token_embeddings",
+        "processing_kwargs": {"chat_template": chat},
+    }
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.base.modules.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.sentence_transformer.modules.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.base.modules.Normalize"},
+    ]  # fmt: skip
+    return {
+        **sentence_transformers_prompts(prompts),
+        "sentence_bert_config.json": json.dumps(transformer),
+        "modules.json": json.dumps(modules),
+        "1_Pooling/config.json": json.dumps({"embedding_dimension": dim, "pooling_mode": "lasttoken"}),
+        "2_Normalize/.keep": "",
+    }

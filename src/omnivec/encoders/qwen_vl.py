@@ -1,9 +1,10 @@
-"""Qwen2.5-VL embedders (BGE-VL-Screenshot): a chat-formatted prompt, the last token's final state.
+"""Qwen2.5-VL embedders (BGE-VL-Screenshot): the checkpoint's own prompt, the last token's state.
 
-The prompt is data in the spec (`{instruction}` is the system turn, `{text}` the user turn's
-content, where text and a vision block appear in `options["content_order"]`). Token ids are built
-piece by piece so that user text can never inject special tokens (`<|image_pad|>` in OCR text
-would otherwise break the placeholder count), and only the user text is truncated, never an image.
+The checkpoint decides the recipe at load (`qwen_vl_checkpoint`): its chat template, its
+sentence-transformers prompts (the system turn) and its pixel limits become the spec's templates,
+default instruction and `min_pixels`/`max_pixels`, recorded with every index; a recipe stating
+other values is refused. Token ids are built piece by piece so user text never injects special
+tokens (`<|image_pad|>` in OCR text), and only the user text is truncated, never an image.
 
 The composite `Qwen2_5_VLProcessor` needs torchvision for its video half, which does not import
 beside the torch used here, so the two halves it wraps are used directly: the checkpoint's
@@ -20,24 +21,25 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from omnivec.encoders import qwen_vl_checkpoint as ckpt
 from omnivec.encoders._hf import HFEncoder, pool, torch_module, transformers_module
 from omnivec.encoders.base import Prepared
+from omnivec.encoders.qwen_vl_checkpoint import VISION_BLOCK, CheckpointPrompt
 from omnivec.encoders.registry import register_family, register_spec
 from omnivec.encoders.spec import EncoderSpec, PaddingSide
-from omnivec.errors import InputError, OmnivecError
+from omnivec.errors import InputError, ModelUnavailableError, OmnivecError, RecipeMismatchError
 from omnivec.images import open_rgb
 from omnivec.types import Item, Role
 
 log = logging.getLogger(__name__)
 
-VISION_BLOCK = "<|vision_start|><|image_pad|><|vision_end|>"
-QWEN_DEFAULT_SYSTEM = "You are a helpful assistant."  # what Qwen's chat template adds when no system turn
 _SLOT = "\x00omnivec-content\x00"  # stands for the user content while the frame is tokenised
 _CUSTOM_CODE = ("modeling_bge_vl_screenshot.py",)
 
 
 def chat_template(system: str) -> str:
-    """A Qwen chat prompt (system turn, user turn, open assistant turn) as a `str.format` template."""
+    """The stock Qwen chat prompt (system turn, user turn, open assistant turn) as a `str.format`
+    template: what a recipe with `prompt_source="recipe"` may state; the checkpoint has the say."""
     return (
         f"<|im_start|>system\n{system}<|im_end|>\n"
         "<|im_start|>user\n{text}<|im_end|>\n"
@@ -76,9 +78,9 @@ class QwenVLEncoder(HFEncoder):
         full = tf.Qwen2_5_VLForConditionalGeneration.from_pretrained(path, dtype=self.dtype)
         self.model = full.model.to(self.device).eval()  # the backbone: no LM head, no logits
         self.checks: dict[str, str] = {"image_processor": type(self.image_processor).__name__}
-        self.spec = self._settle_spec(spec, path)
         vocab = self.tokenizer.convert_tokens_to_ids
         self._vision_ids = [vocab(t) for t in ("<|vision_start|>", "<|image_pad|>", "<|vision_end|>")]
+        self.spec = self._settle_spec(spec, path)
         self._pad_id = self.tokenizer.pad_token_id or 0  # masked out, so any id will do
 
     @classmethod
@@ -90,7 +92,8 @@ class QwenVLEncoder(HFEncoder):
         min_pixels: int | None = None,
         max_pixels: int | None = None,
     ) -> HFEncoder:
-        """As `HFEncoder.load`; `min_pixels`/`max_pixels` override the recipe's image size bounds."""
+        """As `HFEncoder.load`. The image size bounds are the checkpoint's; `max_pixels` below its
+        limit is a cap (recorded with the index), any other disagreement is refused at load."""
         given = {"min_pixels": min_pixels, "max_pixels": max_pixels}
         overrides = {k: v for k, v in given.items() if v is not None}
         if overrides:
@@ -102,80 +105,109 @@ class QwenVLEncoder(HFEncoder):
     def spec_for_folder(cls, path: Path, config: dict[str, Any]) -> EncoderSpec:
         return EncoderSpec(name=str(path), **_RECIPE)
 
-    # --- load-time checks against the checkpoint's own files --------------------------------
+    # --- the checkpoint decides: dims, pixel limits, prompts ----------------------------------
     def _settle_spec(self, spec: EncoderSpec, path: Path) -> EncoderSpec:
         dim = int(self.model.config.text_config.hidden_size)
         self.check_dim(spec, dim, "language-model hidden size")
         self.checks["dim"] = f"{dim} (text_config.hidden_size)"
         spec = replace(spec, dim=dim, pooling="last")
-        self._check_processor(spec.options)
-        self._check_prompts(spec, path)
-        # recorded in the recipe, so an index states whether its prompt matched the checkpoint's
-        return replace(spec, options={**spec.options, "prompt_check": self.checks["chat_template"]})
+        return self._settle_prompts(self._settle_pixels(spec), path)
 
-    def _check_processor(self, options: Mapping[str, Any]) -> None:
-        ip = self.image_processor
+    def _settle_pixels(self, spec: EncoderSpec) -> EncoderSpec:
+        ip, opts = self.image_processor, spec.options
         factor = ip.patch_size * ip.merge_size
         self.checks["pixels_per_visual_token"] = f"{factor}x{factor}"
         if factor != 28 or self.model.config.vision_config.spatial_merge_size != ip.merge_size:
             log.warning(
-                "checkpoint image processor: patch %d x merge %d (vision config merge %d); the recipe's "
-                "pixel caps assume 14 x 2 = 28 px per visual token",
+                "checkpoint image processor: patch %d x merge %d (vision config merge %d); omnivec's "
+                "suggested caps assume 14 x 2 = 28 px per visual token",
                 ip.patch_size, ip.merge_size, self.model.config.vision_config.spatial_merge_size,
             )  # fmt: skip
-        own = (getattr(ip.size, "shortest_edge", None), getattr(ip.size, "longest_edge", None))
-        ours = (options["min_pixels"], options["max_pixels"])
-        self.checks["pixels"] = f"recipe min/max {ours}, checkpoint preprocessor {own}"
-        if own != ours:
-            log.warning(
-                "checkpoint preprocessor_config min/max pixels %s differ from the recipe's %s; using the "
-                "recipe's (recorded with the index). Pass min_pixels=/max_pixels= to load_encoder to change",
-                own, ours,
-            )  # fmt: skip
+        own = (int(ip.size["shortest_edge"]), int(ip.size["longest_edge"]))
+        lo = own[0] if opts["min_pixels"] is None else opts["min_pixels"]
+        hi = own[1] if opts["max_pixels"] is None else opts["max_pixels"]
+        if lo != own[0] or hi > own[1]:
+            raise RecipeMismatchError(
+                received=f"min_pixels={lo}, max_pixels={hi} for {spec.name}",
+                expected=f"the checkpoint's preprocessor_config.json limits: min_pixels={own[0]}, "
+                f"max_pixels={own[1]} or a lower max_pixels (a cap, recorded with the index)",
+                fix="drop the pixel options to use the checkpoint's limits, or cap max_pixels below them",
+            )
+        self.checks["pixels"] = f"min/max {(lo, hi)}, checkpoint preprocessor {own}"
+        options = {**opts, "min_pixels": lo, "max_pixels": hi, "checkpoint_pixels": own}
+        _check_pixels(options)
+        return replace(spec, options=options)
 
-    def _check_prompts(self, spec: EncoderSpec, path: Path) -> None:
-        self.checks["chat_template"] = self._compare_chat_template(spec, path)
-        st_file = path / "config_sentence_transformers.json"
-        prompts = json.loads(st_file.read_text()).get("prompts") if st_file.is_file() else None
-        if prompts:
-            self.checks["sentence_transformers_prompts"] = json.dumps(prompts, sort_keys=True)
-            log.warning(
-                "checkpoint declares sentence-transformers prompts %s; omnivec's recipe for %s does not "
-                "use them (it puts the instruction in the system turn): compare before trusting scores",
-                prompts, spec.name,
-            )  # fmt: skip
+    def _settle_prompts(self, spec: EncoderSpec, path: Path) -> EncoderSpec:
+        found = ckpt.read_checkpoint_prompt(path, self.tokenizer)
+        self.checks["chat_template"] = found.template_file
+        self.checks["sentence_transformers_prompts"] = json.dumps(dict(found.prompts), sort_keys=True)
         for name in _CUSTOM_CODE:
             if (path / name).is_file():
                 self.checks["custom_code"] = name
-                log.warning(
-                    "checkpoint ships %s, the authors' prompt code; omnivec's prompt format for %s is a "
-                    "hypothesis not yet checked against it: read it and fix the recipe if they differ",
-                    name, spec.name,
-                )  # fmt: skip
+                log.info("checkpoint ships %s; not run: its chat template and prompts are followed", name)
+        if found.template is None:
+            raise ModelUnavailableError(
+                received=f"checkpoint {path} without a chat template",
+                expected="chat_template.jinja, chat_template.json or a tokenizer chat_template: the "
+                "checkpoint's own prompt format",
+                fix="copy the base model's chat template into the folder",
+            )
+        derived = ckpt.derive_templates(self.tokenizer, found, spec.options["content_order"])
+        instruction = self._default_instruction(spec, found)
+        if spec.options["prompt_source"] == "recipe":  # a recipe that states its own prompt
+            diffs = [
+                f"{k}: recipe {getattr(spec, k)!r}, checkpoint {v!r}"
+                for k, v in derived.items()
+                if getattr(spec, k) != v
+            ]
+            if diffs:
+                raise RecipeMismatchError(
+                    received=f"recipe {spec.name} whose prompt differs from the checkpoint's: {'; '.join(diffs)}",
+                    expected="the prompt the checkpoint's chat template and prompts render",
+                    fix="drop prompt_source='recipe' so the checkpoint decides, or fix the recipe",
+                )
+        spec = replace(
+            spec,
+            query_template=derived["query_template"],
+            query_template_bare=derived["query_template_bare"],
+            document_template=derived["document_template"],
+            default_instruction=instruction,
+            options={**spec.options, "chat_template_kwargs": dict(found.template_kwargs)},
+        )
+        self._verify_prompts(spec, found)
+        return spec
 
-    def _compare_chat_template(self, spec: EncoderSpec, path: Path) -> str:
-        template = read_chat_template(path, self.tokenizer)
-        if template is None:
-            return "absent"
-        probes: tuple[tuple[Role, str | None], ...] = (("query", "PROBE-INSTRUCTION"), ("document", None))
-        for role, instruction in probes:
-            ours = self.render(spec, "PROBE", True, role, instruction)
-            try:
-                theirs = self.tokenizer.apply_chat_template(
-                    chat_messages(spec, "PROBE", True, instruction),
-                    chat_template=template, tokenize=False, add_generation_prompt=True,
-                )  # fmt: skip
-            except Exception as exc:  # a template that cannot render our messages is itself a finding
-                log.warning("checkpoint chat template cannot render a %s prompt: %s", role, exc)
-                return f"unusable ({type(exc).__name__})"
-            if theirs != ours:
-                log.warning(
-                    "checkpoint chat template renders a %s differently from the recipe of %s:\n"
-                    "  checkpoint: %r\n  recipe:     %r\nusing the recipe; fix it if the checkpoint is right",
-                    role, spec.name, theirs, ours,
-                )  # fmt: skip
-                return "differs"
-        return "agrees"
+    @staticmethod
+    def _default_instruction(spec: EncoderSpec, found: CheckpointPrompt) -> str | None:
+        """The checkpoint's query prompt; a recipe may add one only where the checkpoint has none."""
+        own, stated = found.query_prompt, spec.default_instruction
+        if own is not None and stated is not None and stated != own:
+            raise RecipeMismatchError(
+                received=f"default query instruction {stated!r} for {spec.name}",
+                expected=f"the checkpoint's query prompt {own!r} (config_sentence_transformers.json)",
+                fix="drop the recipe's default instruction, or pass instruction= per call",
+            )
+        return own if own is not None else stated
+
+    def _verify_prompts(self, spec: EncoderSpec, found: CheckpointPrompt) -> None:
+        """Probe prompts rendered from the spec equal the checkpoint template's own rendering."""
+        order = spec.options["content_order"]
+        for role, system, instruction in ckpt.probe_cases(found):
+            for text, has_image in ckpt.probe_contents():
+                ours = self.render(spec, text or "", has_image, role, instruction)
+                msgs = ckpt.messages(system, text, has_image, order)
+                theirs = ckpt.render_template(self.tokenizer, found, role, msgs)
+                # pieces tokenised apart must be the ids of the whole string (no merge across a seam)
+                frame = self._frame(spec, role, instruction)
+                ids = self._assemble(frame, self._encode(text) if text else [], int(has_image))[0]
+                if ours != theirs or ids != self._encode(theirs, trusted=True):
+                    raise ModelUnavailableError(
+                        received=f"a chat template ({found.template_file}) whose {role} prompt omnivec "
+                        f"cannot rebuild: checkpoint {theirs!r}, omnivec {ours!r}",
+                        expected=f"a frame around the user content, images as one {VISION_BLOCK} block each",
+                        fix="report the checkpoint's chat template to omnivec",
+                    )
 
     # --- prompts ------------------------------------------------------------------------------
     @staticmethod
@@ -192,9 +224,12 @@ class QwenVLEncoder(HFEncoder):
 
     # --- family hooks -------------------------------------------------------------------------
     def preprocess(self, items: Sequence[Item], role: Role, instruction: str | None) -> list[Prepared]:
-        head, tail = self.spec.render(_SLOT, role, instruction).split(_SLOT)
-        frame = (self._encode(head, trusted=True), self._encode(tail, trusted=True))
+        frame = self._frame(self.spec, role, instruction)
         return [self._prepare(item, frame) for item in items]
+
+    def _frame(self, spec: EncoderSpec, role: Role, instruction: str | None) -> tuple[list[int], list[int]]:
+        head, tail = spec.render(_SLOT, role, instruction).split(_SLOT)
+        return self._encode(head, trusted=True), self._encode(tail, trusted=True)
 
     def collate(self, prepared: Sequence[Prepared], padding_side: PaddingSide) -> Any:
         torch = torch_module()
@@ -238,23 +273,29 @@ class QwenVLEncoder(HFEncoder):
         return list(out["input_ids"])
 
     def _prepare(self, item: Item, frame: tuple[list[int], list[int]]) -> Prepared:
-        head, tail = frame
         text = self._encode(item.text) if item.text else []
         kept = text[: self.spec.max_length]
         visual = self._visual_tokens(item.image) if item.image is not None else 0
+        ids, types = self._assemble(frame, kept, visual)
+        row = _Row(ids=ids, types=types, image=item.image, visual_tokens=visual)
+        full = len(ids) + len(text) - len(kept)
+        return Prepared(data=row, cost=len(ids), truncated=len(kept) < len(text), original_cost=full)
+
+    def _assemble(
+        self, frame: tuple[list[int], list[int]], text: list[int], visual: int
+    ) -> tuple[list[int], list[int]]:
+        """Frame head, the content pieces in the recipe's order, frame tail: ids and token types."""
+        head, tail = frame
         start, pad, end = self._vision_ids
         pieces = {
-            "text": (kept, [0] * len(kept)),
+            "text": (text, [0] * len(text)),
             "image": ([start, *[pad] * visual, end], [0, *[1] * visual, 0]) if visual else ([], []),
         }
         ids, types = list(head), [0] * len(head)
         for name in self.spec.options["content_order"]:
             ids += pieces[name][0]
             types += pieces[name][1]
-        ids, types = ids + tail, types + [0] * len(tail)
-        row = _Row(ids=ids, types=types, image=item.image, visual_tokens=visual)
-        full = len(ids) + len(text) - len(kept)
-        return Prepared(data=row, cost=len(ids), truncated=len(kept) < len(text), original_cost=full)
+        return ids + tail, types + [0] * len(tail)
 
     def _size(self) -> dict[str, int]:
         return {
@@ -292,37 +333,15 @@ class QwenVLEncoder(HFEncoder):
         return {"pixel_values": out["pixel_values"].to(self.dtype), "image_grid_thw": grid}
 
 
-def chat_messages(
-    spec: EncoderSpec, text: str, has_image: bool, instruction: str | None
-) -> list[dict[str, Any]]:
-    """The recipe's prompt as chat messages, to render with a checkpoint's own chat template."""
-    parts = {"text": {"type": "text", "text": text}, "image": {"type": "image"} if has_image else None}
-    content = [parts[name] for name in spec.options["content_order"] if parts[name] is not None]
-    system = instruction if instruction else None
-    messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
-    return [*messages, {"role": "user", "content": content}]
-
-
-def read_chat_template(path: Path, tokenizer: Any) -> str | None:
-    """The checkpoint's chat template: processor files first, then the tokenizer's."""
-    jinja = path / "chat_template.jinja"
-    if jinja.is_file():
-        return jinja.read_text()
-    as_json = path / "chat_template.json"
-    if as_json.is_file():
-        template = json.loads(as_json.read_text()).get("chat_template")
-        return template if isinstance(template, str) else None
-    template = getattr(tokenizer, "chat_template", None)
-    return template if isinstance(template, str) else None
-
-
 def _check_pixels(options: Mapping[str, Any]) -> None:
+    """Bounds given (None: the checkpoint's, filled in at load) must be whole visual tokens apart."""
     lo, hi = options["min_pixels"], options["max_pixels"]
-    if not (isinstance(lo, int) and isinstance(hi, int) and 28 * 28 <= lo <= hi):
+    given = [v for v in (lo, hi) if v is not None]
+    if not all(isinstance(v, int) and v >= 28 * 28 for v in given) or (len(given) == 2 and lo > hi):
         raise InputError(
             received=f"min_pixels={lo!r}, max_pixels={hi!r}",
             expected="integers with 784 (one 28x28 visual token) <= min_pixels <= max_pixels",
-            fix=f"e.g. min_pixels={MIN_PIXELS}, max_pixels={MAX_PIXELS}",
+            fix=f"e.g. max_pixels={MAX_PIXELS} (omnivec's suggested screenshot cap), or neither",
         )
 
 
@@ -331,17 +350,25 @@ def _with_defaults(spec: EncoderSpec) -> EncoderSpec:
 
 
 # One visual token covers 28x28 pixels (14 px patches, 2x2 merged), so tokens = pixels / 784.
-# A 1024x1280 page resizes to 1036x1288 = 37x46 = 1702 tokens: under the cap, kept at native
-# resolution so small print stays legible; a full-HD screen (1920x1080, ~2645 tokens) is scaled
-# by ~0.88 to fit. The cap bounds memory and time per screenshot at 2048 tokens.
+# A suggested cap, not a default (the checkpoint's preprocessor_config.json limits are): at 2048
+# tokens a 1024x1280 page keeps its native resolution (1036x1288 = 37x46 = 1702 tokens) so small
+# print stays legible, while a full-HD screen (1920x1080, ~2645 tokens) is scaled by ~0.88.
 MAX_PIXELS = 2048 * 28 * 28  # 1,605,632
-MIN_PIXELS = 4 * 28 * 28  # 3,136 (Qwen's own floor): icons get at least 2x2 visual tokens
 _OPTIONS: dict[str, Any] = {
-    "min_pixels": MIN_PIXELS,
-    "max_pixels": MAX_PIXELS,
+    "min_pixels": None,  # None: the checkpoint's
+    "max_pixels": None,  # None: the checkpoint's; lower values cap screenshots (recorded)
     "content_order": ("text", "image"),
     "image_backend": "pil",
+    # "checkpoint": templates and query instruction come from the checkpoint's chat template and
+    # sentence-transformers prompts at load; "recipe": the spec's templates, refused if they differ
+    "prompt_source": "checkpoint",
 }
+# shown before a load only: every load replaces them with the checkpoint's own rendering
+_FROM_CHECKPOINT = dict(
+    query_template="<checkpoint chat template: system turn {instruction}, user turn {text}>",
+    query_template_bare="<checkpoint chat template: user turn {text}>",
+    document_template="<checkpoint chat template: system turn the document prompt if any, user turn {text}>",
+)
 
 _RECIPE: dict[str, Any] = dict(
     family="qwen_vl",
@@ -349,14 +376,12 @@ _RECIPE: dict[str, Any] = dict(
     max_length=1024,  # user-text tokens; the chat frame and the image come on top
     pooling="last",
     padding_side="left",
-    query_template=chat_template("{instruction}"),
-    query_template_bare=chat_template(QWEN_DEFAULT_SYSTEM),
-    document_template=chat_template(QWEN_DEFAULT_SYSTEM),
+    **_FROM_CHECKPOINT,
     instructions={"vis-ir:composed": "Represent the given image with the given query."},
     options=_OPTIONS,
     hardware="GPU (bf16)",
-    description="Qwen2.5-VL checkpoint; prompt format is omnivec's hypothesis (Qwen chat template, "
-    "instruction as system turn, [text, image] as user turn, last token) until checked on load",
+    description="Qwen2.5-VL checkpoint; prompt read from the checkpoint at load (its chat template, "
+    "its sentence-transformers prompts as the system turn, [text, image] as user turn), last token",
 )
 
 register_spec(
@@ -368,9 +393,9 @@ register_spec(
         aliases=("bge-vl-screenshot",),
         **{
             **_RECIPE,
-            "description": "Screenshot/document retrieval (Vis-IR, UniSE successor); prompt format is a "
-            "hypothesis: Qwen chat template, instruction as system turn, [text, image] as user turn, "
-            "last token. Checked against the checkpoint's chat template on load",
+            "description": "Screenshot/document retrieval (Vis-IR, UniSE successor); the checkpoint "
+            "decides at load: its chat template, its sentence-transformers prompts as the system "
+            "turn, its pixel limits; [text, image] as user turn, last token",
         },
     )
 )
