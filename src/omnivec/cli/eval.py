@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -13,16 +12,6 @@ from omnivec.errors import InputError
 from omnivec.runtime import setup_runtime
 
 RETRIEVERS = ("dense", "bm25", "hybrid")
-
-
-def evalsets_dir() -> Path:
-    """`OMNIVEC_EVALSETS`, else `../shared/evalsets` beside the repository this package runs from."""
-    env = os.environ.get("OMNIVEC_EVALSETS")
-    if env:
-        return Path(env).expanduser()
-    import omnivec
-
-    return Path(omnivec.__file__).resolve().parents[2].parent / "shared" / "evalsets"
 
 
 def _default_out(model: str | None, retriever: str) -> Path:
@@ -113,6 +102,7 @@ def _evaluate(
     from omnivec.encoders.registry import load_encoder
     from omnivec.evaluate import DataRoots, RunOptions, build_retriever, resolve_tasks, run_task
     from omnivec.evaluate.ann import AnnSettings
+    from omnivec.evaluate.devsets import evalsets_dir
     from omnivec.evaluate.report import write_result, write_summary
 
     roots = DataRoots(evalsets=evalsets_dir(), data=data, cache=cache_dir() / "datasets")
