@@ -97,7 +97,7 @@ class EvalRun:
         return {r.task.name: r.main_score for r in self.results}
 
 
-OnResult = Callable[[TaskResult, "Path | None"], None]
+OnResult = Callable[[TaskResult, Path | None], None]  # (result, JSON written or None)
 
 
 def evaluate(settings: EvalSettings, on_result: OnResult | None = None) -> EvalRun:
