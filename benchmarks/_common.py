@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-EVALSETS = Path(
-    os.environ.get("OMNIVEC_EVALSETS", Path(__file__).resolve().parents[2] / "shared" / "evalsets")
-)
+from omnivec.evaluate.devsets import evalsets_dir
+
+EVALSETS = evalsets_dir()
 
 
 def read_jsonl(path: Path) -> list[dict]:

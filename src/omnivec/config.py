@@ -34,3 +34,10 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def evalsets_override() -> Path | None:
+    """`OMNIVEC_EVALSETS`, when set: the evaluation-sets folder (`omnivec.evaluate.devsets.evalsets_dir`
+    falls back to the checkout's `../shared/evalsets`)."""
+    env = os.environ.get("OMNIVEC_EVALSETS")
+    return Path(env).expanduser() if env else None

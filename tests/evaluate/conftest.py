@@ -1,10 +1,22 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from omnivec.evaluate.data import RetrievalData
+
+
+@pytest.fixture(scope="session")
+def evalsets() -> Path:
+    """The dev evaluation sets, found the way `omnivec eval` finds them (skipped when absent)."""
+    from omnivec.evaluate import evalsets_dir
+
+    folder = evalsets_dir()
+    if not folder.is_dir():
+        pytest.skip(f"no evaluation sets at {folder}")
+    return folder
 
 
 @pytest.fixture(scope="session")

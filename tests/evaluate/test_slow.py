@@ -15,15 +15,15 @@ BM25_BASELINE = 0.282  # nDCG@10 with bm25s' default tokenizer (evalsets README)
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)  # about 30 min of CPU embedding on a busy 2-core machine without the cache
-def test_minilm_beats_bm25_on_code_docstring(shared_dir: Path, minilm) -> None:
-    (task,) = resolve_tasks(["dev:code-docstring"], DataRoots(evalsets=shared_dir / "evalsets"))
+def test_minilm_beats_bm25_on_code_docstring(evalsets: Path, minilm) -> None:
+    (task,) = resolve_tasks(["dev:code-docstring"], DataRoots(evalsets=evalsets))
     cache = EmbeddingCache(cache_dir() / "embeddings.sqlite")  # a rerun resumes from here
     result = run_task(task, build_retriever("dense", minilm, cache))
     assert result.subsets[0].n_queries == 2000 and result.subsets[0].n_docs == 20000
     assert result.main_score > BM25_BASELINE
 
 
-def test_minilm_beats_bm25_on_a_code_docstring_sample(shared_dir: Path, minilm) -> None:
+def test_minilm_beats_bm25_on_a_code_docstring_sample(evalsets: Path, minilm) -> None:
     """The default-suite version: 100 judged queries against their documents plus 1000 others.
 
     The sample is easier than the full set, so the dense model must also beat BM25 (with
@@ -31,7 +31,7 @@ def test_minilm_beats_bm25_on_a_code_docstring_sample(shared_dir: Path, minilm) 
     """
     from omnivec.evaluate.runner import RunOptions
 
-    (task,) = resolve_tasks(["dev:code-docstring"], DataRoots(evalsets=shared_dir / "evalsets"))
+    (task,) = resolve_tasks(["dev:code-docstring"], DataRoots(evalsets=evalsets))
     options = RunOptions(limit=100)
     dense = run_task(task, build_retriever("dense", minilm), options)
     bm25 = run_task(task, build_retriever("bm25"), options)

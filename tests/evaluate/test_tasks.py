@@ -56,8 +56,8 @@ def test_dev_tasks_use_the_evalsets_root(tmp_path: Path) -> None:
         resolve_tasks(["dev:code-docstring"], DataRoots(evalsets=tmp_path / "absent"))
 
 
-def test_i2t_dev_set_images_resolve_against_the_parent_folder(shared_dir: Path) -> None:
-    (task,) = resolve_tasks(["dev:image-text-emoji-i2t"], DataRoots(evalsets=shared_dir / "evalsets"))
+def test_i2t_dev_set_images_resolve_against_the_parent_folder(evalsets: Path) -> None:
+    (task,) = resolve_tasks(["dev:image-text-emoji-i2t"], DataRoots(evalsets=evalsets))
     data = task.subsets[0].load()
     assert len(data.queries) == 1861 and Path(data.queries[0].image).is_file()
 

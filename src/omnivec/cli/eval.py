@@ -1,10 +1,9 @@
-"""`omnivec eval`: score models on benchmark tasks, write results, compare runs."""
+"""`omnivec eval`: thin over `omnivec.evaluate.evaluate` and `compare` (parse -> settings -> call -> print)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,26 +11,8 @@ from omnivec.cli.app import app
 from omnivec.errors import InputError
 from omnivec.runtime import setup_runtime
 
-RETRIEVERS = ("dense", "bm25", "hybrid")
-
-
-def evalsets_dir() -> Path:
-    """`OMNIVEC_EVALSETS`, else `../shared/evalsets` beside the repository this package runs from."""
-    env = os.environ.get("OMNIVEC_EVALSETS")
-    if env:
-        return Path(env).expanduser()
-    import omnivec
-
-    return Path(omnivec.__file__).resolve().parents[2].parent / "shared" / "evalsets"
-
-
-def _default_out(model: str | None, retriever: str) -> Path:
-    if retriever == "bm25":
-        return Path("results") / "bm25"
-    from omnivec.config import default_model
-
-    name = (model or default_model()).rstrip("/").split("/")[-1]
-    return Path("results") / (name if retriever == "dense" else f"{retriever}-{name}")
+if TYPE_CHECKING:
+    from omnivec.evaluate import Comparison, TaskResult
 
 
 @app.command("eval")
@@ -83,100 +64,37 @@ def eval_command(
 ) -> None:
     """Evaluate a model on tasks: JSON per task (MTEB layout), summary.md, plots; or --compare runs."""
     setup_runtime(threads, verbose)
-    from omnivec.evaluate import tasks as task_registry
+    from omnivec import evaluate as ev
+    from omnivec.evaluate.ann import AnnSettings
 
     if list_tasks:
-        typer.echo("\n".join(task_registry.list_task_names()))
+        typer.echo("\n".join(ev.list_task_names()))
         return
     if not tasks:
         raise InputError("no task", "one or more task names or BEIR folders", "run `omnivec eval --list`")
     if compare:
-        _compare([Path(t) for t in tasks], out or Path("results") / "compare")
+        _print_comparison(ev.compare([Path(t) for t in tasks], out or Path("results") / "compare"))
         return
-    if retriever not in RETRIEVERS:
-        raise InputError(f"--retriever {retriever}", " or ".join(RETRIEVERS), "pick one of them")
-    if title_mode not in (None, "text", "title-text"):
-        raise InputError(f"--title-mode {title_mode}", "text or title-text", "pick one of them")
-    _evaluate(
-        tasks, model, retriever, title_mode, max_length, batch_tokens, limit, out, data, no_cache, ann,
-        ocr_passages,
+    settings = ev.EvalSettings(
+        tasks, model=model, retriever=retriever, title_mode=title_mode,  # type: ignore[arg-type]
+        max_length=max_length, batch_tokens=batch_tokens, limit=limit, ocr_passages=ocr_passages,
+        ann=AnnSettings() if ann else None, use_cache=not no_cache, data=data,
+        out=out or ev.default_out(model, retriever), progress=True,
     )  # fmt: skip
+    run = ev.evaluate(settings, on_result=_print_result)
+    if run.summary is not None:
+        typer.echo(run.summary.read_text(encoding="utf-8"))
 
 
-def _evaluate(
-    names: list[str], model: str | None, kind: str, title_mode: str | None, max_length: int | None,
-    batch_tokens: int | None, limit: int | None, out: Path | None, data: Path | None, no_cache: bool, ann: bool,
-    ocr_passages: bool | None = None,
-) -> None:  # fmt: skip
-    from omnivec.config import cache_dir
-    from omnivec.encoders.cache import EmbeddingCache
-    from omnivec.encoders.registry import load_encoder
-    from omnivec.evaluate import DataRoots, RunOptions, build_retriever, resolve_tasks, run_task
-    from omnivec.evaluate.ann import AnnSettings
-    from omnivec.evaluate.report import write_result, write_summary
-
-    roots = DataRoots(evalsets=evalsets_dir(), data=data, cache=cache_dir() / "datasets")
-    tasks = resolve_tasks(names, roots)
-    encoder = None if kind == "bm25" else load_encoder(model, max_length=max_length)
-    cache = None if no_cache or encoder is None else EmbeddingCache(cache_dir() / "embeddings.sqlite")
-    ret = build_retriever(
-        kind, encoder, cache, batch_tokens, progress=True, work_dir=_scratch(cache_dir()),
-        ann=AnnSettings() if ann else None,
-    )  # fmt: skip
-    folder = out or _default_out(model, kind)
-    options = RunOptions(
-        title_mode=title_mode, limit=limit, ocr_passages=ocr_passages,  # type: ignore[arg-type]
-        ocr_model=_bm25_ocr_model(model) if kind == "bm25" else None,
-    )  # fmt: skip
-    for task in tasks:
-        result = run_task(task, ret, options)
-        path = write_result(result, folder)
-        typer.echo(f"{task.name}: {task.main_metric} {100 * result.main_score:.2f} -> {path}")
-        for sub in result.subsets:
-            if sub.ann:
-                typer.echo(f"  ann {sub.name}: {sub.ann}")
-    summary = write_summary(folder)
-    _plots([folder], folder / "plots")
-    typer.echo(summary.read_text(encoding="utf-8"))
+def _print_result(result: TaskResult, path: Path | None) -> None:
+    task = result.task
+    typer.echo(f"{task.name}: {task.main_metric} {100 * result.main_score:.2f} -> {path}")
+    for sub in result.subsets:
+        if sub.ann:
+            typer.echo(f"  ann {sub.name}: {sub.ann}")
 
 
-def _bm25_ocr_model(model: str | None) -> str | None:
-    """BM25 embeds nothing, but an OCR `--model` still gives it the text of image documents."""
-    if model is None:
-        return None
-    from omnivec.encoders.registry import get_spec
-    from omnivec.errors import OmnivecError
-
-    try:
-        return model if get_spec(model).family == "ocr" else None
-    except OmnivecError:  # a checkpoint folder: not an OCR pipeline
-        return None
-
-
-def _scratch(base: Path) -> Path:
-    path = base / "eval-scratch"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _compare(folders: list[Path], out: Path) -> None:
-    from omnivec.evaluate.report import compare_markdown, compare_table
-
-    missing = [str(f) for f in folders if not f.is_dir()]
-    if missing:
-        raise InputError(f"results folders {', '.join(missing)}", "existing folders", "check the paths")
-    labels, table = compare_table(folders)
-    typer.echo(compare_markdown(labels, table))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "compare.md").write_text(compare_markdown(labels, table), encoding="utf-8")
-    for path in _plots(folders, out):
+def _print_comparison(comparison: Comparison) -> None:
+    typer.echo(comparison.markdown)
+    for path in comparison.plots:
         typer.echo(f"wrote {path}")
-
-
-def _plots(folders: list[Path], out: Path) -> list[Path]:
-    from omnivec.evaluate.plots import write_plots
-    from omnivec.evaluate.report import compare_table, recall_curves
-
-    labels, table = compare_table(folders)
-    curves = {lab: recall_curves(f) for lab, f in zip(labels, folders)}
-    return write_plots(labels, table, curves, out)

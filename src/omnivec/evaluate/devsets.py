@@ -1,10 +1,12 @@
-"""The local development sets in `../shared/evalsets` (BEIR layout, built offline)."""
+"""The local development sets in `../shared/evalsets` (BEIR layout, built offline), and
+`evalsets_dir()`, the one place that says where that folder is."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from omnivec.config import evalsets_override
 from omnivec.errors import InputError
 
 from .data import load_beir
@@ -47,6 +49,21 @@ DEV_SETS: dict[str, _DevSet] = {
         "643 section headings -> 601 Python docs screenshots",
     ),
 }  # fmt: skip
+
+
+def evalsets_dir() -> Path:
+    """The evaluation-sets folder: `OMNIVEC_EVALSETS` when set, else `shared/evalsets` beside the
+    checkout this package runs from (`<checkout>/../shared/evalsets`, where the dev sets are built).
+
+    >>> evalsets_dir() / "code-docstring-dev"  # doctest: +SKIP
+    """
+    override = evalsets_override()
+    if override is not None:
+        return override
+    import omnivec
+
+    # src/omnivec/__init__.py -> parents[2] is the checkout; the shared folder sits beside it
+    return Path(omnivec.__file__).resolve().parents[2].parent / "shared" / "evalsets"
 
 
 def names() -> list[str]:

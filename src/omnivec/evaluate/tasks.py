@@ -87,9 +87,10 @@ class Suite:
 
 @dataclass(frozen=True)
 class DataRoots:
-    """Where data lives. The CLI fills these from flags and the environment; the library never reads it.
+    """Where data lives. `evaluate()` fills these from its settings (`evalsets_dir()` and
+    `omnivec.config` for what they leave unset); the task loaders never read the environment.
 
-    `evalsets`: the local dev sets (`../shared/evalsets`). `data`: local copies of hub benchmarks in
+    `evalsets`: the local dev sets (`devsets.evalsets_dir()`, by default `../shared/evalsets`). `data`: local copies of hub benchmarks in
     their own row formats (`<data>/coir/<name>/`, `<data>/coderag/<set>/`, `<data>/mmeb/`,
     `<data>/mvrb/`). `cache`: scratch space for hub downloads that need unpacking.
     """
