@@ -16,14 +16,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import metrics, read_jsonl, read_qrel_sets
+from _common import EVALSETS, metrics, read_jsonl, read_qrel_sets
 
 from omnivec.config import cache_dir
 from omnivec.encoders.conse import ConseEncoder, class_embeddings, conse_combine, image_array
 from omnivec.encoders.registry import load_encoder
 from omnivec.types import Item
 
-SET = Path(__file__).resolve().parents[2] / "shared" / "evalsets" / "image-text-emoji"
+SET = EVALSETS / "image-text-emoji"
 NAME = "omnivec/conse-efficientnet-lite0-minilm"
 WORDINGS = [("first", "{}"), ("first", "a photo of a {}"), ("first", "an image of a {}"), ("all", "{}"),
             ("all", "a photo of a {}"), ("each", "{}")]  # fmt: skip

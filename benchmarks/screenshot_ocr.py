@@ -18,14 +18,14 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from _common import metrics, read_jsonl, read_qrel_sets
+from _common import EVALSETS, metrics, read_jsonl, read_qrel_sets
 
 from omnivec.encoders.ocr import OcrEncoder
 from omnivec.encoders.registry import load_encoder
 from omnivec.ocr import OcrSettings, cache_key, line_chunks, ocr_image, ocr_many
 from omnivec.types import Item
 
-SET = Path(__file__).resolve().parents[2] / "shared" / "evalsets" / "screenshot-docs"
+SET = EVALSETS / "screenshot-docs"
 NAME = "omnivec/tesseract-minilm"
 UPPER = 0.984  # BM25 nDCG@10 on the pages' own text (the set's README)
 SETTINGS = [OcrSettings(psm=3), OcrSettings(psm=3, scale=0.75), OcrSettings(psm=4), OcrSettings(psm=6),

@@ -35,8 +35,10 @@ def features() -> EfficientNetFeatures:
 
 
 @pytest.fixture(scope="module")
-def emoji(shared_dir):
-    root = shared_dir / "evalsets" / "image-text-emoji" / "images"
+def emoji():
+    from omnivec.evaluate.devsets import evalsets_dir
+
+    root = evalsets_dir() / "image-text-emoji" / "images"
     if not root.is_dir():
         pytest.skip("image-text-emoji is not present")
     return {name: root / f"{stem}.png" for name, stem in EMOJI.items()}
