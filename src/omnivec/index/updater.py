@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from omnivec.errors import OmnivecError
 from omnivec.index.config import IndexConfig
 from omnivec.index.discovery import STORE_DIRNAME
+from omnivec.index.documents import is_document_source
 from omnivec.ingest import Chunk, Skipped, SourceFile, chunk_source, walk
 from omnivec.ingest.visual import expand, rendered_pages
 from omnivec.kinds import CHUNK_KINDS, FILE_CHUNK_KIND, FileKind
@@ -125,7 +126,8 @@ class Indexer:
                 self._timed(report, "store", self.store.flush)
                 last_flush = time.perf_counter()
         self._write(pending, report)
-        for path in sorted(set(previous) - seen):
+        # pushed documents (`doc:<id>`) are not files: the walk never sees them, so never drops them
+        for path in sorted(set(previous) - seen - {p for p in previous if is_document_source(p)}):
             self._timed(report, "store", self.store.remove_source, path)
             report.removed += 1
         self._timed(report, "store", self.store.flush)
