@@ -23,7 +23,13 @@ app = typer.Typer(
 )
 
 # one module per command group; each registers its commands on `app` when imported
-COMMAND_MODULES = ("omnivec.cli.embed", "omnivec.cli.index", "omnivec.cli.search", "omnivec.cli.eval")
+COMMAND_MODULES = (
+    "omnivec.cli.embed",
+    "omnivec.cli.index",
+    "omnivec.cli.search",
+    "omnivec.cli.eval",
+    "omnivec.cli.serve",
+)
 
 
 def fail(exc: OmnivecError) -> Any:
