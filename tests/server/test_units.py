@@ -45,3 +45,14 @@ def test_matryoshka_dims_from_the_spec():
 def test_store_names(tmp_path):
     assert store_name(tmp_path / "repo" / ".omnivec") == "repo"
     assert store_name(Path(tmp_path / "kb")) == "kb"
+
+
+def test_a_missing_server_dependency_names_the_extra(monkeypatch):
+    import sys
+
+    from omnivec.errors import MissingExtraError
+    from omnivec.server.metrics import Metrics
+
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # what an uninstalled module looks like
+    with pytest.raises(MissingExtraError, match=r"omnivec\[server\]"):
+        Metrics()
