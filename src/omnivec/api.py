@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from omnivec.types import Hit
 
 if TYPE_CHECKING:
     from omnivec.encoders.base import Encoder
+    from omnivec.index.documents import Document, DocumentsReport
     from omnivec.index.repair import RepairReport
     from omnivec.stores.base import VectorStore
 
@@ -232,6 +234,22 @@ class Index:
         from omnivec.search.related import find_related
 
         return find_related(self._search_store(), self.relative_path(path), line, k, same_file=same_file)
+
+    def apply_documents(self, upsert: Sequence[Document] = (), delete: Sequence[str] = ()) -> DocumentsReport:
+        """Add, replace or delete pushed documents by id (sources `doc:<id>`; see `index.documents`).
+
+        Needs a writer (`Index.create`, or `Index.open(..., writer=True)`); each document is written
+        in one transaction, so a crash leaves it at its old or its new version.
+        """
+        from omnivec.index.documents import apply_documents
+
+        if not self.writer:
+            raise StoreError(
+                received=f"a document update for {self.store_dir}, which is open read-only",
+                expected="an index opened for writing",
+                fix="open it with Index.open(store, writer=True) (omnivec serve --writable)",
+            )
+        return apply_documents(self.store, self.encoder("text"), upsert, delete)
 
     def searcher(self) -> Searcher:
         """The searcher over every collection that holds records (cached while that set holds)."""

@@ -46,6 +46,8 @@ class EncodeResult:
     vectors: np.ndarray
     truncated: list[int] = field(default_factory=list)
     tokens: int = 0
+    #: tokens (or patches) each item cost, in input order; 0 for items served from the cache
+    costs: list[int] = field(default_factory=list)
     cached: int = 0
     seconds: float = 0.0
 
@@ -162,7 +164,7 @@ class Encoder(ABC):
         check_modalities(items, self.spec)
         start = time.perf_counter()
         out = np.zeros((len(items), self.dim), dtype=np.float32)
-        result = EncodeResult(out)
+        result = EncodeResult(out, costs=[0] * len(items))
         todo = list(range(len(items)))
         keys: list[str] = []
         if cache is not None:
@@ -181,6 +183,7 @@ class Encoder(ABC):
                 prepared = self.preprocess([items[i] for i in idx], role, instruction)
                 for j, p in enumerate(prepared):
                     result.tokens += p.cost
+                    result.costs[idx[j]] = p.cost
                     if p.truncated:
                         result.truncated.append(idx[j])
                 for rows, vecs in self._run_batches(prepared, budget, side):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from omnivec.errors import OmnivecError
 from omnivec.index.config import IndexConfig
 from omnivec.index.discovery import STORE_DIRNAME
+from omnivec.index.documents import is_document_source
 from omnivec.index.progress import ProgressCallback, ProgressTracker
 from omnivec.ingest import Chunk, Skipped, SourceFile, chunk_source, walk
 from omnivec.ingest.policy import one_line
@@ -141,7 +142,8 @@ class Indexer:
                 last_flush = time.perf_counter()
         self._write(pending, report)
         tracker.phase("removing")
-        for path in sorted(set(previous) - seen):
+        # pushed documents (`doc:<id>`) are not files: the walk never sees them, so never drops them
+        for path in sorted(set(previous) - seen - {p for p in previous if is_document_source(p)}):
             self._timed(report, "store", self.store.remove_source, path)
             report.removed += 1
             report.changed.append(path)
