@@ -1,4 +1,4 @@
-"""LocalStore specifics: writer lock, schema version, FAISS generation/replay/rebuild, IVF, kill -9."""
+"""LocalStore specifics: writer lock, schema version, FAISS and BM25 generation/replay/rebuild, IVF, kill -9."""
 
 from __future__ import annotations
 
@@ -96,12 +96,17 @@ def test_crash_before_faiss_write_is_replayed(tmp_path: Path) -> None:
         assert info["persisted_generation"] < info["generation"]
         assert [i for i, _ in r.dense_search("code", unit("q"), 10)] == brute_force(vectors, unit("q"), 10)
         assert len(r.dense_search("code", unit("q"), 1000)) == 45
+        assert {i for i, _ in r.keyword_search("code", "chunk", 1000)} == set(vectors)  # BM25 replayed too
+        info = r.stats()["collections"]["code"]
+        assert info["keyword_persisted_generation"] < info["generation"] == info["keyword_loaded_generation"]
     w = LocalStore(tmp_path, writer=True)
     w.close()
     with LocalStore(tmp_path, writer=False) as r:
         r.dense_search("code", unit("q"), 1)
+        r.keyword_search("code", "chunk", 1)
         info = r.stats()["collections"]["code"]
         assert info["persisted_generation"] == info["generation"] == info["loaded_generation"]
+        assert info["keyword_persisted_generation"] == info["generation"] == info["keyword_loaded_generation"]
 
 
 def test_reader_catches_up_across_a_pruned_changelog(tmp_path: Path) -> None:
@@ -134,12 +139,14 @@ def test_file_newer_than_the_snapshot_asks_for_a_new_snapshot(tmp_path: Path) ->
         r._conn.execute("COMMIT")
 
 
+@pytest.mark.parametrize("kind", ["dense/*.faiss", "keyword/*.bm25"])
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "deleted"])
-def test_unusable_faiss_file_is_rebuilt(tmp_path: Path, damage: str) -> None:
+def test_unusable_derived_file_is_rebuilt(tmp_path: Path, damage: str, kind: str) -> None:
     w = open_writer(tmp_path)
     vectors = fill(w, range(6))
+    w.replace_source("code", state("x.py", 1), records("x.py", 1, text="needle in code"))
     w.close()
-    (faiss_file,) = (tmp_path / "dense").glob("*.faiss")
+    (faiss_file,) = tmp_path.glob(kind)
     if damage == "garbage":
         faiss_file.write_bytes(b"not a faiss index")
     elif damage == "truncated":
@@ -147,7 +154,9 @@ def test_unusable_faiss_file_is_rebuilt(tmp_path: Path, damage: str) -> None:
     else:
         faiss_file.unlink()
     with LocalStore(tmp_path, writer=False) as r:
-        assert [i for i, _ in r.dense_search("code", unit(3), 5)] == brute_force(vectors, unit(3), 5)
+        assert [i for i, _ in r.dense_search("code", unit(3), 5)][:4] == brute_force(vectors, unit(3), 4)
+        hits = [i for i, _ in r.keyword_search("code", "needle chunk", 100)]
+        assert hits[0] == "x.py#0:v1" and len(hits) == 31
 
 
 def test_faiss_file_newer_than_sqlite_is_discarded(tmp_path: Path) -> None:
@@ -163,11 +172,13 @@ def test_faiss_file_newer_than_sqlite_is_discarded(tmp_path: Path) -> None:
         shutil.copy(f, tmp_path / f.name)
     w = LocalStore(tmp_path, writer=True, flush_interval=None)
     assert not list((tmp_path / "dense").glob("*.faiss"))
+    assert not list((tmp_path / "keyword").glob("*.bm25"))
     vectors = fill(w, range(10, 13), n=2)  # reaches the old file's generation with other content
     w.close()
     with LocalStore(tmp_path, writer=False) as r:
         hits = r.dense_search("code", unit(5), 100)
         assert {i for i, _ in hits} == set(vectors) | {r.id for s in range(3) for r in records(f"f{s}.py", 5)}
+        assert {i for i, _ in r.keyword_search("code", "chunk", 100)} == {i for i, _ in hits}
 
 
 def test_flush_prunes_changelog(tmp_path: Path) -> None:
@@ -193,6 +204,7 @@ def test_drop_collection_invalidates_its_sources(tmp_path: Path) -> None:
     assert (srcs["a.py"].content_hash, srcs["a.py"].chunks) == ("", 1)
     assert srcs["b.py"].content_hash == "hash-b.py-v1"
     assert len(list((tmp_path / "dense").glob("*.faiss"))) == 1
+    assert len(list((tmp_path / "keyword").glob("*.bm25"))) == 1
     w.close()
 
 
@@ -282,8 +294,9 @@ def check_consistent(root: Path) -> int:
                 continue
             hits = r.dense_search(coll, unit("crash", dim), 100_000)
             assert {i for i, _ in hits} == want[coll]  # FAISS agrees with SQLite exactly
-        for i, _ in r.keyword_search("text", "chunk", 20):
-            assert i in want["text"]
+            # the keyword index agrees with SQLite exactly too: every text record says "chunk"
+            word = "chunk" if coll == "text" else "image"
+            assert {i for i, _ in r.keyword_search(coll, word, 100_000)} == want[coll]
         return len(srcs)
 
 
@@ -308,7 +321,9 @@ def check_live_snapshot(root: Path) -> None:
 
 def test_kill_9_at_random_points_leaves_a_consistent_resumable_store(tmp_path: Path) -> None:
     root, n, rng = tmp_path / "store", 3000, random.Random(1234)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # this checkout's sources first, whatever omnivec the environment has installed
+    path = [str(REPO), str(REPO / "src"), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
     deadline = time.monotonic() + 30
     kills = 0
     while kills < 8 and time.monotonic() < deadline:

@@ -1,10 +1,10 @@
 """The SQLite side of `LocalStore`: schema, versioning, connections and the writer lock.
 
-SQLite is the source of truth: records, their vectors (float32 BLOBs, table `vectors`), the keyword index
-(FTS5 over pre-tokenised text) and a changelog from which the FAISS indexes are brought up to
-date. Every collection has a `generation`, bumped by each transaction that changes its records;
+SQLite is the source of truth: records, their vectors (float32 BLOBs, table `vectors`), their
+analysed keyword tokens (table `tokens`) and a changelog from which the FAISS and keyword indexes
+are brought up to date. Every collection has a `generation`, bumped by each transaction that changes its records;
 `changes` lists the rowids added or deleted at each generation, down to `pruned_gen` (the
-changelog is pruned once a FAISS file at that generation is safely on disk).
+changelog is pruned once the FAISS and keyword files at that generation are safely on disk).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from omnivec.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: keyword tokens in a plain table (exact BM25 index outside SQLite), no FTS5
 DB_NAME = "omnivec.sqlite"
 LOCK_NAME = "writer.lock"
 
@@ -72,11 +72,9 @@ CREATE TABLE IF NOT EXISTS changes (
     op TEXT NOT NULL CHECK (op IN ('add', 'del'))
 );
 CREATE INDEX IF NOT EXISTS changes_gen ON changes(cid, generation);
--- rowid = records.rid; `tokens` is omnivec.search.tokens.code_tokens output joined by spaces, so the
--- FTS tokenizer only has to split on spaces (underscore kept inside identifiers).
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tokens, tokenize = "unicode61 tokenchars '_'");
--- document frequencies of terms, read (and cached) at query time
-CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
+-- rowid = records.rid; `tokens` is omnivec.stores.bm25.stored_tokens(text): the analysed tokens
+-- joined by spaces, from which the keyword index (omnivec.stores.keyword) is derived.
+CREATE TABLE IF NOT EXISTS tokens (rid INTEGER PRIMARY KEY, tokens TEXT NOT NULL);
 """
 
 
