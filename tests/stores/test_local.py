@@ -1,4 +1,4 @@
-"""LocalStore specifics: writer lock, schema version, FAISS generation/replay/rebuild, IVF, kill -9."""
+"""LocalStore specifics: writer lock, schema version, FAISS and BM25 generation/replay/rebuild, IVF, kill -9."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from omnivec.stores import Filter, LocalStore
 from omnivec.stores.sqlite_schema import DB_NAME
 from tests.procs import subprocess_env
 from tests.stores import crash_writer
-from tests.stores.helpers import DIM, RECIPE, brute_force, records, state, unit
+from tests.stores.helpers import DIM, RECIPE, brute_force, record, records, state, unit
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -98,12 +98,17 @@ def test_crash_before_faiss_write_is_replayed(tmp_path: Path) -> None:
         assert info["persisted_generation"] < info["generation"]
         assert [i for i, _ in r.dense_search("code", unit("q"), 10)] == brute_force(vectors, unit("q"), 10)
         assert len(r.dense_search("code", unit("q"), 1000)) == 45
+        assert {i for i, _ in r.keyword_search("code", "chunk", 1000)} == set(vectors)  # BM25 replayed too
+        info = r.stats()["collections"]["code"]
+        assert info["keyword_persisted_generation"] < info["generation"] == info["keyword_loaded_generation"]
     w = LocalStore(tmp_path, writer=True)
     w.close()
     with LocalStore(tmp_path, writer=False) as r:
         r.dense_search("code", unit("q"), 1)
+        r.keyword_search("code", "chunk", 1)
         info = r.stats()["collections"]["code"]
         assert info["persisted_generation"] == info["generation"] == info["loaded_generation"]
+        assert info["keyword_persisted_generation"] == info["generation"] == info["keyword_loaded_generation"]
 
 
 def test_reader_catches_up_across_a_pruned_changelog(tmp_path: Path) -> None:
@@ -136,12 +141,14 @@ def test_file_newer_than_the_snapshot_asks_for_a_new_snapshot(tmp_path: Path) ->
         r._conn.execute("COMMIT")
 
 
+@pytest.mark.parametrize("kind", ["dense/*.faiss", "keyword/*.bm25"])
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "deleted"])
-def test_unusable_faiss_file_is_rebuilt(tmp_path: Path, damage: str) -> None:
+def test_unusable_derived_file_is_rebuilt(tmp_path: Path, damage: str, kind: str) -> None:
     w = open_writer(tmp_path)
     vectors = fill(w, range(6))
+    w.replace_source("code", state("x.py", 1), records("x.py", 1, text="needle in code"))
     w.close()
-    (faiss_file,) = (tmp_path / "dense").glob("*.faiss")
+    (faiss_file,) = tmp_path.glob(kind)
     if damage == "garbage":
         faiss_file.write_bytes(b"not a faiss index")
     elif damage == "truncated":
@@ -149,7 +156,9 @@ def test_unusable_faiss_file_is_rebuilt(tmp_path: Path, damage: str) -> None:
     else:
         faiss_file.unlink()
     with LocalStore(tmp_path, writer=False) as r:
-        assert [i for i, _ in r.dense_search("code", unit(3), 5)] == brute_force(vectors, unit(3), 5)
+        assert [i for i, _ in r.dense_search("code", unit(3), 5)][:4] == brute_force(vectors, unit(3), 4)
+        hits = [i for i, _ in r.keyword_search("code", "needle chunk", 100)]
+        assert hits[0] == "x.py#0:v1" and len(hits) == 31
 
 
 def test_faiss_file_newer_than_sqlite_is_discarded(tmp_path: Path) -> None:
@@ -165,11 +174,13 @@ def test_faiss_file_newer_than_sqlite_is_discarded(tmp_path: Path) -> None:
         shutil.copy(f, tmp_path / f.name)
     w = LocalStore(tmp_path, writer=True, flush_interval=None)
     assert not list((tmp_path / "dense").glob("*.faiss"))
+    assert not list((tmp_path / "keyword").glob("*.bm25"))
     vectors = fill(w, range(10, 13), n=2)  # reaches the old file's generation with other content
     w.close()
     with LocalStore(tmp_path, writer=False) as r:
         hits = r.dense_search("code", unit(5), 100)
         assert {i for i, _ in hits} == set(vectors) | {r.id for s in range(3) for r in records(f"f{s}.py", 5)}
+        assert {i for i, _ in r.keyword_search("code", "chunk", 100)} == {i for i, _ in hits}
 
 
 def test_flush_prunes_changelog(tmp_path: Path) -> None:
@@ -195,6 +206,7 @@ def test_drop_collection_invalidates_its_sources(tmp_path: Path) -> None:
     assert (srcs["a.py"].content_hash, srcs["a.py"].chunks) == ("", 1)
     assert srcs["b.py"].content_hash == "hash-b.py-v1"
     assert len(list((tmp_path / "dense").glob("*.faiss"))) == 1
+    assert len(list((tmp_path / "keyword").glob("*.bm25"))) == 1
     w.close()
 
 
@@ -284,8 +296,9 @@ def check_consistent(root: Path) -> int:
                 continue
             hits = r.dense_search(coll, unit("crash", dim), 100_000)
             assert {i for i, _ in hits} == want[coll]  # FAISS agrees with SQLite exactly
-        for i, _ in r.keyword_search("text", "chunk", 20):
-            assert i in want["text"]
+            # the keyword index agrees with SQLite exactly too: every text record says "chunk"
+            word = "chunk" if coll == "text" else "image"
+            assert {i for i, _ in r.keyword_search(coll, word, 100_000)} == want[coll]
         return len(srcs)
 
 
@@ -348,6 +361,34 @@ def test_kill_9_at_random_points_leaves_a_consistent_resumable_store(tmp_path: P
             proc.stdout.close()
         assert proc.returncode == -signal.SIGKILL
         assert check_consistent(root) > 0
-    done = subprocess.run(cmd(n), check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(cmd(n), check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
     assert check_consistent(root) >= n - n // 25
+
+
+def test_a_schema_1_store_is_upgraded_in_place_by_a_writer(tmp_path):
+    import sqlite3
+
+    from omnivec.errors import StoreError
+    from omnivec.stores.sqlite_schema import DB_NAME
+
+    root = tmp_path / "store"
+    with LocalStore(root, writer=True) as store:
+        store.ensure_collection("code", model="m", fingerprint="fp1", dim=DIM, recipe=RECIPE)
+        store.replace_source_all(
+            state("a.py", 1), {"code": [record("a.py", 0, text="def parse_config(): pass")]}
+        )
+    # make it look like a store written by schema 1: FTS5 tables, no token table, no analyser
+    conn = sqlite3.connect(root / DB_NAME, isolation_level=None)
+    conn.execute("DROP TABLE tokens")
+    conn.execute("CREATE VIRTUAL TABLE fts USING fts5(tokens)")
+    conn.execute("CREATE VIRTUAL TABLE fts_vocab USING fts5vocab(fts, 'row')")
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.execute("DELETE FROM meta WHERE key = 'analyser'")
+    conn.close()
+    with pytest.raises(StoreError, match="upgrades the store in place"):
+        LocalStore(root, writer=False)
+    with LocalStore(root, writer=True) as store:
+        assert [i for i, _ in store.keyword_search("code", "parse config", 5)] == ["a.py#0:v1"]
+    with LocalStore(root, writer=False) as reader:
+        assert [i for i, _ in reader.keyword_search("code", "config", 5)] == ["a.py#0:v1"]

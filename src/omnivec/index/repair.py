@@ -3,11 +3,10 @@
 >>> report = repair_store(Path("repo/.omnivec"))     # doctest: +SKIP
 >>> print(report.summary())                          # doctest: +SKIP
 
-Under the writer lock: the database is checked (`PRAGMA quick_check` and the keyword index's
-own integrity check). A damaged one is salvaged into a fresh file next to it
+Under the writer lock: the database is checked (`PRAGMA quick_check`). A damaged one is salvaged into a fresh file next to it
 (`omnivec.stores.salvage`), which then replaces it in one rename; the damaged file is kept as
 `omnivec.sqlite.damaged-<timestamp>` (with its `-wal`, if any) for inspection, and can be
-deleted. Either way the dense files are deleted and rebuilt from the database. What could not
+deleted. Either way the dense and keyword index files are deleted and rebuilt from the database. What could not
 be kept is re-indexed from the source files by the update that `Index.repair` runs next; the
 source files are only ever read.
 """
@@ -66,22 +65,15 @@ class RepairReport:
 
 def diagnose(db: Path) -> str | None:
     """What is wrong with the database file, or None when SQLite finds it intact."""
-    for uri in (f"{db.resolve().as_uri()}?mode=ro", None):  # pages first, without writing
-        conn = sqlite3.connect(uri or db, uri=uri is not None, isolation_level=None)
-        try:
-            if uri is not None:
-                problem = check_result(conn)
-                if problem is not None:
-                    return problem
-            else:  # the keyword index against its postings (a command that needs a writable handle)
-                conn.execute("INSERT INTO fts (fts) VALUES ('integrity-check')")
-        except sqlite3.DatabaseError as exc:
-            if isinstance(from_sqlite(exc, db.parent), DamagedStoreError):
-                return str(exc)
-            raise
-        finally:
-            conn.close()
-    return None
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    try:
+        return check_result(conn)  # every page, read-only (the keyword index is derived: rebuilt)
+    except sqlite3.DatabaseError as exc:
+        if isinstance(from_sqlite(exc, db.parent), DamagedStoreError):
+            return str(exc)
+        raise
+    finally:
+        conn.close()
 
 
 def repair_store(store_dir: Path) -> RepairReport:
@@ -102,8 +94,9 @@ def repair_store(store_dir: Path) -> RepairReport:
             if report.problem is not None:
                 log.warning("%s is damaged (%s); salvaging it", db, report.problem)
                 report.salvage, report.damaged_copy = _replace(db)
-            for path in (store_dir / "dense").glob("*.faiss"):
-                path.unlink()  # derived: rebuilt from the database below
+            # derived from the database: rebuilt from it below
+            for path in [*(store_dir / "dense").glob("*.faiss"), *(store_dir / "keyword").glob("*.bm25")]:
+                path.unlink()
             (store_dir / "checked").unlink(missing_ok=True)
         finally:
             lock.release()
@@ -145,4 +138,4 @@ def _rebuild_dense(store_dir: Path) -> None:
     from omnivec.stores.local import LocalStore
 
     with LocalStore(store_dir, writer=True, flush_interval=None) as store:
-        store.flush()  # no file on disk: every collection's index is rebuilt and written
+        store.flush()  # no files on disk: every collection's dense and keyword index is rebuilt

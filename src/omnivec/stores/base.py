@@ -15,7 +15,7 @@ Semantics shared by all backends (the suite in tests/stores/test_suite.py checks
 - Record ids are unique store-wide (`get` takes bare ids). Reusing an id held by another
   source or collection is an `InputError`; prefix ids with the collection when the same chunk
   goes into several collections.
-- Scores: dense = inner product (cosine for normalised vectors); keyword = -bm25 (higher is
+- Scores: dense = inner product (cosine for normalised vectors); keyword = BM25 (higher is
   better). Both are comparable only within one result list.
 """
 

@@ -1,4 +1,4 @@
-"""`LocalStore`: the embedded default backend, SQLite (truth + keyword index) plus FAISS (dense).
+"""`LocalStore`: the embedded default backend, SQLite (truth) plus FAISS (dense) and exact BM25 (keyword).
 
 >>> store = LocalStore(Path(".omnivec"), writer=True)          # doctest: +SKIP
 >>> store.ensure_collection("code", model=m, fingerprint=f, dim=384, recipe=spec.recipe())
@@ -14,8 +14,9 @@ last FAISS file, so nothing is lost or half-seen. One handle may be shared by th
 writer's calls are serialised by a lock; a reader gives each thread its own SQLite connection,
 so searches run side by side and only the in-memory dense indexes are guarded.
 
-The dense side is pluggable (`DenseBackend`; FAISS by default): whatever serves the vectors is
-kept in step with SQLite's records and changelog, which stay the source of truth.
+The dense side is pluggable (`DenseBackend`; FAISS by default), and so is the keyword side
+(`KeywordBackend`; exact BM25 by default, `omnivec.stores.keyword`): both are derived from
+SQLite's records and changelog, which stay the source of truth, and persisted the same lazy way.
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ from omnivec.stores.base import (
     canonical_recipe,
     check_recipe,
 )
+from omnivec.stores.bm25 import analyse
 from omnivec.stores.dense import CollectionRow, DenseBackend, FaissDense, NewerOnDiskError, query_vector
 from omnivec.stores.failures import stamp_clean, translate
 from omnivec.stores.faiss_index import IVF_MIN_VECTORS
+from omnivec.stores.keyword import Bm25Keyword, KeywordBackend
 from omnivec.stores.sqlite_schema import DB_NAME, SCHEMA_VERSION, WriterLock, connect, store_id
 
 log = logging.getLogger(__name__)
@@ -67,12 +70,14 @@ class LocalStore:
         flush_interval: float | None = FLUSH_INTERVAL_S,
         ivf_min: int = IVF_MIN_VECTORS,
         dense: Callable[..., DenseBackend] = FaissDense,
+        keyword: Callable[..., KeywordBackend] = Bm25Keyword,
     ) -> None:
         self.path = Path(path)
         self.writer = writer
         self.flush_interval = flush_interval
         self._lock = threading.RLock()  # a writer's every call; a reader's connection list
         self._dense_lock = threading.RLock()  # the in-memory dense indexes, shared by threads
+        self._keyword_lock = threading.RLock()  # the in-memory keyword indexes, likewise
         self._local = threading.local()  # a reader's connection for each thread
         self._conns: list[sqlite3.Connection] = []
         self._writer_lock: WriterLock | None = None
@@ -86,15 +91,16 @@ class LocalStore:
                 self._conns.append(self._main)
                 self._local.conn = self._main
                 self._dense = dense(self.path, store_id(self._main), writer=writer, ivf_min=ivf_min)
+                self._keyword = keyword(self.path, store_id(self._main), writer=writer)
                 if writer:
                     self._dense.check_files(self._all_rows())
+                    self._keyword.check_files(self._all_rows())
         except BaseException:
             for conn in self._conns:
                 conn.close()
             if self._writer_lock is not None:
                 self._writer_lock.release()
             raise
-        self._terms = sq.TermStats()
         self._last_flush = time.monotonic()
         self._closed = False
 
@@ -156,13 +162,13 @@ class LocalStore:
             conn.execute("COMMIT")
 
     def _snapshot(self, fn: Callable[[bool], T]) -> T:
-        """Run `fn(force)` in a snapshot, retrying with a fresh one if FAISS on disk is newer."""
+        """Run `fn(force)` in a snapshot, retrying with a fresh one if a derived file is newer."""
         for attempt in range(_SNAPSHOT_TRIES):
             with self._read():
                 try:
                     return fn(attempt == _SNAPSHOT_TRIES - 1)
                 except NewerOnDiskError:
-                    log.debug("dense index on disk is newer than this snapshot; retrying")
+                    log.debug("a derived index on disk is newer than this snapshot; retrying")
         raise AssertionError("unreachable: the last try forces a rebuild")
 
     def _check_open(self) -> None:
@@ -233,12 +239,10 @@ class LocalStore:
                 "UPDATE sources SET content_hash = '' WHERE source IN (SELECT source FROM records WHERE cid = ?)",
                 (cid,),
             )
-            self._conn.execute(
-                "DELETE FROM fts WHERE rowid IN (SELECT rid FROM records WHERE cid = ?)", (cid,)
-            )
-            self._conn.execute(
-                "DELETE FROM vectors WHERE rid IN (SELECT rid FROM records WHERE cid = ?)", (cid,)
-            )
+            for table in ("tokens", "vectors"):
+                self._conn.execute(
+                    f"DELETE FROM {table} WHERE rid IN (SELECT rid FROM records WHERE cid = ?)", (cid,)
+                )
             for table in ("records", "changes", "collections"):
                 self._conn.execute(f"DELETE FROM {table} WHERE cid = ?", (cid,))
             self._conn.execute(
@@ -246,6 +250,7 @@ class LocalStore:
                 " WHERE content_hash = ''"
             )
         self._dense.forget(cid)
+        self._keyword.forget(cid)
 
     # -- sources ------------------------------------------------------------------------------
 
@@ -324,14 +329,18 @@ class LocalStore:
     ) -> list[tuple[str, float]]:
         row = self._row(collection)
         query = query_vector(vector, row.dim)
-        allowed = None
-        if flt is not None and not flt.is_empty:  # filters run in SQLite, reach FAISS as ids
-            allowed = sq.allowed_rids(self._conn, row.cid, flt)
-            if len(allowed) == 0:
-                return []
+        allowed = self._allowed(row, flt)
+        if allowed is not None and len(allowed) == 0:
+            return []
         with self._dense_lock:
             scores, rids = self._dense.search(self._conn, row, query, k, allowed, force=force)
         return self._named(rids, scores)
+
+    def _allowed(self, row: CollectionRow, flt: Filter | None) -> np.ndarray | None:
+        """Filters run in SQLite (covering indexes) and reach FAISS and BM25 as allowed rowids."""
+        if flt is None or flt.is_empty:
+            return None
+        return sq.allowed_rids(self._conn, row.cid, flt)
 
     def _named(self, rids: np.ndarray, scores: np.ndarray) -> list[tuple[str, float]]:
         ids = sq.ids_for(self._conn, rids.tolist())
@@ -343,9 +352,23 @@ class LocalStore:
     def keyword_search(
         self, collection: str, query: str, k: int, flt: Filter | None = None
     ) -> list[tuple[str, float]]:
-        """Top-k (id, -bm25) over code-aware tokens, query terms OR-ed."""
-        with self._read():
-            return sq.keyword_rows(self._conn, self._row(collection).cid, query, k, flt, self._terms)
+        """Top-k (id, BM25) over code-aware tokens, query terms OR-ed; exact (every term counts).
+        A filter never under-fills: it restricts the documents inside the BM25 index."""
+        tokens = analyse(query)
+        if k <= 0 or not tokens:
+            return []
+        return self._snapshot(lambda force: self._keyword_search(collection, tokens, k, flt, force))
+
+    def _keyword_search(
+        self, collection: str, tokens: list[str], k: int, flt: Filter | None, force: bool
+    ) -> list[tuple[str, float]]:
+        row = self._row(collection)
+        allowed = self._allowed(row, flt)
+        if allowed is not None and len(allowed) == 0:
+            return []
+        with self._keyword_lock:
+            scores, rids = self._keyword.search(self._conn, row, tokens, k, allowed, force=force)
+        return self._named(rids, scores)
 
     def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> dict[str, Record]:
         """Records by id (unknown ids are left out). Vectors are empty arrays unless `with_vectors`."""
@@ -355,7 +378,7 @@ class LocalStore:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Persist every changed FAISS index and prune the changelog it covers (writer only)."""
+        """Persist every changed derived index (FAISS, BM25) and prune the changelog they cover (writer only)."""
         if not self.writer:
             return
         with self._lock:
@@ -365,7 +388,9 @@ class LocalStore:
             for row in rows:  # the writer holds the lock: nothing changes between these steps
                 with self._read(), self._dense_lock:
                     self._dense.flush(self._conn, row)
-                if row.pruned_gen < row.generation:  # the file now covers the changelog up to here
+                with self._read(), self._keyword_lock:
+                    self._keyword.flush(self._conn, row)
+                if row.pruned_gen < row.generation:  # the files now cover the changelog up to here
                     with self._write():
                         self._conn.execute(
                             "DELETE FROM changes WHERE cid = ? AND generation <= ?", (row.cid, row.generation)
@@ -383,13 +408,14 @@ class LocalStore:
         with self._read():
             rows = self._all_rows()
             n_sources = self._conn.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
-        files = [*self.path.glob("omnivec.sqlite*"), *self._dense.files()]
+        files = [*self.path.glob("omnivec.sqlite*"), *self._dense.files(), *self._keyword.files()]
         return {
             "backend": "local", "path": str(self.path), "writer": self.writer,
             "schema_version": SCHEMA_VERSION, "sources": n_sources,
             "records": sum(r.count for r in rows), "bytes": sum(f.stat().st_size for f in files if f.exists()),
             "collections": {r.name: {"count": r.count, "dim": r.dim, "generation": r.generation,
-                                     **self._dense.describe(r.cid)} for r in rows},
+                                     **self._dense.describe(r.cid), **self._keyword.describe(r.cid)}
+                            for r in rows},
         }  # fmt: skip
 
     def close(self) -> None:

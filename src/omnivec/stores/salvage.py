@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from omnivec.errors import StoreError
-from omnivec.stores.sqlite_records import keyword_tokens
+from omnivec.stores.bm25 import stored_tokens
 from omnivec.stores.sqlite_schema import SCHEMA_VERSION, create_schema
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ def _copy_sources(old: sqlite3.Connection, new: sqlite3.Connection, out: Salvage
 
 
 def _finish(old: sqlite3.Connection, new: sqlite3.Connection, out: Salvage) -> None:
-    """Recount, mark incomplete sources for re-indexing, rebuild the keyword index."""
+    """Recount, mark incomplete sources for re-indexing, rebuild the keyword tokens (the keyword index files are rebuilt from them)."""
     # a source holding fewer records than it had is re-indexed from its file at the next update
     out.reindex = new.execute(
         "UPDATE sources SET content_hash = '' WHERE chunks !="
@@ -208,7 +208,7 @@ def _finish(old: sqlite3.Connection, new: sqlite3.Connection, out: Salvage) -> N
     cursor = new.execute("SELECT rid, text FROM records")
     while batch := cursor.fetchmany(_BATCH):
         new.executemany(
-            "INSERT INTO fts (rowid, tokens) VALUES (?, ?)", ((r, keyword_tokens(t)) for r, t in batch)
+            "INSERT INTO tokens (rid, tokens) VALUES (?, ?)", ((r, stored_tokens(t)) for r, t in batch)
         )
     _keep_sequences(old, new)
     for table in ("collections", "sources", "records", "vectors"):

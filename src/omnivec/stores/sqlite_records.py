@@ -1,12 +1,11 @@
-"""Record-level SQL for `LocalStore`: writing a source's records with their changelog, filters,
-keyword queries and vector reads. Functions take a connection inside the caller's transaction.
+"""Record-level SQL for `LocalStore`: writing a source's records with their changelog, filters
+and vector reads. Functions take a connection inside the caller's transaction.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -14,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from omnivec.errors import InputError
-from omnivec.search.tokens import code_tokens
 from omnivec.stores.base import Filter, Record, SourceState
+from omnivec.stores.bm25 import stored_tokens
 
 
 def vector_blob(record: Record, dim: int) -> bytes:
@@ -30,55 +29,12 @@ def vector_blob(record: Record, dim: int) -> bytes:
     return vec.tobytes()
 
 
-def keyword_tokens(text: str) -> str:
-    """What the FTS table indexes: code-aware tokens separated by spaces."""
-    return " ".join(code_tokens(text))
-
-
-def fts_query(tokens: Sequence[str]) -> str:
-    """An FTS5 MATCH expression OR-ing tokens, each quoted (no operator injection possible:
-    `code_tokens` yields only [a-z0-9_], and quoting makes words like OR/NEAR plain terms)."""
-    return " OR ".join(f'"{t}"' for t in tokens)
-
-
-class TermStats:
-    """Cached document frequencies, to drop query terms that cannot change a bm25 ranking.
-
-    FTS5's bm25 clamps the IDF of a term found in half the rows or more to ~0 (1e-6), so such a
-    term ("self", "the", "return" in code) barely moves a score, yet matching it walks most of
-    the index: at 100k chunks it turns a ~ms query into ~100 ms. Frequencies are cached per
-    handle and forgotten when the row count drifts by 10%.
-    """
-
-    def __init__(self) -> None:
-        self._df: dict[str, int] = {}
-        self._rows = -1
-        self._lock = threading.Lock()  # a reader handle's threads share the cache
-
-    def frequencies(self, conn: sqlite3.Connection, terms: Sequence[str], rows: int) -> dict[str, int]:
-        """How many rows hold each term (cached)."""
-        with self._lock:
-            if abs(rows - self._rows) > 0.1 * max(self._rows, 1):
-                self._df.clear()
-                self._rows = rows
-            missing = [t for t in terms if t not in self._df]
-        found = {t: self._lookup(conn, t) for t in missing}
-        with self._lock:
-            self._df.update(found)
-            return {t: self._df.get(t, found.get(t, 0)) for t in terms}
-
-    @staticmethod
-    def _lookup(conn: sqlite3.Connection, term: str) -> int:
-        got = conn.execute("SELECT doc FROM fts_vocab WHERE term = ?", (term,)).fetchone()
-        return int(got[0]) if got else 0
-
-
 def delete_records(conn: sqlite3.Connection, cid: int, source: str, generation: int) -> int:
     """Delete a source's records in one collection, logging their rowids. Returns how many."""
     rids = [r for (r,) in conn.execute("SELECT rid FROM records WHERE source = ? AND cid = ?", (source, cid))]
     if not rids:
         return 0
-    conn.executemany("DELETE FROM fts WHERE rowid = ?", ((r,) for r in rids))
+    conn.executemany("DELETE FROM tokens WHERE rid = ?", ((r,) for r in rids))
     conn.executemany("DELETE FROM vectors WHERE rid = ?", ((r,) for r in rids))
     conn.execute("DELETE FROM records WHERE source = ? AND cid = ?", (source, cid))
     conn.executemany(
@@ -91,7 +47,7 @@ def delete_records(conn: sqlite3.Connection, cid: int, source: str, generation: 
 def insert_records(
     conn: sqlite3.Connection, cid: int, dim: int, records: Sequence[Record], generation: int
 ) -> None:
-    """Insert records (their source row must exist) plus vectors, FTS rows and changelog."""
+    """Insert records (their source row must exist) plus vectors, keyword tokens and changelog."""
     for rec in records:
         blob = vector_blob(rec, dim)
         fields = json.dumps(dict(rec.fields), default=str, ensure_ascii=False)
@@ -107,7 +63,7 @@ def insert_records(
             raise _duplicate_id(conn, rec) from exc
         rid = cur.lastrowid
         conn.execute("INSERT INTO vectors (rid, vector) VALUES (?, ?)", (rid, blob))
-        conn.execute("INSERT INTO fts (rowid, tokens) VALUES (?, ?)", (rid, keyword_tokens(rec.text)))
+        conn.execute("INSERT INTO tokens (rid, tokens) VALUES (?, ?)", (rid, stored_tokens(rec.text)))
         conn.execute(
             "INSERT INTO changes (cid, generation, rid, op) VALUES (?, ?, ?, 'add')", (cid, generation, rid)
         )
@@ -196,62 +152,6 @@ def ids_for(conn: sqlite3.Connection, rids: Sequence[int]) -> dict[int, str]:
         (json.dumps([int(r) for r in rids]),),
     )
     return dict(rows.fetchall())
-
-
-def keyword_rows(
-    conn: sqlite3.Connection, cid: int, query: str, k: int, flt: Filter | None, stats: TermStats
-) -> list[tuple[str, float]]:
-    """Top-k (id, -bm25). Terms in half the rows or more are left out (see `TermStats`), and
-    put back only if the rest match fewer than k records."""
-    tokens = list(dict.fromkeys(code_tokens(query)))
-    if not tokens or k <= 0:
-        return []
-    rows = conn.execute("SELECT COALESCE(SUM(count), 0) FROM collections").fetchone()[0]
-    df = stats.frequencies(conn, tokens, rows)
-    # all common: their weights are all ~0, so the rarest alone ranks as well, at less cost
-    rare = [t for t in tokens if 2 * df[t] < rows] or [min(tokens, key=df.__getitem__)]
-    rare = _within_budget(rare, df)
-    hits = _bm25(conn, cid, fts_query(rare), k, flt)
-    if len(hits) < k and len(rare) < len(tokens):
-        hits = _bm25(conn, cid, fts_query(tokens), k, flt)
-    return hits
-
-
-# The most postings one OR query may walk. Measured (benchmarks/index_quality.py, search_latency.py):
-# a budget of 8% of rows cost 1.8 points of hybrid nDCG@10 at 20k chunks, where no budget is needed
-# for speed; an absolute budget leaves small stores exact and bounds the cost of large ones.
-POSTINGS_BUDGET = 30_000
-MIN_TERMS = 3
-
-
-def _within_budget(terms: list[str], df: dict[str, int]) -> list[str]:
-    """The rarest terms whose postings fit the budget (at least MIN_TERMS).
-
-    An OR query costs the sum of its terms' postings; a long natural-language query at 100k chunks
-    walked most of the index (p50 180 ms). The terms left out are the commonest, whose bm25 IDF is
-    the smallest, so the top of the ranking barely moves.
-    """
-    budget = POSTINGS_BUDGET
-    kept: list[str] = []
-    used = 0
-    for t in sorted(terms, key=df.__getitem__):
-        if len(kept) >= MIN_TERMS and used + df[t] > budget:
-            break
-        kept.append(t)
-        used += df[t]
-    return kept
-
-
-def _bm25(
-    conn: sqlite3.Connection, cid: int, match: str, k: int, flt: Filter | None
-) -> list[tuple[str, float]]:
-    where, params = filter_sql(flt)
-    rows = conn.execute(
-        "SELECT r.id, -bm25(fts) AS score FROM fts JOIN records r ON r.rid = fts.rowid"
-        f" WHERE fts MATCH ? AND r.cid = ?{where} ORDER BY score DESC, r.rid LIMIT ?",
-        [match, cid, *params, k],
-    )
-    return [(i, float(s)) for i, s in rows]
 
 
 def record_rows(conn: sqlite3.Connection, ids: Sequence[str], with_vectors: bool) -> list[Record]:

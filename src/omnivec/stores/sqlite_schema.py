@@ -1,10 +1,10 @@
 """The SQLite side of `LocalStore`: schema, versioning, connections and the writer lock.
 
-SQLite is the source of truth: records, their vectors (float32 BLOBs, table `vectors`), the keyword index
-(FTS5 over pre-tokenised text) and a changelog from which the FAISS indexes are brought up to
-date. Every collection has a `generation`, bumped by each transaction that changes its records;
+SQLite is the source of truth: records, their vectors (float32 BLOBs, table `vectors`), their
+analysed keyword tokens (table `tokens`) and a changelog from which the FAISS and keyword indexes
+are brought up to date. Every collection has a `generation`, bumped by each transaction that changes its records;
 `changes` lists the rowids added or deleted at each generation, down to `pruned_gen` (the
-changelog is pruned once a FAISS file at that generation is safely on disk).
+changelog is pruned once the FAISS and keyword files at that generation are safely on disk).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import uuid
 from pathlib import Path
 
 from omnivec.errors import StoreError
+from omnivec.stores.bm25 import ANALYSER_ID, stored_tokens
 from omnivec.stores.failures import needs_check, quick_check, translate
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: keyword tokens in a plain table (exact BM25 index outside SQLite), no FTS5
 DB_NAME = "omnivec.sqlite"
 LOCK_NAME = "writer.lock"
 
@@ -73,11 +74,9 @@ CREATE TABLE IF NOT EXISTS changes (
     op TEXT NOT NULL CHECK (op IN ('add', 'del'))
 );
 CREATE INDEX IF NOT EXISTS changes_gen ON changes(cid, generation);
--- rowid = records.rid; `tokens` is omnivec.search.tokens.code_tokens output joined by spaces, so the
--- FTS tokenizer only has to split on spaces (underscore kept inside identifiers).
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(tokens, tokenize = "unicode61 tokenchars '_'");
--- document frequencies of terms, read (and cached) at query time
-CREATE VIRTUAL TABLE IF NOT EXISTS fts_vocab USING fts5vocab(fts, 'row');
+-- rowid = records.rid; `tokens` is omnivec.stores.bm25.stored_tokens(text): the analysed tokens
+-- joined by spaces, from which the keyword index (omnivec.stores.keyword) is derived.
+CREATE TABLE IF NOT EXISTS tokens (rid INTEGER PRIMARY KEY, tokens TEXT NOT NULL);
 """
 
 
@@ -153,6 +152,7 @@ def _no_index(root: Path) -> StoreError:
 def _create_or_check(conn: sqlite3.Connection, root: Path) -> None:
     has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
     if has_meta:
+        _upgrade(conn, root)
         _check_version(conn, root)
         return
     conn.execute("BEGIN IMMEDIATE")
@@ -170,6 +170,42 @@ def create_schema(conn: sqlite3.Connection) -> None:
         conn.execute(stmt)
     conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     conn.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex,))
+    conn.execute("INSERT INTO meta VALUES ('analyser', ?)", (ANALYSER_ID,))
+
+
+def _meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def _upgrade(conn: sqlite3.Connection, root: Path) -> None:
+    """Writer: bring a store of schema 1 (FTS5) or of another keyword analyser up to date in
+    place. The keyword tokens are derived from the records' text, so they are re-analysed in one
+    transaction and the keyword index files, derived from them, are rebuilt on first use."""
+    version = _meta(conn, "schema_version")
+    if version not in ("1", str(SCHEMA_VERSION)):
+        return  # unreadable or newer: `_check_version` says so
+    if version == str(SCHEMA_VERSION) and _meta(conn, "analyser") == ANALYSER_ID:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if version == "1":
+            conn.execute("DROP TABLE IF EXISTS fts_vocab")
+            conn.execute("DROP TABLE IF EXISTS fts")
+            for stmt in _statements(_DDL):
+                conn.execute(stmt)
+        conn.execute("DELETE FROM tokens")
+        cursor = conn.execute("SELECT rid, text FROM records")
+        while batch := cursor.fetchmany(4096):
+            conn.executemany("INSERT INTO tokens VALUES (?, ?)", ((r, stored_tokens(t)) for r, t in batch))
+        for key, value in (("schema_version", str(SCHEMA_VERSION)), ("analyser", ANALYSER_ID)):
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    for derived in (root / "keyword").glob("*.bm25"):
+        derived.unlink()
 
 
 def _statements(script: str) -> list[str]:
@@ -189,6 +225,12 @@ def _check_version(conn: sqlite3.Connection, root: Path) -> None:
             fix="point omnivec at its own index folder, or delete this folder and re-index",
         ) from exc
     found = row[0] if row else None
+    if found == str(SCHEMA_VERSION) and _meta(conn, "analyser") != ANALYSER_ID:
+        raise StoreError(
+            received=f"a store at {root} whose keyword tokens come from analyser {_meta(conn, 'analyser')}",
+            expected=f"keyword tokens of analyser {ANALYSER_ID} (what this omnivec searches with)",
+            fix="run `omnivec index PATH` once: a writer re-analyses the stored text in place",
+        )
     if found != str(SCHEMA_VERSION):
         newer = found is not None and found.isdigit() and int(found) > SCHEMA_VERSION
         raise StoreError(
@@ -196,6 +238,8 @@ def _check_version(conn: sqlite3.Connection, root: Path) -> None:
             expected=f"schema version {SCHEMA_VERSION} (what this omnivec reads)",
             fix="upgrade omnivec (pip install -U omnivec) to read it"
             if newer
+            else "run `omnivec index PATH` once (a writer upgrades the store in place)"
+            if found == "1"
             else f"delete {root} and re-index (the index is derived from your files)",
         )
 

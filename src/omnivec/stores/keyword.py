@@ -1,0 +1,277 @@
+"""Keeps each collection's keyword index in step with SQLite: load, replay, rebuild, persist.
+
+The same scheme as the dense side (`omnivec.stores.dense`): SQLite holds every record's tokens
+(table `tokens`, written in the record's transaction) and the changelog; the keyword index of a
+collection is derived from them. An in-memory index at generation g is brought to a snapshot's
+generation G by replaying the changelog (g, G]; otherwise the file `keyword/<cid>.bm25` is loaded
+(its header names its generation) and replayed, and when neither works the index is rebuilt from
+SQLite. Files are written atomically (temp file, fsync, rename), so `kill -9` at any point leaves
+either the old file or the new one, and SQLite's changelog covers whatever the file lacks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import struct
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from omnivec.stores.bm25 import Bm25Index
+from omnivec.stores.dense import CollectionRow, NewerOnDiskError
+
+log = logging.getLogger(__name__)
+
+_MAGIC = b"OMNIVEC-BM25\x01"
+_BATCH = 16_384  # rows per fetch when rebuilding
+_ARRAYS = ("rids", "lengths", "alive", "df", "ptr", "post_doc", "post_tf", "doc_ptr", "doc_terms")
+
+
+class KeywordBackend(Protocol):
+    """The keyword side of a store handle, derived from SQLite like `DenseBackend` (same calls,
+    same locking: under the store's keyword lock, `conn` inside a read transaction)."""
+
+    def search(
+        self,
+        conn: sqlite3.Connection,
+        row: CollectionRow,
+        tokens: Sequence[str],
+        k: int,
+        allowed: np.ndarray | None,
+        *,
+        force: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, rowids) of the top k by BM25; `allowed` restricts the rowids."""
+        ...  # fmt: skip
+
+    def flush(self, conn: sqlite3.Connection, row: CollectionRow) -> bool: ...
+
+    def check_files(self, rows: list[CollectionRow]) -> None: ...
+
+    def forget(self, cid: int) -> None: ...
+
+    def describe(self, cid: int) -> dict[str, Any]: ...
+
+    def files(self) -> list[Path]: ...
+
+
+class Bm25Keyword:
+    """The default `KeywordBackend`: exact BM25 (`Bm25Index`) per collection, files under `keyword/`."""
+
+    def __init__(self, root: Path, store_id: str, *, writer: bool) -> None:
+        self.dir = root / "keyword"
+        self.store_id = store_id
+        self._mem: dict[int, Bm25Index] = {}
+        self._saved: dict[int, int] = {}  # cid -> generation of the file on disk (writer only)
+        if writer:
+            self.dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, cid: int) -> Path:
+        return self.dir / f"{cid}.bm25"
+
+    def files(self) -> list[Path]:
+        return sorted(self.dir.glob("*.bm25"))
+
+    def stamp(self, row: CollectionRow) -> dict[str, Any]:
+        return {"store": self.store_id, "cid": row.cid}
+
+    def search(
+        self,
+        conn: sqlite3.Connection,
+        row: CollectionRow,
+        tokens: Sequence[str],
+        k: int,
+        allowed: np.ndarray | None,
+        *,
+        force: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.current(conn, row, force=force).search(tokens, k, allowed)
+
+    def current(self, conn: sqlite3.Connection, row: CollectionRow, *, force: bool = False) -> Bm25Index:
+        """The index at exactly `row.generation` (see the module docstring); `NewerOnDiskError`
+        (unless `force`) when only a file newer than the snapshot is usable."""
+        mem = self._mem.get(row.cid)
+        if mem is not None and mem.generation == row.generation:
+            return mem
+        if mem is not None and row.pruned_gen <= mem.generation < row.generation:
+            return self._replay(conn, row, mem)
+        loaded = self._load(row)
+        if loaded is not None and row.pruned_gen <= loaded.generation <= row.generation:
+            return self._replay(conn, row, loaded)
+        if loaded is not None and loaded.generation > row.generation and not force:
+            raise NewerOnDiskError(row.name)
+        return self._rebuild(conn, row)
+
+    def _load(self, row: CollectionRow) -> Bm25Index | None:
+        got = load_index(self.path(row.cid))
+        if got is None:
+            return None
+        head, index = got
+        if any(head.get(k) != v for k, v in self.stamp(row).items()):
+            log.warning(
+                "keyword index %s belongs to another store or collection; rebuilding", self.path(row.cid)
+            )
+            return None
+        self._saved[row.cid] = index.generation
+        return index
+
+    def _replay(self, conn: sqlite3.Connection, row: CollectionRow, index: Bm25Index) -> Bm25Index:
+        args = (row.cid, index.generation, row.generation)
+        dels = [r for (r,) in conn.execute(
+            "SELECT rid FROM changes WHERE cid = ? AND generation > ? AND generation <= ? AND op = 'del'", args
+        )]  # fmt: skip
+        adds = conn.execute(
+            "SELECT t.rid, t.tokens FROM changes ch JOIN tokens t ON t.rid = ch.rid"
+            " WHERE ch.cid = ? AND ch.generation > ? AND ch.generation <= ? AND ch.op = 'add' ORDER BY t.rid",
+            args,
+        )
+        try:
+            index.remove(np.asarray(dels, dtype=np.int64))
+            _add_rows(index, adds)
+        except ValueError as exc:  # rowids out of order: never expected, and a rebuild fixes it
+            log.warning("keyword index of %s could not replay (%s); rebuilding", row.name, exc)
+            return self._rebuild(conn, row)
+        index.generation = row.generation
+        self._mem[row.cid] = index
+        return index
+
+    def _rebuild(self, conn: sqlite3.Connection, row: CollectionRow) -> Bm25Index:
+        t0 = time.perf_counter()
+        index = Bm25Index(row.generation)
+        _add_rows(index, conn.execute(
+            "SELECT t.rid, t.tokens FROM records r JOIN tokens t ON t.rid = r.rid WHERE r.cid = ? ORDER BY r.rid",
+            (row.cid,),
+        ))  # fmt: skip
+        index.merge()
+        self._mem[row.cid] = index
+        log.info("rebuilt the keyword index of %s (%d records) from SQLite in %.2fs", row.name, index.ntotal,
+                 time.perf_counter() - t0)  # fmt: skip
+        return index
+
+    def flush(self, conn: sqlite3.Connection, row: CollectionRow) -> bool:
+        """Writer: persist the index at `row.generation` (compacted if enough is dead). True if written."""
+        if self._saved.get(row.cid) == row.generation and row.cid not in self._mem:
+            return False
+        index = self.current(conn, row, force=True)
+        compacted = index.compact()
+        if not compacted and self._saved.get(row.cid) == row.generation:
+            return False
+        save_index(self.path(row.cid), index, self.stamp(row))
+        self._saved[row.cid] = row.generation
+        return True
+
+    def check_files(self, rows: list[CollectionRow]) -> None:
+        """Writer, at open: delete stale temp files and index files the database does not vouch
+        for (another store's, or from a generation SQLite never reached after a power loss)."""
+        for tmp in self.dir.glob("*.tmp"):
+            tmp.unlink(missing_ok=True)
+        known = {r.cid: r for r in rows}
+        for path in self.dir.glob("*.bm25"):
+            head = read_stamp(path)
+            row = known.get(int(path.stem)) if path.stem.isdigit() else None
+            ok = (row is not None and head is not None and head["generation"] <= row.generation
+                  and all(head.get(k) == v for k, v in self.stamp(row).items()))  # fmt: skip
+            if not ok:
+                log.warning("removing keyword index %s: it does not match the database", path)
+                path.unlink(missing_ok=True)
+            elif row is not None and head is not None:
+                self._saved[row.cid] = head["generation"]
+
+    def forget(self, cid: int) -> None:
+        self._mem.pop(cid, None)
+        self._saved.pop(cid, None)
+        self.path(cid).unlink(missing_ok=True)
+
+    def describe(self, cid: int) -> dict[str, Any]:
+        head = read_stamp(self.path(cid))
+        mem = self._mem.get(cid)
+        out: dict[str, Any] = {"keyword_persisted_generation": head["generation"] if head else None}
+        if mem is not None:
+            out.update(keyword_loaded_generation=mem.generation, keyword_terms=len(mem.vocab))
+        return out
+
+
+def _add_rows(index: Bm25Index, cursor: sqlite3.Cursor) -> None:
+    while batch := cursor.fetchmany(_BATCH):
+        index.add(np.fromiter((r for r, _ in batch), np.int64, len(batch)), [t.split() for _, t in batch])
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def save_index(path: Path, index: Bm25Index, stamp: dict[str, Any]) -> None:
+    """Write atomically: a reader sees the old file or the new one, never a torn one."""
+    index.merge()
+    vocab = "\n".join(index.vocab).encode()
+    arrays = [np.ascontiguousarray(getattr(index, name)) for name in _ARRAYS]
+    layout, offset = [], len(vocab)
+    for name, a in zip(_ARRAYS, arrays):
+        layout.append([name, a.dtype.str, len(a), offset])
+        offset += a.nbytes
+    head = json.dumps({**stamp, "generation": index.generation, "live": index.live,
+                       "live_tokens": index.live_tokens, "vocab_bytes": len(vocab), "arrays": layout,
+                       "payload_bytes": offset}).encode()  # fmt: skip
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(_MAGIC + struct.pack("<I", len(head)) + head + vocab)
+        for a in arrays:
+            f.write(a.tobytes())
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load_index(path: Path) -> tuple[dict[str, Any], Bm25Index] | None:
+    """The index and its header, or None when the file is missing or unreadable (then rebuild)."""
+    try:
+        with open(path, "rb") as f:
+            data = bytearray(f.read())  # writable: arrays below are views that deletions update
+    except FileNotFoundError:
+        return None
+    try:
+        if not data.startswith(_MAGIC):
+            raise ValueError("bad magic")
+        start = len(_MAGIC) + 4
+        (hlen,) = struct.unpack("<I", data[len(_MAGIC) : start])
+        head = json.loads(bytes(data[start : start + hlen]))
+        base = start + hlen
+        if len(data) - base != head["payload_bytes"]:
+            raise ValueError(f"payload is {len(data) - base} bytes, header says {head['payload_bytes']}")
+        index = Bm25Index(head["generation"])
+        text = bytes(data[base : base + head["vocab_bytes"]]).decode()
+        terms = text.split("\n") if text else []
+        index.vocab = dict(zip(terms, range(len(terms))))
+        for name, dtype, count, offset in head["arrays"]:
+            setattr(
+                index, name, np.frombuffer(data, dtype=np.dtype(dtype), count=count, offset=base + offset)
+            )
+        index.live, index.live_tokens = head["live"], head["live_tokens"]
+    except (ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError) as exc:
+        log.warning("ignoring unreadable keyword index %s (%s); it will be rebuilt", path, exc)
+        return None
+    return head, index
+
+
+def read_stamp(path: Path) -> dict[str, Any] | None:
+    """Only the header of a saved index."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(len(_MAGIC) + 4)
+            if len(start) < len(_MAGIC) + 4 or not start.startswith(_MAGIC):
+                return None
+            (hlen,) = struct.unpack("<I", start[len(_MAGIC) :])
+            head = json.loads(f.read(hlen))
+    except (OSError, ValueError):
+        return None
+    return head if isinstance(head, dict) and "generation" in head else None

@@ -1,0 +1,147 @@
+"""The exact BM25 keyword index: scores against an independent BM25, incremental paths, files."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from omnivec.search.tokens import code_tokens
+from omnivec.stores import Filter, LocalStore, bm25
+from omnivec.stores.bm25 import Bm25Index
+from omnivec.stores.keyword import load_index, save_index
+from tests.stores.helpers import DIM, RECIPE, record, state
+
+WORDS = [f"w{i}" for i in range(60)] + ["self", "return", "the"] * 20  # some terms everywhere
+
+
+def reference(docs: dict[int, list[str]], query: list[str], k: int) -> list[tuple[int, float]]:
+    """BM25 (bm25s' Lucene variant) written out plainly, over the live documents."""
+    n = len(docs)
+    avgdl = sum(map(len, docs.values())) / n
+    df: dict[str, int] = {}
+    for toks in docs.values():
+        for t in set(toks):
+            df[t] = df.get(t, 0) + 1
+    scores = {}
+    for rid, toks in docs.items():
+        s = 0.0
+        for t in query:
+            tf = toks.count(t)
+            if tf:
+                idf = math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
+                s += idf * tf / (tf + bm25.K1 * (1 - bm25.B + bm25.B * len(toks) / avgdl))
+        if s > 0:
+            scores[rid] = s
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
+def random_docs(rng: random.Random, n: int, first: int) -> dict[int, list[str]]:
+    return {first + i: rng.choices(WORDS, k=rng.randint(1, 40)) for i in range(n)}
+
+
+def assert_same(index: Bm25Index, docs: dict[int, list[str]], query: list[str], k: int = 10) -> None:
+    want = reference(docs, query, k)
+    scores, rids = index.search(query, k)
+    assert rids.tolist() == [r for r, _ in want]
+    np.testing.assert_allclose(scores, [s for _, s in want], rtol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_under_adds_deletes_merges_and_compaction(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    monkeypatch.setattr(bm25, "_MERGE_MIN", 50)  # exercise the delta and its merges
+    rng = random.Random(seed)
+    index, live, next_rid = Bm25Index(), {}, 1
+    queries = [["w1"], ["self", "w3", "w3"], ["the", "return", "w7", "w59"], ["nope"], ["self", "the"]]
+    for step in range(12):
+        new = random_docs(rng, rng.randint(1, 30), next_rid)
+        next_rid += len(new) + rng.randint(0, 3)  # rowids ascend, with gaps
+        index.add(np.array(list(new)), list(new.values()))
+        live.update(new)
+        gone = rng.sample(sorted(live), k=min(len(live) - 1, rng.randint(0, 12)))
+        index.remove(np.array([*gone, 10**9]))  # an unknown rowid is ignored
+        for g in gone:
+            del live[g]
+        if step % 4 == 3:
+            index.compact(force=True)
+        for q in queries:
+            assert_same(index, live, q, k=rng.choice([1, 3, 10, 1000]))
+    assert index.ntotal == len(live)
+
+
+def test_maxscore_pruning_keeps_the_exact_top_k() -> None:
+    """A rare term decides the top; the common ones are then looked up, not walked, yet count."""
+    docs = {
+        i + 1: ["self", "return"] * (1 + i % 3) + (["needle"] if i % 97 == 0 else []) for i in range(2000)
+    }
+    index = Bm25Index()
+    index.add(np.array(list(docs)), list(docs.values()))
+    assert_same(index, docs, ["needle", "self", "return"], k=5)
+    assert_same(index, docs, ["needle", "self", "return"], k=50)  # past the rare matches
+
+
+def test_allowed_rowids_never_under_fill() -> None:
+    rng = random.Random(7)
+    docs = random_docs(rng, 500, 1)
+    index = Bm25Index()
+    index.add(np.array(list(docs)), list(docs.values()))
+    allowed = np.array(sorted(rng.sample(sorted(docs), 7)))
+    _, rids = index.search(["self", "w2"], 5, allowed)
+    kept = {r: docs[r] for r in allowed.tolist()}
+    full = reference(docs, ["self", "w2"], 10**6)
+    want = [r for r, _ in full if r in kept][:5]
+    assert rids.tolist() == want and len(want) == 5
+
+
+def test_rowids_must_ascend() -> None:
+    index = Bm25Index()
+    index.add(np.array([5]), [["a"]])
+    with pytest.raises(ValueError, match="ascending"):
+        index.add(np.array([3]), [["b"]])
+
+
+def test_file_round_trip(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    docs = random_docs(rng, 300, 1)
+    index = Bm25Index(generation=7)
+    index.add(np.array(list(docs)), list(docs.values()))
+    index.remove(np.array([1, 2, 3]))
+    save_index(tmp_path / "1.bm25", index, {"store": "s", "cid": 1})
+    head, loaded = load_index(tmp_path / "1.bm25")  # type: ignore[misc]
+    assert (head["generation"], head["cid"], loaded.generation) == (7, 1, 7)
+    live = {r: t for r, t in docs.items() if r > 3}
+    assert_same(loaded, live, ["w4", "self"])
+    loaded.remove(np.array([4]))  # arrays read from a file stay writable
+    loaded.add(np.array([1000]), [["w4", "w4"]])
+    assert_same(loaded, {**{r: t for r, t in live.items() if r != 4}, 1000: ["w4", "w4"]}, ["w4", "self"])
+
+
+def test_store_keyword_search_is_exact_bm25_with_filters(tmp_path: Path) -> None:
+    rng = random.Random(11)
+    w = LocalStore(tmp_path, writer=True, flush_interval=None)
+    w.ensure_collection("code", model="fake-model", fingerprint="fp1", dim=DIM, recipe=RECIPE)
+    texts: dict[str, str] = {}
+    for s in range(40):
+        src = f"{'lib' if s % 5 else 'Tests'}/m{s}.py"
+        recs = [record(src, i, text=" ".join(rng.choices(WORDS, k=rng.randint(1, 30)))) for i in range(5)]
+        w.replace_source("code", state(src, 5), recs)
+        texts.update({r.id: r.text for r in recs})
+        if s % 7 == 6:
+            w.flush()
+    w.remove_source("lib/m3.py")
+    texts = {i: t for i, t in texts.items() if not i.startswith("lib/m3.py")}
+    rids = {i: n for n, i in enumerate(texts)}
+    docs = {rids[i]: code_tokens(t) for i, t in texts.items()}  # "w5" is "w5", "w" and "5"
+    for q in ("self w5", "w1 w2 w3 the", "w59"):
+        want = [list(texts)[r] for r, _ in reference(docs, code_tokens(q), 10)]
+        assert [i for i, _ in w.keyword_search("code", q, 10)] == want
+    # SQLite GLOB: case-sensitive, `*` crosses `/`; selective, yet k is filled from the matches
+    hits = w.keyword_search("code", "self w5", 10, Filter(path_glob="Tests*"))
+    tests = {i for i in texts if i.startswith("Tests/")}
+    assert len(hits) == min(10, sum(1 for i in tests if {"self", "w5"} & set(texts[i].split())))
+    assert {i for i, _ in hits} <= tests
+    assert w.keyword_search("code", "self", 10, Filter(path_glob="tests*")) == []
+    w.close()
