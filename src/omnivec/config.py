@@ -34,3 +34,11 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def milvus_token() -> str | None:
+    """Credentials for a Milvus server (`OMNIVEC_MILVUS_TOKEN`: `user:password` or an API key).
+
+    Only ever read here, never taken from a command line or a store URI, and never logged.
+    """
+    return os.environ.get("OMNIVEC_MILVUS_TOKEN") or None
