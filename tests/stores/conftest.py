@@ -22,8 +22,15 @@ StoreFactory = Callable[[Path, bool], VectorStore]
 
 def _milvus_lite(root: Path, writer: bool) -> VectorStore:
     from omnivec.stores.milvus import MilvusStore
+    from tests.conftest import SESSION_CACHE
 
-    return MilvusStore(f"milvus-lite://{root}/milvus.db", writer=writer)
+    # one database file for the session (each file starts a Milvus Lite process, ~1.5 s), one
+    # store per test folder inside it
+    return MilvusStore(f"milvus-lite://{SESSION_CACHE}/milvus-lite/suite.db?name={_store_name(root)}", writer=writer)
+
+
+def _store_name(root: Path) -> str:
+    return "t" + hashlib.blake2b(str(root).encode(), digest_size=8).hexdigest()
 
 
 BACKENDS: dict[str, StoreFactory] = {
@@ -62,8 +69,7 @@ def standalone_factory(address: str) -> StoreFactory:
         from omnivec.stores.milvus import MilvusStore
 
         # one store per test folder: a name derived from the folder keeps tests apart on one server
-        name = "t" + hashlib.blake2b(str(root).encode(), digest_size=8).hexdigest()
-        return MilvusStore(f"{address}/{name}?keyword=scan", writer=writer)
+        return MilvusStore(f"{address}/{_store_name(root)}", writer=writer)
 
     return open_
 

@@ -34,7 +34,7 @@ from omnivec.stores import milvus_keyword as kw
 from omnivec.stores.base import CollectionInfo, Filter, Record, SourceState, canonical_recipe, check_recipe
 from omnivec.stores.milvus_expr import and_all, filter_expr, glob_regex, ids_expr, quote
 from omnivec.stores.milvus_schema import (
-    MAX_VARCHAR, META_DIM, connect, has_full_text, meta_schema, parse_uri, records_schema,
+    MAX_VARCHAR, META_DIM, connect, create_collection, has_full_text, meta_schema, parse_uri, records_schema,
 )  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 PENDING = "pending: interrupted write (re-indexed on the next run)"
 LEASE_STALE_S = 120.0  # a writer on another host that has not written for this long is gone
 STRONG = {"consistency_level": "Strong"}
+QUERY_WINDOW = 16_384  # Milvus's largest offset + limit
 _TOP_FIELDS = ("path", "kind", "language")
 
 
@@ -56,10 +57,11 @@ class MilvusStore:
         self._meta = f"{self.target.name}_meta"
         self._beat = 0.0
         self._closed = False
+        self._infos_cache: dict[str, dict[str, Any]] | None = None
         if writer:
             if not self._client.has_collection(self._meta):
                 schema, index = meta_schema(self._client)
-                self._client.create_collection(self._meta, schema=schema, index_params=index, **STRONG)
+                create_collection(self._client, self._meta, schema, index)
             self._claim_writer()
             self.repair()
 
@@ -74,9 +76,11 @@ class MilvusStore:
     def _meta_rows(self, kind: str) -> list[dict[str, Any]]:
         if not self._client.has_collection(self._meta):
             return []  # a reader of a store no writer has created yet: empty
-        return list(self._iterate(self._meta, f"kind == {quote(kind)}", ["key", "value"]))
+        return self._query(self._meta, f"kind == {quote(kind)}", ["key", "value"])
 
     def _put_meta(self, rows: Sequence[tuple[str, str, Any]]) -> None:
+        if any(kind == "collection" for _, kind, _ in rows):
+            self._infos_cache = None
         data = [{"key": key, "kind": kind, "value": json.dumps(value), "dummy": [0.0] * META_DIM}
                 for key, kind, value in rows]  # fmt: skip
         self._client.upsert(self._meta, data)
@@ -126,7 +130,13 @@ class MilvusStore:
         return f"{self.target.name}_c_{name}" if ok else f"{self.target.name}_h_{name.encode().hex()}"
 
     def _infos_raw(self) -> dict[str, dict[str, Any]]:
-        return {r["key"][5:]: json.loads(r["value"]) for r in self._meta_rows("collection")}
+        """Collection rows from the ledger; a writer, their only author, keeps them in memory."""
+        if self.writer and self._infos_cache is not None:
+            return dict(self._infos_cache)
+        raw = {r["key"][5:]: json.loads(r["value"]) for r in self._meta_rows("collection")}
+        if self.writer:
+            self._infos_cache = raw
+        return dict(raw)
 
     def _mnames(self) -> dict[str, str]:
         return {n: self._mname(n) for n in self._infos_raw()}
@@ -153,7 +163,7 @@ class MilvusStore:
                 engine = self._keyword_engine()
                 schema, index = records_schema(self._client, dim, self.target.index, engine == kw.BM25)
                 if not self._client.has_collection(self._mname(name)):
-                    self._client.create_collection(self._mname(name), schema=schema, index_params=index, **STRONG)
+                    create_collection(self._client, self._mname(name), schema, index)
                 now = time.time()
                 raw = {"model": model, "fingerprint": fingerprint, "dim": dim, "recipe": canonical_recipe(recipe),
                        "created": now, "updated": now, "keyword": engine, "index": self.target.index,
@@ -203,18 +213,21 @@ class MilvusStore:
             self._put_meta([(f"src:{state.source}", "source", _state_value(state, 0, PENDING))])
             touched = set(by_coll) | (set(all_raw) if drop_others else set())
             chunks = 0
+            meta: list[tuple[str, str, Any]] = []
             for name in sorted(touched):
-                recs = by_coll.get(name, ())
-                chunks += len(recs)
-                self._replace_in(name, state.source, rows.get(name, []), all_raw[name])
+                chunks += len(by_coll.get(name, ()))
+                meta += self._replace_in(name, state.source, rows.get(name, []), all_raw[name])
             if not drop_others:
                 chunks += sum(self._count(self._mname(n), f"source == {quote(state.source)}")
                               for n in all_raw if n not in by_coll)  # fmt: skip
-            self._put_meta([(f"src:{state.source}", "source", _state_value(state, chunks))])
+            self._put_meta([*meta, (f"src:{state.source}", "source", _state_value(state, chunks))])
 
-    def _replace_in(self, name: str, source: str, rows: list[dict[str, Any]], raw: dict[str, Any]) -> None:
+    def _replace_in(
+        self, name: str, source: str, rows: list[dict[str, Any]], raw: dict[str, Any]
+    ) -> list[tuple[str, str, Any]]:
+        """Upsert `rows`, delete the source's other records; returns the collection's new ledger row."""
         mname = self._mname(name)
-        old = list(self._iterate(mname, f"source == {quote(source)}", ["id", "kw_len"]))
+        old = self._query(mname, f"source == {quote(source)}", ["id", "kw_len"])
         if rows:
             self._client.upsert(mname, rows)
         new_ids = [r["id"] for r in rows]
@@ -222,9 +235,10 @@ class MilvusStore:
             keep = f" and not ({ids_expr(new_ids)})" if new_ids else ""
             self._client.delete(mname, filter=f"source == {quote(source)}{keep}")
         delta = sum(r["kw_len"] for r in rows) - sum(int(r["kw_len"]) for r in old)
-        if old or rows:
-            raw = {**raw, "updated": time.time(), "kw_tokens": raw.get("kw_tokens", 0) + delta}
-            self._put_meta([(f"coll:{name}", "collection", raw)])
+        if not (old or rows):
+            return []
+        raw = {**raw, "updated": time.time(), "kw_tokens": raw.get("kw_tokens", 0) + delta}
+        return [(f"coll:{name}", "collection", raw)]
 
     def _check_ids(self, source: str, by_coll: Mapping[str, Sequence[Record]],
                    all_raw: Mapping[str, Any], drop_others: bool) -> None:  # fmt: skip
@@ -235,7 +249,7 @@ class MilvusStore:
             rid = next(i for i in dupes if i in seen or seen.add(i))  # type: ignore[func-returns-value]
             raise _duplicate(rid, source, "another record of this batch")
         for name in all_raw if target else ():
-            for hit in self._iterate(self._mname(name), ids_expr(list(target)), ["id", "source"]):
+            for hit in self._query(self._mname(name), ids_expr(list(target)), ["id", "source"]):
                 other_coll = target[hit["id"]] != name and not drop_others
                 if hit["source"] != source or other_coll:
                     raise _duplicate(hit["id"], source, f"source {hit['source']!r} in collection {name!r}")
@@ -267,8 +281,9 @@ class MilvusStore:
             old = self.sources().get(source)
             if old is not None:  # pending first: a crash before the ledger row goes is repaired
                 self._put_meta([(f"src:{source}", "source", _state_value(old, old.chunks, PENDING))])
-            for name, raw in self._infos_raw().items():
-                self._replace_in(name, source, [], raw)
+            meta = [m for name, raw in self._infos_raw().items() for m in self._replace_in(name, source, [], raw)]
+            if meta:
+                self._put_meta(meta)
             self._client.delete(self._meta, filter=f"key == {quote('src:' + source)}")
 
     def sources(self) -> dict[str, SourceState]:
@@ -331,12 +346,17 @@ class MilvusStore:
         fields = ["id", "source", "text", "fields", *(["vector"] if with_vectors else [])]
         empty = np.empty(0, dtype=np.float32)
         for name, mname in self._mnames().items():
-            for r in self._iterate(mname, ids_expr(list(ids)), fields):
+            for r in self._query(mname, ids_expr(list(ids)), fields):
                 vec = np.asarray(r["vector"], dtype=np.float32) if with_vectors else empty
                 out[r["id"]] = Record(r["id"], r["source"], vec, r["text"], json.loads(r["fields"]), name)
         return out
 
     # -- plumbing -----------------------------------------------------------------------------
+
+    def _query(self, mname: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
+        """Every row matching `expr`: one query, or an iterator past Milvus's 16k result window."""
+        rows = self._client.query(mname, filter=expr, output_fields=fields, limit=QUERY_WINDOW, **STRONG)
+        return rows if len(rows) < QUERY_WINDOW else list(self._iterate(mname, expr, fields))
 
     def _iterate(self, mname: str, expr: str, fields: list[str]) -> Iterator[dict[str, Any]]:
         """Every row matching `expr` (a query iterator: no 16k cap on result windows)."""

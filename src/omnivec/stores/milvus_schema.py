@@ -162,6 +162,14 @@ def records_schema(client: Any, dim: int, index: str, full_text: bool) -> tuple[
     return s, ip
 
 
+def create_collection(client: Any, name: str, schema: Any, index: Any) -> None:
+    """Create, index and load a collection. An empty collection's index is built at once, so the
+    client's fixed 0.5 s polls for index completion (one per index) are skipped: `load` waits."""
+    client.create_collection(name, schema=schema, consistency_level="Strong")
+    client.create_index(name, index, sync=False)
+    client.load_collection(name)
+
+
 def fit_utf8(text: str, limit: int = MAX_VARCHAR) -> str:
     """`text` cut to at most `limit` UTF-8 bytes, on a character boundary."""
     data = text.encode()
