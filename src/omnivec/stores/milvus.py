@@ -34,7 +34,7 @@ from omnivec.stores import milvus_keyword as kw
 from omnivec.stores.base import CollectionInfo, Filter, Record, SourceState, canonical_recipe, check_recipe
 from omnivec.stores.milvus_expr import and_all, filter_expr, glob_regex, ids_expr, quote
 from omnivec.stores.milvus_schema import (
-    MAX_VARCHAR, META_DIM, connect, create_collection, has_full_text, meta_schema, parse_uri, records_schema,
+    MAX_VARCHAR, META_DIM, connect, create_collection, has_full_text, meta_schema, parse_uri, records_schema, server_version,
 )  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class MilvusStore:
         self._beat = 0.0
         self._closed = False
         self._infos_cache: dict[str, dict[str, Any]] | None = None
+        self._prefix_like = server_version(self._client) < (2, 4)  # 2.3's `like`: prefix% only
         if writer:
             if not self._client.has_collection(self._meta):
                 schema, index = meta_schema(self._client)
@@ -265,11 +266,10 @@ class MilvusStore:
             raise InputError(received=f"record {rec.id!r} with {len(rec.text.encode())} bytes of text",
                              expected=f"at most {MAX_VARCHAR} bytes of text and of fields per record (Milvus VARCHAR)",
                              fix="chunk the source more finely")  # fmt: skip
-        tokens, n_tokens = kw.kw_field(rec.text, raw.get("keyword", kw.SCAN))
         top = {f: str(rec.fields.get(f) or "") for f in _TOP_FIELDS}
         top["path"] = top["path"] or rec.source
         return {"id": rec.id, "source": rec.source, **top, "text": rec.text, "fields": fields,
-                "kw": tokens, "kw_len": n_tokens, "vector": vec.tolist()}  # fmt: skip
+                **kw.kw_fields(rec.text, raw.get("keyword", kw.SCAN)), "vector": vec.tolist()}  # fmt: skip
 
     def touch_source(self, state: SourceState) -> None:
         with self._write():
@@ -295,9 +295,12 @@ class MilvusStore:
 
     # -- search -------------------------------------------------------------------------------
 
-    def _where(self, mname: str, flt: Filter | None) -> str | None:
-        """The filter as an expression; None when nothing can match. A widened glob becomes ids."""
-        expr, exact = filter_expr(flt)
+    def _where(self, mname: str, flt: Filter | None, escapes: bool = True) -> str | None:
+        """The filter as an expression; None when nothing can match. A widened glob becomes ids,
+        and so does an escaped `like` when `escapes` is False: Milvus Lite 3.2's full-text search
+        matches nothing under `like "a\\_b"` though query and dense search honour it."""
+        expr, exact = filter_expr(flt, prefix_only=self._prefix_like)
+        exact = exact and (escapes or "\\" not in expr)
         if exact or flt is None or flt.path_glob is None:
             return expr
         rx = glob_regex(flt.path_glob)
@@ -330,7 +333,7 @@ class MilvusStore:
         raw = self._raw(collection)
         terms = kw.query_terms(query)
         mname = self._mname(collection)
-        expr = self._where(mname, flt) if terms and k > 0 else None
+        expr = self._where(mname, flt, escapes=raw.get("keyword") != kw.BM25) if terms and k > 0 else None
         if expr is None:
             return []
         if raw.get("keyword") == kw.BM25:

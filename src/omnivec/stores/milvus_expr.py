@@ -88,7 +88,15 @@ def glob_regex(glob: str) -> re.Pattern[str]:
     return re.compile("".join(out), re.DOTALL)
 
 
-def filter_expr(flt: Filter | None) -> tuple[str, bool]:
+def prefix_like(glob: str) -> tuple[str, bool]:
+    """For servers whose `like` takes only `prefix%` (Milvus 2.3): the glob's leading literal run
+    as a prefix pattern; exact when the glob is that run plus an optional final `*`."""
+    special = next((i for i, ch in enumerate(glob) if ch in '*?[\\%_"'), len(glob))
+    prefix, rest = glob[:special], glob[special:]
+    return prefix + ("" if rest == "" else "%"), rest in ("", "*")
+
+
+def filter_expr(flt: Filter | None, prefix_only: bool = False) -> tuple[str, bool]:
     """(expression, exact) for `flt`; "" matches everything. When not exact, callers keep only
     candidates whose path also matches `glob_regex(flt.path_glob)`."""
     if flt is None or flt.is_empty:
@@ -100,7 +108,7 @@ def filter_expr(flt: Filter | None) -> tuple[str, bool]:
         parts.append(in_list("language", flt.languages))
     exact = True
     if flt.path_glob:
-        pattern, exact = glob_like(flt.path_glob)
+        pattern, exact = (prefix_like if prefix_only else glob_like)(flt.path_glob)
         # Milvus reads a backslash in a string literal as an escape: double the ones `like` needs
         parts.append(f'path like "{_like_literal(pattern)}"')
     return " and ".join(parts), exact

@@ -5,23 +5,22 @@ Both paths index omnivec's code-aware tokens (`omnivec.search.tokens.code_tokens
 
 - `milvus-bm25` (Milvus >= 2.5, Milvus Lite): a BM25 function turns `kw` into a sparse vector
   inside Milvus; a query is one sparse search, filtered by the same expression as dense search.
-- `omnivec-scan` (older servers such as the 2.3 standalone on PyPI): `kw` is stored padded with
-  spaces, candidates are the rows whose `kw like "% term %"` for any query term, and omnivec
-  scores them with the same BM25 formula (k1 1.2, b 0.75; IDF from per-term counts, the average
-  length from the ledger). Exact, but every query scans the collection: fine to a few hundred
-  thousand chunks, not beyond (docs/scaling.md).
+- `omnivec-scan` (older servers such as the 2.3 standalone on PyPI): each row also keeps its
+  distinct terms in an array; candidates are the rows where `array_contains_any(terms, query
+  terms)`, and omnivec scores them with the same BM25 formula (k1 1.2, b 0.75; IDF from per-term
+  counts, the average length from the ledger). Exact, but a query reads every candidate row
+  back: fine to a few hundred thousand chunks, not beyond (docs/scaling.md).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from omnivec.search.tokens import code_tokens
-from omnivec.stores.milvus_expr import and_all
-from omnivec.stores.milvus_schema import MAX_VARCHAR
+from omnivec.stores.milvus_expr import and_all, quote
+from omnivec.stores.milvus_schema import MAX_TERM, MAX_TERMS, MAX_VARCHAR
 
 BM25 = "milvus-bm25"
 SCAN = "omnivec-scan"
@@ -29,14 +28,17 @@ K1, B = 1.2, 0.75
 SCAN_BATCH = 4096
 
 
-def kw_field(text: str, engine: str) -> tuple[str, int]:
-    """(the `kw` value, its token count). Tokens past Milvus's 64 KB field limit are dropped."""
+def kw_fields(text: str, engine: str) -> dict[str, Any]:
+    """The keyword columns of a row. Tokens past Milvus's 64 KB field limit are dropped."""
     tokens = code_tokens(text)
     joined = " ".join(tokens)
-    if len(joined) > MAX_VARCHAR - 2:  # tokens are ASCII: characters are bytes
-        joined = joined[: MAX_VARCHAR - 2].rsplit(" ", 1)[0]
+    if len(joined) > MAX_VARCHAR:  # tokens are ASCII: characters are bytes
+        joined = joined[:MAX_VARCHAR].rsplit(" ", 1)[0]
         tokens = joined.split(" ")
-    return (f" {joined} " if engine == SCAN else joined), len(tokens)
+    out: dict[str, Any] = {"kw": joined, "kw_len": len(tokens)}
+    if engine == SCAN:
+        out["terms"] = [t[:MAX_TERM] for t in dict.fromkeys(tokens)][:MAX_TERMS]
+    return out
 
 
 def query_terms(query: str) -> list[str]:
@@ -71,7 +73,7 @@ def scan_search(
     for t in terms:
         df = _count(client, mname, _has(t))
         idf[t] = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-    any_term = " or ".join(_has(t) for t in terms)
+    any_term = f"array_contains_any(terms, {_list(terms)})"
     scored: list[tuple[float, str]] = []
     for row in iterate(mname, and_all(expr, any_term), ["id", "kw", "kw_len"]):
         words = row["kw"].split()
@@ -88,8 +90,11 @@ def scan_search(
 
 
 def _has(term: str) -> str:
-    # terms are [a-z0-9_]: only `_` needs escaping for `like` (and its backslash for the literal)
-    return 'kw like "% ' + re.sub(r"_", r"\\\\_", term) + ' %"'
+    return f"array_contains(terms, {quote(term)})"
+
+
+def _list(terms: list[str]) -> str:
+    return "[" + ", ".join(quote(t) for t in terms) + "]"
 
 
 def _count(client: Any, mname: str, expr: str) -> int:

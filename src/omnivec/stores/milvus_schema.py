@@ -25,6 +25,7 @@ META_DIM = 2
 MAX_VARCHAR = 65_535
 MAX_PATH = 4_096
 MAX_ID = MAX_PATH + 128
+MAX_TERMS, MAX_TERM = 4_096, 256
 DENSE_INDEXES = ("FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,150}$")
 
@@ -158,7 +159,10 @@ def records_schema(client: Any, dim: int, index: str, full_text: bool) -> tuple[
                                    input_field_names=["kw"], output_field_names=["sparse"]))  # fmt: skip
         ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
     else:
+        # older servers: distinct terms in an array (filtered with array_contains_any, which
+        # Milvus 2.3 has; its `like` takes prefixes only), scored by omnivec (milvus_keyword)
         s.add_field("kw", dt.VARCHAR, max_length=MAX_VARCHAR)
+        s.add_field("terms", dt.ARRAY, element_type=dt.VARCHAR, max_capacity=MAX_TERMS, max_length=MAX_TERM)
     return s, ip
 
 
