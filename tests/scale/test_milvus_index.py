@@ -60,26 +60,40 @@ def test_credentials_never_travel_in_the_uri(tmp_path: Path) -> None:
     assert parse_uri("milvus://h:1/x?index=hnsw").display == "milvus://h:1/x"
 
 
-@pytest.mark.parametrize("kill_at", [3])
-def test_a_kill_between_milvus_and_the_ledger_is_repaired(tmp_path: Path, kill_at: int) -> None:
+def _omnivec(*args: str, module: str = "omnivec") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", module, *args], env=subprocess_env(),
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+PENDING = """
+import json, sys
+from omnivec.stores.milvus import MilvusStore
+with MilvusStore(sys.argv[1], writer=False) as s:
+    print(json.dumps({k: [v.content_hash, v.status] for k, v in s.sources().items()}))
+"""
+
+
+def test_a_kill_between_milvus_and_the_ledger_is_repaired(tmp_path: Path) -> None:
+    """Milvus Lite serves one process per file: every step runs in a process of its own."""
+    kill_at = 3
     repo = write_repo(tmp_path / "repo", files=6, functions=2)
     uri = f"milvus-lite://{tmp_path}/m.db?name=crash"
-    run("index", str(repo), "--store", uri, *FAKE)
+    assert _omnivec("index", str(repo), "--store", uri, *FAKE).returncode == 0
     for f in range(6):  # every file changes: each write replaces old records with new ones
         p = repo / f"pkg{f % 4}" / f"mod_{f}.py"
         p.write_text(p.read_text().replace("parse and retry", "parse, retry and log"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.scale.milvus_crash_runner", str(kill_at), "index", str(repo),
-         "--store", uri, *FAKE],
-        env=subprocess_env(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    proc = _omnivec(str(kill_at), "index", str(repo), "--store", uri, *FAKE, module="tests.scale.milvus_crash_runner")
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    with Index.open(uri) as idx:  # a reader sees the window: one file pending, its old and new records
-        states = idx.store.sources()
-        pending = [s for s, st in states.items() if st.status.startswith("pending")]
-        assert len(pending) == 1 and states[pending[0]].content_hash == ""
-    report = json.loads(run("index", str(repo), "--store", uri, *FAKE, "--json"))
+    seen = subprocess.run([sys.executable, "-c", PENDING, uri], env=subprocess_env(), capture_output=True,
+                          text=True, timeout=120, check=True)  # fmt: skip
+    states = json.loads(seen.stdout)
+    pending = [s for s, (_, status) in states.items() if status.startswith("pending")]
+    assert len(pending) == 1 and states[pending[0]][0] == ""  # the window: one file pending
+    resumed = _omnivec("index", str(repo), "--store", uri, *FAKE, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    report = json.loads(resumed.stdout)
     assert pending[0] in report["changed"] and report["indexed"] == 6 - (kill_at - 1)
+    assert "repaired 1 half-written sources" in resumed.stderr
     _assert_same_as_clean(uri, repo, tmp_path / "clean")
 
 

@@ -34,7 +34,7 @@ from omnivec.stores import milvus_keyword as kw
 from omnivec.stores.base import CollectionInfo, Filter, Record, SourceState, canonical_recipe, check_recipe
 from omnivec.stores.milvus_expr import and_all, filter_expr, glob_regex, ids_expr, quote
 from omnivec.stores.milvus_schema import (
-    MAX_VARCHAR, META_DIM, connect, create_collection, has_full_text, meta_schema, parse_uri, records_schema, server_version,
+    MAX_VARCHAR, META_DIM, connect, create_collection, has_full_text, load_all, meta_schema, parse_uri, records_schema, server_version,
 )  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class MilvusStore:
         self._closed = False
         self._infos_cache: dict[str, dict[str, Any]] | None = None
         self._prefix_like = server_version(self._client) < (2, 4)  # 2.3's `like`: prefix% only
+        load_all(self._client, self.target.name)
         if writer:
             if not self._client.has_collection(self._meta):
                 schema, index = meta_schema(self._client)

@@ -174,6 +174,15 @@ def create_collection(client: Any, name: str, schema: Any, index: Any) -> None:
     client.load_collection(name)
 
 
+def load_all(client: Any, name: str) -> None:
+    """Load the store's collections into memory: a restarted server (or a Milvus Lite file opened
+    by a new process) has them released, and a released collection refuses queries."""
+    pm = import_pymilvus()
+    for coll in client.list_collections():
+        if coll.startswith(f"{name}_") and client.get_load_state(coll)["state"] != pm.client.types.LoadState.Loaded:
+            client.load_collection(coll)
+
+
 def fit_utf8(text: str, limit: int = MAX_VARCHAR) -> str:
     """`text` cut to at most `limit` UTF-8 bytes, on a character boundary."""
     data = text.encode()
