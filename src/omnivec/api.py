@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from omnivec.config import cache_dir, default_model
 from omnivec.errors import StoreError
+from omnivec.index import remote
 from omnivec.index.config import IndexConfig
 from omnivec.index.discovery import default_store, prepare_store_folder
 from omnivec.index.progress import IndexProgress, ProgressCallback
-from omnivec.index.updater import Engine, Indexer, IndexReport
+from omnivec.index.updater import PENDING_CHUNKS, Engine, Indexer, IndexReport, embed_here
 from omnivec.search.query import Query
 from omnivec.search.searcher import Searcher
-from omnivec.index import remote
 from omnivec.stores.uri import is_local, open_store, store_folder
 from omnivec.types import Hit
 
@@ -55,7 +55,12 @@ class Index:
     """
 
     def __init__(
-        self, store_dir: Path, config: IndexConfig, store: VectorStore, writer: bool, location: str | None = None
+        self,
+        store_dir: Path,
+        config: IndexConfig,
+        store: VectorStore,
+        writer: bool,
+        location: str | None = None,
     ) -> None:
         self.store_dir = store_dir  # a URI store's local folder holds only its visual assets
         self.location = location or str(store_dir)  # what `open_store` takes: a folder or a URI
@@ -212,7 +217,8 @@ class Index:
             cache=cache,
             assets=self.store_dir / "assets",
             ignore=self.walk_ignores(),
-            **({"embedder": engine.embed, "pending_chunks": engine.pending_chunks} if engine else {}),
+            embedder=engine.embed if engine else embed_here,
+            pending_chunks=engine.pending_chunks if engine else PENDING_CHUNKS,
         )
         report = indexer.update(Path(self.config.root), progress=progress)
         report.seconds = {"load": loaded, **report.seconds}

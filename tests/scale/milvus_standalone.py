@@ -86,10 +86,9 @@ class MilvusStandalone:
             if self.proc.poll() is not None:
                 tail = (self.base_dir / "logs" / "stderr.log").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"milvus exited with {self.proc.returncode}: {tail}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if resp.status == 200 and b"OK" in resp.read():
-                        return
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200 and b"OK" in resp.read():
+                    return
             time.sleep(0.5)  # a poll interval, not a wait for readiness
         self.stop()
         raise TimeoutError(f"milvus not healthy on {url} within {self.deadline_s:.0f} s")

@@ -82,7 +82,9 @@ def test_a_kill_between_milvus_and_the_ledger_is_repaired(tmp_path: Path) -> Non
     for f in range(6):  # every file changes: each write replaces old records with new ones
         p = repo / f"pkg{f % 4}" / f"mod_{f}.py"
         p.write_text(p.read_text().replace("parse and retry", "parse, retry and log"))
-    proc = _omnivec(str(kill_at), "index", str(repo), "--store", uri, *FAKE, module="tests.scale.milvus_crash_runner")
+    proc = _omnivec(
+        str(kill_at), "index", str(repo), "--store", uri, *FAKE, module="tests.scale.milvus_crash_runner"
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     seen = subprocess.run([sys.executable, "-c", PENDING, uri], env=subprocess_env(), capture_output=True,
                           text=True, timeout=120, check=True)  # fmt: skip

@@ -26,7 +26,9 @@ def _milvus_lite(root: Path, writer: bool) -> VectorStore:
 
     # one database file for the session (each file starts a Milvus Lite process, ~1.5 s), one
     # store per test folder inside it
-    return MilvusStore(f"milvus-lite://{SESSION_CACHE}/milvus-lite/suite.db?name={_store_name(root)}", writer=writer)
+    return MilvusStore(
+        f"milvus-lite://{SESSION_CACHE}/milvus-lite/suite.db?name={_store_name(root)}", writer=writer
+    )
 
 
 def _store_name(root: Path) -> str:
@@ -39,7 +41,9 @@ BACKENDS: dict[str, StoreFactory] = {
 }
 # backends that need more than the folder: a server, started once per session when first used
 SERVER_BACKENDS = {"milvus-standalone"}
-HAVE_MILVUS = importlib.util.find_spec("pymilvus") is not None and importlib.util.find_spec("milvus_lite") is not None
+HAVE_MILVUS = (
+    importlib.util.find_spec("pymilvus") is not None and importlib.util.find_spec("milvus_lite") is not None
+)
 HAVE_SERVER = importlib.util.find_spec("milvus") is not None
 
 

@@ -48,7 +48,8 @@ def index(
         str, typer.Option(help="Where embedding runs: 'local' (this process) or 'ray' (a Ray cluster).")
     ] = "local",
     ray_address: Annotated[
-        str | None, typer.Option(help="Ray cluster to join ('auto', 'ray://HOST:10001'); default: a local one.")
+        str | None,
+        typer.Option(help="Ray cluster to join ('auto', 'ray://HOST:10001'); default: a local one."),
     ] = None,
 ) -> None:
     """Index PATH incrementally: unchanged files cost nothing, deleted files are dropped."""

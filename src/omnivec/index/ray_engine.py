@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from omnivec.errors import MissingExtraError, OmnivecError
 if TYPE_CHECKING:
     from omnivec.encoders.base import Encoder, EncodeResult
     from omnivec.encoders.cache import EmbeddingCache
-    from omnivec.types import Item
+    from omnivec.types import Item, Modality
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ RAY_PENDING_CHUNKS = 4096
 def _import_ray() -> Any:
     try:
         import ray
-        import ray.data  # noqa: F401  (Ray Data is the `ray[data]` part of the extra)
+        import ray.data
     except ImportError as exc:
         raise MissingExtraError(received="--engine ray without Ray Data installed",
                                 expected="the ray extra", fix="pip install 'omnivec[ray]'") from exc  # fmt: skip
@@ -74,13 +74,14 @@ class EncoderActor:
 def _item(text: Any, image: Any, modality: Any) -> Item:
     from omnivec.types import Item
 
+    kind = cast("Modality", str(modality))
     if len(image) == 0:
-        return Item(text=str(text), modality=str(modality))
+        return Item(text=str(text), modality=kind)
     import io
 
     from PIL import Image
 
-    return Item(image=Image.open(io.BytesIO(bytes(image))), modality=str(modality))
+    return Item(image=Image.open(io.BytesIO(bytes(image))), modality=kind)
 
 
 class RayEngine:
@@ -100,8 +101,12 @@ class RayEngine:
         ctx.enable_progress_bars = False  # the indexer's own progress is the one shown
         ctx.execution_options.preserve_order = False  # rows carry their index
         resources = self.ray.cluster_resources()
-        self.gpus_per_actor = gpus_per_actor if gpus_per_actor is not None else (1.0 if resources.get("GPU") else 0.0)
-        slots = resources.get("GPU", 0) / self.gpus_per_actor if self.gpus_per_actor else resources.get("CPU", 1)
+        self.gpus_per_actor = (
+            gpus_per_actor if gpus_per_actor is not None else (1.0 if resources.get("GPU") else 0.0)
+        )
+        slots = (
+            resources.get("GPU", 0) / self.gpus_per_actor if self.gpus_per_actor else resources.get("CPU", 1)
+        )
         self.actors = actors or max(1, int(slots))
 
     def __enter__(self) -> RayEngine:
@@ -146,8 +151,14 @@ class RayEngine:
         # back from Arrow as NaN floats
         rows = [{"i": i, "text": items[i].text or "", "image": _image_bytes(items[i].image),
                  "modality": items[i].modality} for i in todo]  # fmt: skip
-        ds = self.ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows) // self.batch_size, 4 * self.actors)))
-        threads = 1 if self.gpus_per_actor else max(1, int(self.ray.cluster_resources().get("CPU", 1)) // self.actors)
+        ds = self.ray.data.from_items(
+            rows, override_num_blocks=max(1, min(len(rows) // self.batch_size, 4 * self.actors))
+        )
+        threads = (
+            1
+            if self.gpus_per_actor
+            else max(1, int(self.ray.cluster_resources().get("CPU", 1)) // self.actors)
+        )
         embedded = ds.map_batches(
             EncoderActor,
             fn_constructor_kwargs={"model": enc.spec.name, "fingerprint": enc.fingerprint, "threads": threads},

@@ -52,6 +52,7 @@ def embed_here(enc: Encoder, items: list[Item], cache: EmbeddingCache | None) ->
     """The default engine: this process, the encoder's own batching."""
     return enc.embed(items, role="document", cache=cache)
 
+
 log = logging.getLogger(__name__)
 
 PENDING_CHUNKS = 256  # chunks gathered across files before one embedding call: keeps batches full

@@ -20,8 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,15 +30,30 @@ import numpy as np
 from omnivec.errors import InputError, StoreError
 from omnivec.stores import milvus_keyword as kw
 from omnivec.stores.base import CollectionInfo, Filter, Record, SourceState, canonical_recipe, check_recipe
-from omnivec.stores.milvus_expr import and_all, filter_expr, glob_regex, ids_expr, quote
+from omnivec.stores.milvus_expr import filter_expr, glob_regex, ids_expr, quote
+from omnivec.stores.milvus_ledger import (
+    LEASE_STALE_S,
+    PENDING,
+    check_lease,
+    duplicate_error,
+    my_lease,
+    state_value,
+)  # fmt: skip
 from omnivec.stores.milvus_schema import (
-    MAX_VARCHAR, META_DIM, connect, create_collection, has_full_text, load_all, meta_schema, parse_uri, records_schema, server_version,
+    MAX_VARCHAR,
+    META_DIM,
+    connect,
+    create_collection,
+    has_full_text,
+    load_all,
+    meta_schema,
+    parse_uri,
+    records_schema,
+    server_version,
 )  # fmt: skip
 
 log = logging.getLogger(__name__)
 
-PENDING = "pending: interrupted write (re-indexed on the next run)"
-LEASE_STALE_S = 120.0  # a writer on another host that has not written for this long is gone
 STRONG = {"consistency_level": "Strong"}
 QUERY_WINDOW = 16_384  # Milvus's largest offset + limit
 _TOP_FIELDS = ("path", "kind", "language")
@@ -100,19 +113,8 @@ class MilvusStore:
             self._put_meta([(f"cfg:{key}", "config", value)])
 
     def _claim_writer(self) -> None:
-        me = {"host": socket.gethostname(), "pid": os.getpid(), "beat": time.time()}
-        for row in self._meta_rows("writer"):
-            held = json.loads(row["value"])
-            alive = _pid_alive(held["pid"]) if held["host"] == me["host"] else (
-                time.time() - held["beat"] < LEASE_STALE_S)  # fmt: skip
-            if alive and held["pid"] != me["pid"]:
-                raise StoreError(
-                    received=f"a second writer for {self.target.display}, held by pid {held['pid']} "
-                    f"on {held['host']}",
-                    expected="one indexer per store",
-                    fix="wait for the other indexer to finish, or open the store read-only",
-                )
-        self._put_meta([("writer", "writer", me)])
+        check_lease([json.loads(r["value"]) for r in self._meta_rows("writer")], self.target.display)
+        self._put_meta([("writer", "writer", my_lease())])
         self._beat = time.monotonic()
 
     def repair(self) -> list[str]:
@@ -160,7 +162,9 @@ class MilvusStore:
         raw = self._infos_raw().get(name)
         if raw is None:
             if dim <= 0:
-                raise InputError(received=f"dim {dim}", expected="a positive vector size", fix="pass the encoder's dim")
+                raise InputError(
+                    received=f"dim {dim}", expected="a positive vector size", fix="pass the encoder's dim"
+                )
             with self._write():
                 engine = self._keyword_engine()
                 schema, index = records_schema(self._client, dim, self.target.index, engine == kw.BM25)
@@ -200,7 +204,9 @@ class MilvusStore:
     def replace_source_all(self, state: SourceState, by_collection: Mapping[str, Sequence[Record]]) -> None:
         self._write_source(state, by_collection, drop_others=True)
 
-    def _write_source(self, state: SourceState, by_coll: Mapping[str, Sequence[Record]], drop_others: bool) -> None:
+    def _write_source(
+        self, state: SourceState, by_coll: Mapping[str, Sequence[Record]], drop_others: bool
+    ) -> None:
         for recs in by_coll.values():
             for rec in recs:
                 if rec.source != state.source:
@@ -212,7 +218,7 @@ class MilvusStore:
             rows = {n: [self._row(r, raws[n]) for r in recs] for n, recs in by_coll.items()}
             all_raw = self._infos_raw()
             self._check_ids(state.source, by_coll, all_raw, drop_others)
-            self._put_meta([(f"src:{state.source}", "source", _state_value(state, 0, PENDING))])
+            self._put_meta([(f"src:{state.source}", "source", state_value(state, 0, PENDING))])
             touched = set(by_coll) | (set(all_raw) if drop_others else set())
             chunks = 0
             meta: list[tuple[str, str, Any]] = []
@@ -222,7 +228,7 @@ class MilvusStore:
             if not drop_others:
                 chunks += sum(self._count(self._mname(n), f"source == {quote(state.source)}")
                               for n in all_raw if n not in by_coll)  # fmt: skip
-            self._put_meta([*meta, (f"src:{state.source}", "source", _state_value(state, chunks))])
+            self._put_meta([*meta, (f"src:{state.source}", "source", state_value(state, chunks))])
 
     def _replace_in(
         self, name: str, source: str, rows: list[dict[str, Any]], raw: dict[str, Any]
@@ -249,12 +255,14 @@ class MilvusStore:
         if len(dupes) != len(target):
             seen: set[str] = set()
             rid = next(i for i in dupes if i in seen or seen.add(i))  # type: ignore[func-returns-value]
-            raise _duplicate(rid, source, "another record of this batch")
+            raise duplicate_error(rid, source, "another record of this batch")
         for name in all_raw if target else ():
             for hit in self._query(self._mname(name), ids_expr(list(target)), ["id", "source"]):
                 other_coll = target[hit["id"]] != name and not drop_others
                 if hit["source"] != source or other_coll:
-                    raise _duplicate(hit["id"], source, f"source {hit['source']!r} in collection {name!r}")
+                    raise duplicate_error(
+                        hit["id"], source, f"source {hit['source']!r} in collection {name!r}"
+                    )
 
     def _row(self, rec: Record, raw: Mapping[str, Any]) -> dict[str, Any]:
         vec = np.asarray(rec.vector, dtype=np.float32).reshape(-1)
@@ -275,14 +283,16 @@ class MilvusStore:
     def touch_source(self, state: SourceState) -> None:
         with self._write():
             chunks = sum(self._count(m, f"source == {quote(state.source)}") for m in self._mnames().values())
-            self._put_meta([(f"src:{state.source}", "source", _state_value(state, chunks))])
+            self._put_meta([(f"src:{state.source}", "source", state_value(state, chunks))])
 
     def remove_source(self, source: str) -> None:
         with self._write():
             old = self.sources().get(source)
             if old is not None:  # pending first: a crash before the ledger row goes is repaired
-                self._put_meta([(f"src:{source}", "source", _state_value(old, old.chunks, PENDING))])
-            meta = [m for name, raw in self._infos_raw().items() for m in self._replace_in(name, source, [], raw)]
+                self._put_meta([(f"src:{source}", "source", state_value(old, old.chunks, PENDING))])
+            meta = [
+                m for name, raw in self._infos_raw().items() for m in self._replace_in(name, source, [], raw)
+            ]
             if meta:
                 self._put_meta(meta)
             self._client.delete(self._meta, filter=f"key == {quote('src:' + source)}")
@@ -291,7 +301,9 @@ class MilvusStore:
         out = {}
         for row in self._meta_rows("source"):
             v = json.loads(row["value"])
-            out[row["key"][4:]] = SourceState(row["key"][4:], v["hash"], v["size"], v["mtime_ns"], v["chunks"], v["status"])
+            out[row["key"][4:]] = SourceState(
+                row["key"][4:], v["hash"], v["size"], v["mtime_ns"], v["chunks"], v["status"]
+            )
         return out
 
     # -- search -------------------------------------------------------------------------------
@@ -414,31 +426,6 @@ class MilvusStore:
             finally:
                 self._closed = True
                 self._client.close()
-
-
-def _state_value(state: SourceState, chunks: int, status: str | None = None) -> dict[str, Any]:
-    pending = status == PENDING
-    return {"hash": "" if pending else state.content_hash, "size": state.size, "mtime_ns": state.mtime_ns,
-            "chunks": chunks, "status": status or state.status}  # fmt: skip
-
-
-def _duplicate(rid: str, source: str, owner: str) -> InputError:
-    return InputError(
-        received=f"record id {rid!r} for source {source!r}, already used by {owner}",
-        expected="record ids unique across the whole store",
-        fix="derive ids from the source path and chunk position, prefixed by the collection if a "
-        "chunk goes into several collections",
-    )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def open_milvus(uri: str, *, writer: bool, token: str | None = None, **options: Any) -> MilvusStore:

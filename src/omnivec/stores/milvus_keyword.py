@@ -45,9 +45,7 @@ def query_terms(query: str) -> list[str]:
     return list(dict.fromkeys(code_tokens(query)))
 
 
-def bm25_search(
-    client: Any, mname: str, terms: list[str], k: int, expr: str
-) -> list[tuple[str, float]]:
+def bm25_search(client: Any, mname: str, terms: list[str], k: int, expr: str) -> list[tuple[str, float]]:
     """One sparse search; Milvus Lite reports BM25 as a negative distance, servers as positive."""
     res = client.search(
         mname, data=[" ".join(terms)], anns_field="sparse", limit=k, filter=expr,

@@ -179,7 +179,10 @@ def load_all(client: Any, name: str) -> None:
     by a new process) has them released, and a released collection refuses queries."""
     pm = import_pymilvus()
     for coll in client.list_collections():
-        if coll.startswith(f"{name}_") and client.get_load_state(coll)["state"] != pm.client.types.LoadState.Loaded:
+        if (
+            coll.startswith(f"{name}_")
+            and client.get_load_state(coll)["state"] != pm.client.types.LoadState.Loaded
+        ):
             client.load_collection(coll)
 
 
