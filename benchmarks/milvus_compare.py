@@ -47,7 +47,9 @@ def quality(args: argparse.Namespace, work: Path) -> None:
     tops: dict[str, dict[str, dict[str, list[str]]]] = {}
     for name, location in stores.items():
         t = time.perf_counter()
-        with Index.create(src, location, text_model=args.model, image_model=None, screenshot_model=None) as idx:
+        with Index.create(
+            src, location, text_model=args.model, image_model=None, screenshot_model=None
+        ) as idx:
             report = idx.update()
             print(f"{name}: {report.indexed} files / {report.chunks} chunks in {time.perf_counter() - t:.1f}s "
                   f"{report.as_dict()['seconds']}", flush=True)  # fmt: skip
