@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: test demo lint typecheck install system-deps bench clean fuzz
+.PHONY: test test-milvus demo lint typecheck install system-deps bench clean fuzz
 
 install: $(STAMP) $(SYS_STAMP)
 
@@ -39,6 +39,11 @@ typecheck: $(STAMP)
 
 test: install lint typecheck
 	$(VENV)/bin/pytest -q
+
+# the shared store suite against a Milvus standalone server the tests start on 127.0.0.1 and stop
+# by PID (the `milvus` PyPI package, 2.3.5: ~30 s to start); not part of `make test`
+test-milvus: install
+	$(VENV)/bin/pytest -q -m milvus_server tests/stores
 
 # coverage-guided fuzzing of the chunkers and the notebook and SVG loaders, for a bounded time;
 # not part of `make test`. Crashes are saved in $(FUZZ_DIR) as crash-<sha1> (see the harness).

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from omnivec.config import cache_dir, default_model
 from omnivec.errors import StoreError
+from omnivec.index import remote
 from omnivec.index.config import IndexConfig
 from omnivec.index.discovery import default_store, prepare_store_folder
 from omnivec.index.progress import IndexProgress, ProgressCallback
-from omnivec.index.updater import Indexer, IndexReport
+from omnivec.index.updater import PENDING_CHUNKS, Engine, Indexer, IndexReport, embed_here
 from omnivec.search.query import Query
 from omnivec.search.searcher import Searcher
-from omnivec.stores.uri import open_store, store_folder
+from omnivec.stores.uri import is_local, open_store, store_folder
 from omnivec.types import Hit
 
 if TYPE_CHECKING:
@@ -56,8 +57,16 @@ class Index:
     searches go through a read-only handle of their own, so they never wait for a write.
     """
 
-    def __init__(self, store_dir: Path, config: IndexConfig, store: VectorStore, writer: bool) -> None:
-        self.store_dir = store_dir
+    def __init__(
+        self,
+        store_dir: Path,
+        config: IndexConfig,
+        store: VectorStore,
+        writer: bool,
+        location: str | None = None,
+    ) -> None:
+        self.store_dir = store_dir  # a URI store's local folder holds only its visual assets
+        self.location = location or str(store_dir)  # what `open_store` takes: a folder or a URI
         self.config = config
         self.store = store
         self.writer = writer
@@ -88,8 +97,6 @@ class Index:
         with a model that cannot load leaves nothing pinned to it.
         """
         root = Path(root).resolve()
-        # a URI of another backend is refused here, before anything is created on disk
-        sdir = store_folder(store_dir) if store_dir else default_store(root)
         wanted = IndexConfig(
             root=str(root),
             text_model=text_model or default_model(),
@@ -103,18 +110,39 @@ class Index:
             include_secrets=include_secrets,
             include_generated=include_generated,
         )
-        existing = IndexConfig.load(sdir)
-        if existing is not None:
-            existing.check_same_models(wanted)
-            if Path(existing.root) != root:
-                log.warning("index at %s was built from %s; now indexing %s", sdir, existing.root, root)
+        if store_dir is not None and not is_local(store_dir):
+            return cls._create_at_uri(str(store_dir), wanted)
+        # an unknown URI scheme is refused here, before anything is created on disk
+        sdir = store_folder(store_dir) if store_dir else default_store(root)
+        _check_existing(IndexConfig.load(sdir), wanted, str(sdir))
         prepare_store_folder(sdir)
         store = _open_store(sdir, writer=True)
         return cls(sdir, wanted, store, writer=True)
 
     @classmethod
+    def _create_at_uri(cls, location: str, wanted: IndexConfig) -> Index:
+        """A store served by a backend (Milvus): its settings live in the store (see index.remote)."""
+        store = _open_store(location, writer=True)
+        try:
+            _check_existing(remote.load_config(store), wanted, location)
+        except BaseException:
+            store.close()
+            raise
+        return cls(remote.side_folder(location), wanted, store, writer=True, location=location)
+
+    @classmethod
     def open(cls, store_dir: str | Path, *, writer: bool = False) -> Index:
-        """Open an existing store (a folder or `file://` URI); read-only unless `writer`."""
+        """Open an existing store (a folder, `file://` or a backend's URI); read-only unless `writer`."""
+        if not is_local(store_dir):
+            location = str(store_dir)
+            store = _open_store(location, writer=writer)
+            config = remote.load_config(store)
+            if config is None:
+                store.close()
+                raise StoreError(received=f"{location}, which holds no omnivec index",
+                                 expected="a store made by `omnivec index PATH --store URI`",
+                                 fix=f"run `omnivec index PATH --store {location}` first")  # fmt: skip
+            return cls(remote.side_folder(location), config, store, writer=writer, location=location)
         sdir = store_folder(store_dir)
         config = IndexConfig.load(sdir)
         if config is None:
@@ -178,14 +206,21 @@ class Index:
     def encoders(self) -> dict[str, Encoder]:
         """Every collection's encoder; a writer then records its settings with the store."""
         loaded = {c: self.encoder(c) for c in self.config.models()}
-        if self.writer and IndexConfig.load(self.store_dir) != self.config:
-            self.config.save(self.store_dir)
+        if self.writer:
+            if self.location != str(self.store_dir):
+                if remote.load_config(self.store) != self.config:
+                    remote.save_config(self.store, self.config)
+            elif IndexConfig.load(self.store_dir) != self.config:
+                self.config.save(self.store_dir)
         return loaded
 
-    def update(self, progress: ProgressCallback | None = None, use_cache: bool = True) -> IndexReport:
+    def update(
+        self, progress: ProgressCallback | None = None, use_cache: bool = True, engine: Engine | None = None
+    ) -> IndexReport:
         """Bring the store up to date with the folder; the report's `seconds` include model loading.
 
         `progress` gets `IndexProgress` snapshots (phase, files and bytes done of the totals, chunks).
+        `engine` embeds elsewhere (e.g. `omnivec.index.ray_engine.RayEngine`); None: this process.
         """
         from omnivec.encoders.cache import EmbeddingCache
 
@@ -202,6 +237,8 @@ class Index:
             cache=cache,
             assets=self.store_dir / "assets",
             ignore=self.walk_ignores(),
+            embedder=engine.embed if engine else embed_here,
+            pending_chunks=engine.pending_chunks if engine else PENDING_CHUNKS,
         )
         report = indexer.update(Path(self.config.root), progress=progress)
         report.seconds = {"load": loaded, **report.seconds}
@@ -276,14 +313,14 @@ class Index:
             return self.store
         with self._lock:
             if self._reader is None:
-                self._reader = open_store(self.store_dir, writer=False, flush_interval=None)
+                self._reader = open_store(self.location, writer=False, flush_interval=None)
             return self._reader
 
     def status(self) -> dict[str, Any]:
         sources = self.store.sources()
         colls = self.store.collections()
         return {
-            "store": str(self.store_dir),
+            "store": self.location,
             "root": self.config.root,
             "files": sum(1 for s in sources.values() if s.status == "indexed"),
             "skipped_files": sum(1 for s in sources.values() if s.status != "indexed"),
@@ -303,6 +340,13 @@ class Index:
         }
 
 
-def _open_store(store_dir: Path, writer: bool) -> VectorStore:
+def _open_store(location: str | Path, writer: bool) -> VectorStore:
     # the indexer flushes on its own schedule; the store's timer would repeat that work
-    return open_store(store_dir, writer=writer, flush_interval=None)
+    return open_store(location, writer=writer, flush_interval=None)
+
+
+def _check_existing(existing: IndexConfig | None, wanted: IndexConfig, where: str) -> None:
+    if existing is not None:
+        existing.check_same_models(wanted)
+        if Path(existing.root) != Path(wanted.root):
+            log.warning("index at %s was built from %s; now indexing %s", where, existing.root, wanted.root)

@@ -41,3 +41,11 @@ def evalsets_override() -> Path | None:
     falls back to the checkout's `../shared/evalsets`)."""
     env = os.environ.get("OMNIVEC_EVALSETS")
     return Path(env).expanduser() if env else None
+
+
+def milvus_token() -> str | None:
+    """Credentials for a Milvus server (`OMNIVEC_MILVUS_TOKEN`: `user:password` or an API key).
+
+    Only ever read here, never taken from a command line or a store URI, and never logged.
+    """
+    return os.environ.get("OMNIVEC_MILVUS_TOKEN") or None

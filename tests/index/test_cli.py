@@ -88,10 +88,10 @@ def test_a_store_uri_of_an_unknown_backend_is_refused_and_creates_nothing(repo, 
     work = tmp_path / "cwd"
     work.mkdir()
     for cmd in (("index", str(repo)), ("search", "x"), ("status",)):
-        proc = _omnivec(*cmd, "--store", "milvus://localhost:19530/code", cwd=work)
+        proc = _omnivec(*cmd, "--store", "milvu://localhost:19530/code", cwd=work)
         assert proc.returncode == 2, proc.stderr
-        assert "scheme 'milvus'" in proc.stderr and "file://" in proc.stderr
-    assert list(work.iterdir()) == [] and not (repo / "milvus:").exists()
+        assert "scheme 'milvu'" in proc.stderr and "file://" in proc.stderr
+    assert list(work.iterdir()) == [] and not (repo / "milvu:").exists()
 
 
 def test_json_hits_are_hit_to_dict(repo, tmp_path):

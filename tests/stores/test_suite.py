@@ -278,3 +278,29 @@ def test_implements_the_protocol(store: VectorStore) -> None:
     assert isinstance(store, VectorStore)
     stats = store.stats()
     assert stats["collections"]["code"]["count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("glob", "expected"),
+    [
+        ("*", {"src/a_b.py", "src/a%b.py", "src/axb.py", "Src/deep/x.py", "docs/[x].md", "top.py"}),
+        ("src/*", {"src/a_b.py", "src/a%b.py", "src/axb.py"}),  # case-sensitive: not Src/
+        ("*/x.py", {"Src/deep/x.py"}),  # `*` matches `/`
+        ("src/a_b.py", {"src/a_b.py"}),  # `_` and `%` are literals, not LIKE wildcards
+        ("src/a%b.py", {"src/a%b.py"}),
+        ("src/a?b.py", {"src/a_b.py", "src/a%b.py", "src/axb.py"}),
+        ("src/a[x_]b.py", {"src/a_b.py", "src/axb.py"}),
+        ("src/a[^x]b.py", {"src/a_b.py", "src/a%b.py"}),
+        ("docs/[[]x].md", {"docs/[x].md"}),
+        ("?op.py", {"top.py"}),
+        ("nothing*", set()),
+    ],
+)  # fmt: skip
+def test_path_glob_has_sqlite_glob_semantics(store: VectorStore, glob: str, expected: set[str]) -> None:
+    paths = ["src/a_b.py", "src/a%b.py", "src/axb.py", "Src/deep/x.py", "docs/[x].md", "top.py"]
+    for p in paths:
+        store.replace_source("code", state(p, 1), [record(p, 0, text="common word")])
+    flt = Filter(path_glob=glob)
+    dense = {i.split("#")[0] for i in ids_of(store.dense_search("code", unit("q"), 10, flt))}
+    keyword = {i.split("#")[0] for i in ids_of(store.keyword_search("code", "common", 10, flt))}
+    assert dense == expected and keyword == expected

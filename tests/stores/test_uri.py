@@ -22,8 +22,9 @@ def test_paths_and_file_uris_open_the_local_store(tmp_path):
 def test_unknown_schemes_are_refused_and_create_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(InputError) as err:
-        open_store("milvus://localhost:19530/code", writer=True)
-    assert "scheme 'milvus'" in str(err.value) and "file://" in str(err.value)
+        open_store("milvu://localhost:19530/code", writer=True)
+    assert "scheme 'milvu'" in str(err.value) and "file://" in str(err.value)
+    assert "milvus://" in str(err.value) and "milvus-lite://" in str(err.value)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -46,6 +47,13 @@ def index(
     rebuild: Annotated[
         bool, typer.Option(help="Repair the store first (as `omnivec repair`), then index.")
     ] = False,
+    engine: Annotated[
+        str, typer.Option(help="Where embedding runs: 'local' (this process) or 'ray' (a Ray cluster).")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster to join ('auto', 'ray://HOST:10001'); default: a local one."),
+    ] = None,
 ) -> None:
     """Index PATH incrementally: unchanged files cost nothing, deleted files are dropped."""
     started = time.perf_counter()
@@ -53,22 +61,47 @@ def index(
         raise InputError(
             f"{path}, which is not a folder", "a repository or folder to index", "check the path"
         )
+    if engine not in ("local", "ray") or (ray_address and engine != "ray"):
+        raise InputError(f"--engine {engine}" + (f" with --ray-address {ray_address}" if ray_address else ""),
+                         "--engine local, or --engine ray [--ray-address ADDR]", "pick one of the two engines")  # fmt: skip
     setup_runtime(threads)
-    from omnivec.api import Index
-
     if rebuild:
         _repair_first(path, store)
+    with contextlib.ExitStack() as stack:
+        runner = stack.enter_context(_ray_engine(ray_address)) if engine == "ray" else None
+        report = _index(path, store, runner, model=model, image_model=image_model,
+                        screenshot_model=screenshot_model, max_file_mb=max_file_mb, render_docs=render_docs,
+                        follow_links=follow_links, include_secrets=include_secrets,
+                        include_generated=include_generated)  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    print_report(report.as_dict(), time.perf_counter() - started)
+
+
+def _ray_engine(address: str | None) -> Any:
+    import logging
+
+    from omnivec.index.ray_engine import RayEngine
+
+    # the run's progress and summary are omnivec's, as in a local run; Ray's INFO lines are noise
+    for name in ("ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return RayEngine(address=address)
+
+
+def _index(path: Path, store: str | None, runner: Any, *, model: str | None, image_model: str | None,
+           screenshot_model: str | None, max_file_mb: float, render_docs: bool, follow_links: bool,
+           include_secrets: bool, include_generated: bool) -> Any:  # fmt: skip
+    from omnivec.api import Index
+
     with Index.create(
         path, store, text_model=model, image_model=_none(image_model),
         screenshot_model=_none(screenshot_model), max_file_bytes=int(max_file_mb * 1e6),
         render_docs=render_docs, follow_links=follow_links, include_secrets=include_secrets,
         include_generated=include_generated,
     ) as idx, progress_display() as progress:  # fmt: skip
-        report = idx.update(progress=progress)
-    if as_json:
-        typer.echo(json.dumps(report.as_dict(), indent=2))
-        return
-    print_report(report.as_dict(), time.perf_counter() - started)
+        return idx.update(progress=progress, engine=runner)
 
 
 def _repair_first(path: Path, store: str | None) -> None:

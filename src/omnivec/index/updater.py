@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from omnivec.errors import OmnivecError
 from omnivec.index.config import IndexConfig
@@ -31,9 +31,28 @@ from omnivec.kinds import CHUNK_KINDS, FILE_CHUNK_KIND, FileKind
 from omnivec.stores.base import Record, SourceState
 
 if TYPE_CHECKING:
-    from omnivec.encoders.base import Encoder
+    from omnivec.encoders.base import Encoder, EncodeResult
     from omnivec.encoders.cache import EmbeddingCache
     from omnivec.stores.base import VectorStore
+    from omnivec.types import Item
+
+# Embeds a collection's pending items as documents; another engine (omnivec.index.ray_engine)
+# replaces the in-process call. It must return what `Encoder.embed` returns, in item order.
+Embedder = Callable[["Encoder", "list[Item]", "EmbeddingCache | None"], "EncodeResult"]
+
+
+class Engine(Protocol):
+    """Where embedding runs: `embed` is an `Embedder`; `pending_chunks` sizes its batches."""
+
+    pending_chunks: int
+
+    def embed(self, enc: Encoder, items: list[Item], cache: EmbeddingCache | None) -> EncodeResult: ...
+
+
+def embed_here(enc: Encoder, items: list[Item], cache: EmbeddingCache | None) -> EncodeResult:
+    """The default engine: this process, the encoder's own batching."""
+    return enc.embed(items, role="document", cache=cache)
+
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +106,12 @@ class Indexer:
         cache: EmbeddingCache | None = None,
         assets: Path | None = None,
         ignore: tuple[str, ...] = (),
+        embedder: Embedder = embed_here,
+        pending_chunks: int = PENDING_CHUNKS,
     ) -> None:
         self.store = store
+        self.embed = embedder
+        self.pending_chunks = pending_chunks  # an engine with more workers wants longer batches
         self.config = config
         self.encoders = dict(encoders)
         self.cache = cache
@@ -134,7 +157,7 @@ class Indexer:
             item = self._prepare(entry, previous.get(entry.path), report)
             if item is not None:
                 pending.append(item)
-            if sum(len(p.chunks) for p in pending) >= PENDING_CHUNKS:
+            if sum(len(p.chunks) for p in pending) >= self.pending_chunks:
                 self._write(pending, report)
                 pending = []
             if time.perf_counter() - last_flush > FLUSH_SECONDS:
@@ -254,7 +277,7 @@ class Indexer:
         """One call for the whole group; if it fails, file by file so one bad file fails alone."""
         members = [m for m in members if m[0] not in failed]
         try:
-            res = enc.embed([_item(c) for _, _, c in members], role="document", cache=self.cache)
+            res = self.embed(enc, [_item(c) for _, _, c in members], self.cache)
         except Exception as exc:  # one bad item must not stop the run: isolate it below
             files = sorted({pi for pi, _, _ in members})
             if len(files) == 1:

@@ -2,7 +2,9 @@
 
 Backends register the URI schemes they serve; until one does, a scheme is refused with an error
 naming the schemes that exist, before anything is created on disk (a typo like
-`milvus://host:19530` must never become a folder named `milvus:`).
+`milvu://host:19530` must never become a folder named `milvu:`). The built-in backends beyond the
+local one (`milvus://`, `milvus-lite://`) are known by their opener's import path, so neither
+importing this module nor opening a local store imports their client libraries.
 
 >>> store_folder("file:///tmp/x/.omnivec")
 PosixPath('/tmp/x/.omnivec')
@@ -25,6 +27,8 @@ StoreOpener = Callable[..., "VectorStore"]
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _OPENERS: dict[str, StoreOpener] = {}
+# scheme -> "module:function", imported on first use (the milvus extra is optional)
+_BUILTIN = {"milvus": "omnivec.stores.milvus:open_milvus", "milvus-lite": "omnivec.stores.milvus:open_milvus"}
 
 
 def register_scheme(scheme: str, opener: StoreOpener) -> None:
@@ -44,7 +48,7 @@ def store_folder(location: str | Path) -> Path:
     if scheme == "file":
         text = str(location)
         return Path(unquote(urlparse(text).path)) if _SCHEME.match(text) else Path(location)
-    if scheme in _OPENERS:
+    if scheme in _OPENERS or scheme in _BUILTIN:
         raise InputError(
             received=f"store {location}, served by the {scheme} backend",
             expected="a local store folder for this operation",
@@ -58,14 +62,29 @@ def store_folder(location: str | Path) -> Path:
 
 
 def known_schemes() -> list[str]:
-    return ["file://", *(f"{s}://" for s in sorted(_OPENERS))]
+    return ["file://", *(f"{s}://" for s in sorted(set(_OPENERS) | set(_BUILTIN)))]
+
+
+def is_local(location: str | Path) -> bool:
+    """True for a folder path or `file://` URI: a store that keeps everything in one folder."""
+    return scheme_of(location) == "file"
+
+
+def _opener(scheme: str) -> StoreOpener | None:
+    if scheme not in _OPENERS and scheme in _BUILTIN:
+        import importlib
+
+        module, _, name = _BUILTIN[scheme].partition(":")
+        _OPENERS[scheme] = getattr(importlib.import_module(module), name)
+    return _OPENERS.get(scheme)
 
 
 def open_store(location: str | Path, *, writer: bool, **options: Any) -> VectorStore:
     """Open the store at `location` (a folder, `file://PATH`, or a registered scheme's URI)."""
     scheme = scheme_of(location)
-    if scheme != "file" and scheme in _OPENERS:
-        return _OPENERS[scheme](str(location), writer=writer, **options)
+    opener = _opener(scheme) if scheme != "file" else None
+    if opener is not None:
+        return opener(str(location), writer=writer, **options)
     from omnivec.stores.local import LocalStore
 
     return LocalStore(store_folder(location), writer=writer, **options)

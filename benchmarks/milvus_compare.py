@@ -1,0 +1,148 @@
+"""The embedded store vs Milvus (Lite, and a standalone server if given) through the normal path.
+
+    python benchmarks/milvus_compare.py quality [--limit-docs N] [--queries Q] [--standalone milvus://H:P]
+    python benchmarks/milvus_compare.py throughput [--n 100000] [--standalone milvus://H:P]
+    python benchmarks/milvus_compare.py ray [--files 200] [--model NAME]
+
+quality: code-docstring-dev documents become files, indexed with `Index.create(...).update()` into
+each store. One embedding cache is shared, so the first store embeds and the others get the very
+same vectors. Every query runs in dense, keyword and hybrid mode (one hit per file); per mode:
+nDCG@10 per backend and the share of queries whose top-10 files equal the embedded store's.
+throughput: N random 384-d unit vectors written 1,000 per source, then 200 dense searches.
+ray: the same files indexed in-process and with `RayEngine` (local cluster), no cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import EVALSETS, evaluate, machine, read_jsonl, read_qrels
+
+
+def quality(args: argparse.Namespace, work: Path) -> None:
+    from omnivec.api import Index
+    from omnivec.search.query import Query
+
+    ds = EVALSETS / "code-docstring-dev"
+    corpus, queries = read_jsonl(ds / "corpus.jsonl"), read_jsonl(ds / "queries.jsonl")[: args.queries]
+    qrels = {q: r for q, r in read_qrels(ds / "qrels/test.tsv").items() if q in {x["_id"] for x in queries}}
+    relevant = {d for rels in qrels.values() for d in rels}
+    corpus = [c for c in corpus if c["_id"] in relevant] + [c for c in corpus if c["_id"] not in relevant]
+    corpus = corpus[: max(args.limit_docs, len(relevant))]
+    src = work / "corpus"
+    src.mkdir(parents=True, exist_ok=True)
+    for doc in corpus:
+        (src / f"{doc['_id']}.py").write_text(doc["text"])
+    stores = {"embedded": str(work / "local"), "milvus-lite": f"milvus-lite://{work}/lite.db?name=bench"}
+    if args.standalone:
+        stores["milvus-standalone"] = f"{args.standalone}/bench{os.getpid()}"
+    tops: dict[str, dict[str, dict[str, list[str]]]] = {}
+    for name, location in stores.items():
+        t = time.perf_counter()
+        with Index.create(
+            src, location, text_model=args.model, image_model=None, screenshot_model=None
+        ) as idx:
+            report = idx.update()
+            print(f"{name}: {report.indexed} files / {report.chunks} chunks in {time.perf_counter() - t:.1f}s "
+                  f"{report.as_dict()['seconds']}", flush=True)  # fmt: skip
+            searcher = idx.searcher()
+            tops[name] = {}
+            for mode in ("dense", "keyword", "hybrid"):
+                t = time.perf_counter()
+                run = {q["_id"]: [Path(h.path or "").stem for h in searcher.search(
+                    Query(text=q["text"], k=10, mode=mode, group_by_file=True))] for q in queries}  # fmt: skip
+                ms = 1000 * (time.perf_counter() - t) / len(queries)
+                tops[name][mode] = run
+                scored = {q: {d: 1.0 / (i + 1) for i, d in enumerate(ds_)} for q, ds_ in run.items()}
+                same = np.mean([run[q] == tops["embedded"][mode][q] for q in run])
+                print(f"  {mode:8s} {evaluate(scored, qrels)} ({ms:.1f} ms/query); top-10 equal to embedded: "
+                      f"{100 * same:.1f} %", flush=True)  # fmt: skip
+
+
+def throughput(args: argparse.Namespace, work: Path) -> None:
+    from omnivec.stores import Record, SourceState
+    from omnivec.stores.uri import open_store
+
+    rng = np.random.default_rng(0)
+    vecs = rng.standard_normal((args.n, 384)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    queries = vecs[rng.choice(args.n, 200, replace=False)] + 0.05
+    stores = {"embedded": str(work / "tp-local"), "milvus-lite": f"milvus-lite://{work}/tp.db?name=tp"}
+    if args.standalone:
+        stores["milvus-standalone"] = f"{args.standalone}/tp{os.getpid()}"
+    for name, location in stores.items():
+        store = open_store(location, writer=True, flush_interval=None)
+        store.ensure_collection("text", model="bench", fingerprint="b", dim=384, recipe={})
+        t = time.perf_counter()
+        for s in range(0, args.n, 1000):
+            src = f"src/f{s}.py"
+            recs = [Record(f"{src}#{i}", src, vecs[s + i], f"chunk {s + i} token{(s + i) % 97}", {"path": src})
+                    for i in range(min(1000, args.n - s))]  # fmt: skip
+            store.replace_source_all(SourceState(src, "h", 1, 1, 0, "indexed"), {"text": recs})
+        store.flush()
+        insert = time.perf_counter() - t
+        t = time.perf_counter()
+        for q in queries:
+            store.dense_search("text", q, 10)
+        search = time.perf_counter() - t
+        t = time.perf_counter()
+        for i in range(200):
+            store.keyword_search("text", f"token{i % 97} chunk", 10)
+        kw = time.perf_counter() - t
+        print(f"{name}: insert {args.n / insert:,.0f} vectors/s; dense {200 / search:,.1f} q/s; "
+              f"keyword {200 / kw:,.1f} q/s", flush=True)  # fmt: skip
+        store.close()
+
+
+def ray(args: argparse.Namespace, work: Path) -> None:
+    from omnivec.api import Index
+    from omnivec.index.ray_engine import RayEngine
+
+    corpus = read_jsonl(EVALSETS / "code-docstring-dev" / "corpus.jsonl")[: args.files]
+    src = work / "ray-corpus"
+    src.mkdir(parents=True, exist_ok=True)
+    for doc in corpus:
+        (src / f"{doc['_id']}.py").write_text(doc["text"])
+    for engine_name in ("local", "ray"):
+        t = time.perf_counter()
+        engine = RayEngine() if engine_name == "ray" else None
+        started = time.perf_counter() - t
+        with Index.create(src, work / f"ray-{engine_name}", text_model=args.model, image_model=None,
+                          screenshot_model=None) as idx:  # fmt: skip
+            report = idx.update(use_cache=False, engine=engine)
+        total = time.perf_counter() - t
+        if engine is not None:
+            engine.close()
+        print(f"{engine_name}: {report.chunks} chunks, embed {report.seconds['embed']:.1f}s, total {total:.1f}s "
+              f"(cluster start {started:.1f}s)", flush=True)  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=("quality", "throughput", "ray"))
+    ap.add_argument("--limit-docs", type=int, default=3000)
+    ap.add_argument("--queries", type=int, default=500)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--files", type=int, default=200)
+    ap.add_argument("--standalone", default=None, help="milvus://HOST:PORT of a running server")
+    ap.add_argument("--workdir", default=None)
+    args = ap.parse_args()
+    from omnivec.runtime import setup_runtime
+
+    setup_runtime()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="omnivec-milvus-bench-"))
+    print(machine(), flush=True)
+    {"quality": quality, "throughput": throughput, "ray": ray}[args.what](args, work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Keyword search for `MilvusStore`: Milvus full-text BM25 where the server has it, else a scan.
+
+Both paths index omnivec's code-aware tokens (`omnivec.search.tokens.code_tokens`, only
+[a-z0-9_]) joined by single spaces, so they agree with the local store on what a word is.
+
+- `milvus-bm25` (Milvus >= 2.5, Milvus Lite): a BM25 function turns `kw` into a sparse vector
+  inside Milvus; a query is one sparse search, filtered by the same expression as dense search.
+- `omnivec-scan` (older servers such as the 2.3 standalone on PyPI): each row also keeps its
+  distinct terms in an array; candidates are the rows where `array_contains_any(terms, query
+  terms)`, and omnivec scores them with the same BM25 formula (k1 1.2, b 0.75; IDF from per-term
+  counts, the average length from the ledger). Exact, but a query reads every candidate row
+  back: fine to a few hundred thousand chunks, not beyond (docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from omnivec.search.tokens import code_tokens
+from omnivec.stores.milvus_expr import and_all, quote
+from omnivec.stores.milvus_schema import MAX_TERM, MAX_TERMS, MAX_VARCHAR
+
+BM25 = "milvus-bm25"
+SCAN = "omnivec-scan"
+K1, B = 1.2, 0.75
+SCAN_BATCH = 4096
+
+
+def kw_fields(text: str, engine: str) -> dict[str, Any]:
+    """The keyword columns of a row. Tokens past Milvus's 64 KB field limit are dropped."""
+    tokens = code_tokens(text)
+    joined = " ".join(tokens)
+    if len(joined) > MAX_VARCHAR:  # tokens are ASCII: characters are bytes
+        joined = joined[:MAX_VARCHAR].rsplit(" ", 1)[0]
+        tokens = joined.split(" ")
+    out: dict[str, Any] = {"kw": joined, "kw_len": len(tokens)}
+    if engine == SCAN:
+        out["terms"] = [t[:MAX_TERM] for t in dict.fromkeys(tokens)][:MAX_TERMS]
+    return out
+
+
+def query_terms(query: str) -> list[str]:
+    return list(dict.fromkeys(code_tokens(query)))
+
+
+def bm25_search(client: Any, mname: str, terms: list[str], k: int, expr: str) -> list[tuple[str, float]]:
+    """One sparse search; Milvus Lite reports BM25 as a negative distance, servers as positive."""
+    res = client.search(
+        mname, data=[" ".join(terms)], anns_field="sparse", limit=k, filter=expr,
+        output_fields=["id"], search_params={"metric_type": "BM25"}, consistency_level="Strong",
+    )  # fmt: skip
+    return [(str(h["id"]), abs(float(h["distance"]))) for h in res[0]]
+
+
+def scan_search(
+    client: Any,
+    mname: str,
+    terms: list[str],
+    k: int,
+    expr: str,
+    avgdl: float,
+    iterate: Callable[[str, str, list[str]], Iterator[dict[str, Any]]],
+) -> list[tuple[str, float]]:
+    """BM25 over the rows holding any term (and matching `expr`), scored here."""
+    n_docs = _count(client, mname, "")
+    if n_docs == 0:
+        return []
+    idf = {}
+    for t in terms:
+        df = _count(client, mname, _has(t))
+        idf[t] = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+    any_term = f"array_contains_any(terms, {_list(terms)})"
+    scored: list[tuple[float, str]] = []
+    for row in iterate(mname, and_all(expr, any_term), ["id", "kw", "kw_len"]):
+        words = row["kw"].split()
+        dl = max(int(row["kw_len"]), 1)
+        score = 0.0
+        for t in terms:
+            tf = words.count(t)
+            if tf:
+                score += idf[t] * tf * (K1 + 1) / (tf + K1 * (1 - B + B * dl / max(avgdl, 1e-9)))
+        if score > 0:
+            scored.append((score, str(row["id"])))
+    scored.sort(key=lambda s: (-s[0], s[1]))
+    return [(i, s) for s, i in scored[:k]]
+
+
+def _has(term: str) -> str:
+    return f"array_contains(terms, {quote(term)})"
+
+
+def _list(terms: list[str]) -> str:
+    return "[" + ", ".join(quote(t) for t in terms) + "]"
+
+
+def _count(client: Any, mname: str, expr: str) -> int:
+    rows = client.query(mname, filter=expr, output_fields=["count(*)"], consistency_level="Strong")
+    return int(rows[0]["count(*)"])
