@@ -20,7 +20,7 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> An
     from fastapi import FastAPI
     from fastapi.middleware.cors import CORSMiddleware
 
-    from omnivec.server.routes import embeddings, meta, store
+    from omnivec.server.routes import embeddings, meta, page, store
     from omnivec.server.security import Guard
 
     settings.check()
@@ -39,7 +39,7 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> An
     )
     app.state.omnivec = state
     _install_error_handlers(app)
-    for module in (embeddings, store, meta):
+    for module in (embeddings, store, meta, page):
         app.include_router(module.router)
     # added first = inside: the guard sees every request; CORS outside it answers preflights,
     # which carry no credentials

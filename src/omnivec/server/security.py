@@ -23,7 +23,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OPEN_PATHS = ("/healthz",)  # liveness probes carry no credentials
+#: liveness probes carry no credentials; the page and its files hold no data (the page asks for
+#: the key and sends it with each API call)
+OPEN_PATHS = ("/healthz", "/", "/static/app.js", "/static/highlight.js", "/static/style.css")
 
 
 class Guard:

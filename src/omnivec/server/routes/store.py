@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,7 +60,7 @@ def item(
         )  # fmt: skip
     regions = [list(r) for r in matched_regions(rec.fields.get("words"), q)]
     if image is not None:
-        path = _asset(idx.store_dir, rec.fields.get("thumbnail" if image == "thumbnail" else "image"), image)
+        path = _asset(idx.store_dir, _image_field(rec.fields, image), image)
         headers = {"X-Omnivec-Regions": json.dumps(regions)}
         return FileResponse(path, media_type=_ASSET_TYPES.get(path.suffix, "application/octet-stream"),
                             headers=headers)  # fmt: skip
@@ -68,6 +69,14 @@ def item(
         "id": rec.id, "store": name, "collection": rec.collection, "source": rec.source,
         "text": rec.text, "snippet": fields.get("display"), "regions": regions, "fields": fields,
     })  # fmt: skip
+
+
+def _image_field(fields: Mapping[str, Any], which: str) -> Any:
+    """The stored path of an item's thumbnail or page image; an OCR passage names its page's image
+    in `page_image` (it carries no image of its own)."""
+    if which == "thumbnail":
+        return fields.get("thumbnail")
+    return fields.get("image") or fields.get("page_image")
 
 
 def _asset(store_dir: Path, value: Any, which: str) -> Path:
