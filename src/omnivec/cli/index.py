@@ -46,6 +46,10 @@ def index(
     rebuild: Annotated[
         bool, typer.Option(help="Repair the store first (as `omnivec repair`), then index.")
     ] = False,
+    embed: Annotated[
+        bool,
+        typer.Option(help="Embed in this run (--no-embed: keyword-searchable only; the next run embeds)."),
+    ] = True,
 ) -> None:
     """Index PATH incrementally: unchanged files cost nothing, deleted files are dropped."""
     started = time.perf_counter()
@@ -64,7 +68,7 @@ def index(
         render_docs=render_docs, follow_links=follow_links, include_secrets=include_secrets,
         include_generated=include_generated,
     ) as idx, progress_display() as progress:  # fmt: skip
-        report = idx.update(progress=progress)
+        report = idx.update(progress=progress, embed=embed)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
@@ -110,11 +114,18 @@ def status(
         f"root  {safe_name(info['root'])}: {info['files']} files indexed, {info['skipped_files']} skipped"
     )
     table = Table(box=None, pad_edge=False)
-    for col in ("collection", "model", "dim", "chunks", "updated"):
-        table.add_column(col, justify="right" if col in ("dim", "chunks") else "left")
+    for col in ("collection", "model", "dim", "chunks", "embedded", "updated"):
+        table.add_column(col, justify="right" if col in ("dim", "chunks", "embedded") else "left")
     for c in info["collections"]:
-        table.add_row(c["name"], c["model"], str(c["dim"]), f"{c['chunks']:,}", c["updated"])
+        done = c["chunks"] - c.get("pending", 0)
+        share = f"{done:,}" if done == c["chunks"] else f"{done:,} ({done / c['chunks']:.0%})"
+        table.add_row(c["name"], c["model"], str(c["dim"]), f"{c['chunks']:,}", share, c["updated"])
     out.print(table)
+    if info["embedded_share"] < 1:
+        out.print(
+            f"{info['embedded_share']:.1%} of chunks embedded: keyword search sees every file, dense"
+            " search only the embedded part; `omnivec index` embeds the rest"
+        )
     out.print(f"on disk {info['stats'].get('bytes', 0) / 1e6:.1f} MB")
     if verbose:
         for c in info["collections"]:
