@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,10 +20,12 @@ from omnivec.errors import StoreError
 from omnivec.index import remote
 from omnivec.index.config import IndexConfig
 from omnivec.index.discovery import default_store, prepare_store_folder
+from omnivec.index.embedding import Engine, embed_here
 from omnivec.index.progress import IndexProgress, ProgressCallback
-from omnivec.index.updater import PENDING_CHUNKS, Engine, Indexer, IndexReport, embed_here
+from omnivec.index.updater import PENDING_CHUNKS, Indexer, IndexReport
 from omnivec.search.query import Query
 from omnivec.search.searcher import Searcher
+from omnivec.stores.base import CollectionInfo, PendingVectors
 from omnivec.stores.uri import is_local, open_store, store_folder
 from omnivec.types import Hit
 
@@ -215,12 +217,18 @@ class Index:
         return loaded
 
     def update(
-        self, progress: ProgressCallback | None = None, use_cache: bool = True, engine: Engine | None = None
+        self,
+        progress: ProgressCallback | None = None,
+        use_cache: bool = True,
+        engine: Engine | None = None,
+        embed: bool = True,
     ) -> IndexReport:
         """Bring the store up to date with the folder; the report's `seconds` include model loading.
 
         `progress` gets `IndexProgress` snapshots (phase, files and bytes done of the totals, chunks).
         `engine` embeds elsewhere (e.g. `omnivec.index.ray_engine.RayEngine`); None: this process.
+        Every file is keyword-searchable before embedding starts (stores with `PendingVectors`);
+        `embed=False` stops there, and the next update embeds what is pending.
         """
         from omnivec.encoders.cache import EmbeddingCache
 
@@ -240,8 +248,10 @@ class Index:
             embedder=engine.embed if engine else embed_here,
             pending_chunks=engine.pending_chunks if engine else PENDING_CHUNKS,
         )
-        report = indexer.update(Path(self.config.root), progress=progress)
+        report = indexer.update(Path(self.config.root), progress=progress, embed=embed)
         report.seconds = {"load": loaded, **report.seconds}
+        if report.searchable_after is not None:  # from the start of the update, models loaded
+            report.searchable_after += loaded
         log.info("indexed %s", report.as_dict())
         return report
 
@@ -317,8 +327,15 @@ class Index:
             return self._reader
 
     def status(self) -> dict[str, Any]:
+        """Files, collections (chunks, how many still wait for a vector), models, sizes.
+
+        `embedded_share` is the share of chunks that have their vector (1.0 when every chunk is
+        embedded): below 1, dense and hybrid search see only the embedded part, while keyword
+        search sees everything.
+        """
         sources = self.store.sources()
         colls = self.store.collections()
+        pending = self._pending()
         return {
             "store": self.location,
             "root": self.config.root,
@@ -331,13 +348,28 @@ class Index:
                     "fingerprint": c.fingerprint,
                     "dim": c.dim,
                     "chunks": c.count,
+                    "pending": pending.get(c.name, 0),
                     "recipe": dict(c.recipe),
                     "updated": time.ctime(c.updated),
                 }
                 for c in colls
             ],  # fmt: skip
+            "embedded_share": self.embedded_share(colls, pending),
             "stats": self.store.stats(),
         }
+
+    def embedded_share(
+        self, colls: Sequence[CollectionInfo] | None = None, pending: Mapping[str, int] | None = None
+    ) -> float:
+        """The share of chunks that have their vector, 0..1 (1.0 for an empty or fully embedded store)."""
+        colls = self.store.collections() if colls is None else colls
+        pending = self._pending() if pending is None else pending
+        total = sum(c.count for c in colls)
+        waiting = sum(min(pending.get(c.name, 0), c.count) for c in colls)
+        return round((total - waiting) / total, 4) if total else 1.0
+
+    def _pending(self) -> dict[str, int]:
+        return self.store.pending_counts() if isinstance(self.store, PendingVectors) else {}
 
 
 def _open_store(location: str | Path, writer: bool) -> VectorStore:

@@ -7,6 +7,12 @@ its own process the Nth time it reaches POINT (N defaults to 1):
   after-commit  right after a file's SQLite transaction commits, before its FAISS update is saved
   before-flush  right before the store persists its FAISS files
   mid-save      halfway through writing a FAISS file: a torn temporary file is left behind
+  before-embed  when the embedding phase asks for its first pending records: every file is
+                keyword-searchable, nothing of this run is embedded
+  after-vectors right after a batch of vectors (`set_vectors`) commits, mid-embedding
+
+`OMNIVEC_COUNT_EMBEDS=FILE` appends the number of documents of each encoder call to FILE, so
+a test can check that a resumed run embeds exactly what was missing.
 
 A self-inflicted SIGKILL is the real thing (no `finally`, no atexit, no buffered writes); unlike
 a kill from outside after a delay, it lands at the same point on a fast or a loaded machine.
@@ -25,7 +31,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 FAULT_ENV = "OMNIVEC_FAULT"
-POINTS = ("store-open", "after-commit", "before-flush", "mid-save")
+COUNT_ENV = "OMNIVEC_COUNT_EMBEDS"
+POINTS = ("store-open", "after-commit", "before-flush", "mid-save", "before-embed", "after-vectors")
 
 
 def _die() -> NoReturn:
@@ -74,6 +81,29 @@ def install(spec: str) -> None:
             return f
 
         wrap(store, "replace_source_all", committed)
+    elif point == "before-embed":
+
+        def asking(pending: Callable[..., Any]) -> Callable[..., Any]:
+            def f(self: local.LocalStore, *a: Any, **kw: Any) -> Any:
+                if reached():
+                    _die()
+                return pending(self, *a, **kw)
+
+            return f
+
+        wrap(store, "pending", asking)
+    elif point == "after-vectors":
+
+        def filled(set_vectors: Callable[..., int]) -> Callable[..., int]:
+            def f(self: local.LocalStore, *a: Any, **kw: Any) -> int:
+                done = set_vectors(self, *a, **kw)
+                if reached():
+                    _die()
+                return done
+
+            return f
+
+        wrap(store, "set_vectors", filled)
     elif point == "before-flush":
 
         def flushing(flush: Callable[..., None]) -> Callable[..., None]:
@@ -102,10 +132,28 @@ def install(spec: str) -> None:
         wrap(dense, "save_index", saving)
 
 
+def count_embeds(path: str) -> None:
+    """Append each document-embedding call's size to `path` (one line per call, flushed at once)."""
+    from omnivec.encoders.base import Encoder
+
+    original = Encoder.embed
+
+    def counting(self: Encoder, inputs: Any, role: str = "document", *a: Any, **kw: Any) -> Any:
+        items = list(inputs)
+        if role == "document":
+            with open(path, "a") as f:
+                f.write(f"{len(items)}\n")
+        return original(self, items, role, *a, **kw)  # type: ignore[arg-type]
+
+    Encoder.embed = functools.wraps(original)(counting)  # type: ignore[method-assign]
+
+
 def main() -> None:
     spec = os.environ.get(FAULT_ENV)
     if spec:
         install(spec)
+    if os.environ.get(COUNT_ENV):
+        count_embeds(os.environ[COUNT_ENV])
     from omnivec.cli import main as cli
 
     cli()

@@ -22,7 +22,7 @@ import pytest
 from omnivec.api import Index
 from omnivec.errors import StoreError
 from omnivec.stores import LocalStore
-from tests.index.fault_runner import FAULT_ENV
+from tests.index.fault_runner import COUNT_ENV, FAULT_ENV
 from tests.procs import subprocess_env
 
 N_FILES = 300  # 2 chunks each: three embedding batches (PENDING_CHUNKS = 256) per full run
@@ -89,12 +89,15 @@ def _check_consistent(store: Path) -> dict[str, tuple[str, int]]:
             assert hits and hits[0].path == path, (path, hits)
         (coll,) = idx.store.collections()
         assert coll.count == sum(st.chunks for st in sources.values())
+        pending = idx.store.pending_counts()[coll.name]
         query = np.random.default_rng(0).standard_normal(coll.dim).astype(np.float32)
         dense = idx.store.dense_search(coll.name, query / np.linalg.norm(query), 100_000)
-        assert len(dense) == coll.count  # FAISS (replayed if behind) agrees with SQLite
-        records = idx.store.get([rid for rid, _ in dense])
+        assert len(dense) == coll.count - pending  # FAISS (replayed if behind) agrees with SQLite
+        waiting = idx.store.pending(coll.name, 100_000)
+        assert len(waiting) == pending and not {r.id for r in waiting} & {i for i, _ in dense}
+        records = idx.store.get([rid for rid, _ in dense] + [r.id for r in waiting])
         assert {r.source for r in records.values()} == set(sources)
-        if sources:
+        if dense:
             probe = next(iter(sources))
             hits = idx.search(f"uniquefn{int(Path(probe).stem[3:]):04d}", k=5, mode="dense")
             assert hits and all(h.path in sources for h in hits)
@@ -182,3 +185,48 @@ def test_kill_nine_at_named_points(tmp_path):
     assert clean.returncode == 0, clean.stderr.decode()
     assert resumed == _check_consistent(clean_store)
     assert len(resumed) == N_FILES
+
+
+def _pending(store: Path) -> int:
+    with LocalStore(store, writer=False) as s:
+        return sum(s.pending_counts().values())
+
+
+def _run(root: Path, store: Path, fault: str | None, counts: Path) -> subprocess.CompletedProcess[bytes]:
+    env = _env(fault)
+    env[COUNT_ENV] = str(counts)
+    counts.unlink(missing_ok=True)
+    return subprocess.run(_index_cmd(root, store), capture_output=True, env=env, timeout=300)
+
+
+def _embedded(counts: Path) -> int:
+    return sum(int(n) for n in counts.read_text().split()) if counts.exists() else 0
+
+
+@pytest.mark.usefixtures("cold_cache")
+def test_kill_nine_between_and_during_embedding_resumes_only_what_is_missing(tmp_path):
+    root, store, counts = tmp_path / "tree", tmp_path / "store", tmp_path / "counts"
+    _tree(root)
+    chunks = 2 * N_FILES  # three embedding batches of PENDING_CHUNKS = 256
+
+    # killed between the phases: every file keyword-searchable, nothing embedded, no model call
+    run = _run(root, store, "before-embed:1", counts)
+    assert run.returncode == -signal.SIGKILL, run.stderr.decode()
+    assert len(_check_consistent(store)) == N_FILES and _pending(store) == chunks
+    assert _embedded(counts) == 0
+
+    # killed right after the first batch of vectors committed: that batch stays embedded
+    run = _run(root, store, "after-vectors:1", counts)
+    assert run.returncode == -signal.SIGKILL, run.stderr.decode()
+    missing = _pending(store)
+    assert 0 < missing < chunks and len(_check_consistent(store)) == N_FILES
+    assert _embedded(counts) == chunks - missing == 256  # one batch embedded, committed, then killed
+
+    # the next run embeds exactly what is missing, and ends where a clean run ends
+    run = _run(root, store, None, counts)
+    assert run.returncode == 0, run.stderr.decode()
+    assert _embedded(counts) == missing and _pending(store) == 0
+    resumed = _check_consistent(store)
+    clean_store = tmp_path / "clean"
+    assert _run(root, clean_store, None, counts).returncode == 0
+    assert resumed == _check_consistent(clean_store) and len(resumed) == N_FILES

@@ -220,6 +220,7 @@ def test_disk_full_keeps_the_last_committed_state(clean, tmp_path: Path) -> None
         sources = s.sources()
         assert len(sources) >= 200 and all(st.chunks == 2 for st in sources.values())
         ids = [i for i, _ in s.dense_search("text", _probe(s), 10_000)]
+        ids += [r.id for r in s.pending("text", 10_000)]  # written, keyword-searchable, not embedded yet
         assert sorted(i.split("#")[0] for i in ids) == sorted([*sources, *sources])
     build(repo, store)  # space again: the run completes where it stopped
     assert answers(store) == want

@@ -18,6 +18,7 @@ def _index(repo: Path, store: Path, engine=None) -> tuple[dict, dict]:
         report = idx.update(use_cache=False, engine=engine).as_dict()
         records = idx.store.get(all_ids(idx.store), with_vectors=True)
     report.pop("seconds")
+    report.pop("searchable_after")  # a time, like `seconds`
     return report, {i: r.vector for i, r in records.items()}
 
 

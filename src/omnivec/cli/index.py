@@ -54,6 +54,10 @@ def index(
         str | None,
         typer.Option(help="Ray cluster to join ('auto', 'ray://HOST:10001'); default: a local one."),
     ] = None,
+    embed: Annotated[
+        bool,
+        typer.Option(help="Embed in this run (--no-embed: keyword-searchable only; the next run embeds)."),
+    ] = True,
 ) -> None:
     """Index PATH incrementally: unchanged files cost nothing, deleted files are dropped."""
     started = time.perf_counter()
@@ -72,7 +76,7 @@ def index(
         report = _index(path, store, runner, model=model, image_model=image_model,
                         screenshot_model=screenshot_model, max_file_mb=max_file_mb, render_docs=render_docs,
                         follow_links=follow_links, include_secrets=include_secrets,
-                        include_generated=include_generated)  # fmt: skip
+                        include_generated=include_generated, embed=embed)  # fmt: skip
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
@@ -92,7 +96,7 @@ def _ray_engine(address: str | None) -> Any:
 
 def _index(path: Path, store: str | None, runner: Any, *, model: str | None, image_model: str | None,
            screenshot_model: str | None, max_file_mb: float, render_docs: bool, follow_links: bool,
-           include_secrets: bool, include_generated: bool) -> Any:  # fmt: skip
+           include_secrets: bool, include_generated: bool, embed: bool) -> Any:  # fmt: skip
     from omnivec.api import Index
 
     with Index.create(
@@ -101,7 +105,7 @@ def _index(path: Path, store: str | None, runner: Any, *, model: str | None, ima
         render_docs=render_docs, follow_links=follow_links, include_secrets=include_secrets,
         include_generated=include_generated,
     ) as idx, progress_display() as progress:  # fmt: skip
-        return idx.update(progress=progress, engine=runner)
+        return idx.update(progress=progress, engine=runner, embed=embed)
 
 
 def _repair_first(path: Path, store: str | None) -> None:
@@ -143,11 +147,18 @@ def status(
         f"root  {safe_name(info['root'])}: {info['files']} files indexed, {info['skipped_files']} skipped"
     )
     table = Table(box=None, pad_edge=False)
-    for col in ("collection", "model", "dim", "chunks", "updated"):
-        table.add_column(col, justify="right" if col in ("dim", "chunks") else "left")
+    for col in ("collection", "model", "dim", "chunks", "embedded", "updated"):
+        table.add_column(col, justify="right" if col in ("dim", "chunks", "embedded") else "left")
     for c in info["collections"]:
-        table.add_row(c["name"], c["model"], str(c["dim"]), f"{c['chunks']:,}", c["updated"])
+        done = c["chunks"] - c.get("pending", 0)
+        share = f"{done:,}" if done == c["chunks"] else f"{done:,} ({done / c['chunks']:.0%})"
+        table.add_row(c["name"], c["model"], str(c["dim"]), f"{c['chunks']:,}", share, c["updated"])
     out.print(table)
+    if info["embedded_share"] < 1:
+        out.print(
+            f"{info['embedded_share']:.1%} of chunks embedded: keyword search sees every file, dense"
+            " search only the embedded part; `omnivec index` embeds the rest"
+        )
     out.print(f"on disk {info['stats'].get('bytes', 0) / 1e6:.1f} MB")
     if verbose:
         for c in info["collections"]:

@@ -2,6 +2,8 @@
 
 On a terminal: a progress bar of the bytes to embed, with files and chunks done, chunks/s and
 the time left. Without one (CI, a pipe): one log line every few seconds on stderr.
+A progressive run shows two phases: files written (keyword-searchable), then a line saying
+so after how long, then the embedding bar in chunks.
 """
 
 from __future__ import annotations
@@ -40,7 +42,19 @@ def _bar() -> Iterator[ProgressCallback]:
     )  # fmt: skip
     task = bar.add_task("loading models", total=None, files="", chunks=0, rate="")
 
+    announced = [False]
+
     def show(p: IndexProgress) -> None:
+        if p.phase == "embedding":
+            if not announced[0]:
+                announced[0] = True
+                bar.console.print(searchable_line(p))
+            bar.update(
+                task, description="embedding", total=p.embed_total or None, completed=p.embed_done,
+                files=f"{p.files_done}/{p.files_total}", chunks=f"{p.embed_done}/{p.embed_total}",
+                rate=f"{p.chunks_per_second:.0f}/s" if p.embed_done else "",
+            )  # fmt: skip
+            return
         bar.update(
             task, description=p.phase, total=p.bytes_total or None, completed=p.bytes_done,
             files=f"{p.files_done}/{p.files_total}", chunks=p.chunks_done,
@@ -54,19 +68,30 @@ def _bar() -> Iterator[ProgressCallback]:
 def _log_lines() -> ProgressCallback:
     last = [time.monotonic()]  # a run shorter than LOG_EVERY_S logs nothing
 
+    announced = [False]
+
     def log(p: IndexProgress) -> None:
         now = time.monotonic()
+        if p.phase == "embedding" and not announced[0]:
+            announced[0] = True
+            typer.echo(searchable_line(p), err=True)
         if p.phase in ("loading models", "done") or now - last[0] < LOG_EVERY_S:
             return
         last[0] = now
         eta = f", about {p.eta_seconds:.0f}s left" if p.eta_seconds is not None else ""
-        typer.echo(
-            f"{p.phase}: {p.files_done}/{p.files_total} files, {p.chunks_done} chunks "
-            f"({p.chunks_per_second:.1f}/s){eta}",
-            err=True,
+        done = (
+            f"{p.embed_done}/{p.embed_total} chunks embedded"
+            if p.phase == "embedding"
+            else f"{p.files_done}/{p.files_total} files, {p.chunks_done} chunks"
         )
+        typer.echo(f"{p.phase}: {done} ({p.chunks_per_second:.1f}/s){eta}", err=True)
 
     return log
+
+
+def searchable_line(p: IndexProgress) -> str:
+    after = f" after {p.searchable_after:.1f}s" if p.searchable_after is not None else ""
+    return f"keyword-searchable{after}: {p.files_total} files; embedding {p.embed_total} chunks"
 
 
 def print_report(r: dict[str, Any], wall: float) -> None:
@@ -81,6 +106,11 @@ def print_report(r: dict[str, Any], wall: float) -> None:
         )
     phases = ", ".join(f"{k} {v:.2f}s" for k, v in s.items())
     typer.echo(f"total {wall:.2f}s ({phases})")
+    if r.get("searchable_after") is not None and (r["embedded"] or r["pending"]):
+        left = f"; {r['pending']} still to embed (the next run embeds them)" if r["pending"] else ""
+        typer.echo(
+            f"keyword-searchable after {r['searchable_after']:.2f}s, {r['embedded']} chunks embedded{left}"
+        )
     for skip in r["skips"][:50]:
         typer.echo(f"  skipped {safe_name(skip['path'])}: {safe_name(skip['reason'])}")
     if len(r["skips"]) > 50:

@@ -44,6 +44,13 @@ def search(
 
     with Index.open(store or find_store(Path.cwd())) as idx:
         hits = idx.search(q)
+        share = idx.embedded_share() if q.mode != "keyword" else 1.0
+    if share < 1:  # on stderr: --json stays a plain list of hits
+        typer.echo(
+            f"note: {share:.0%} of the index is embedded yet; {q.mode} search used the embedded part"
+            " and keyword search sees every file (`omnivec index` finishes embedding)",
+            err=True,
+        )
     if as_json:
         typer.echo(json.dumps([h.to_dict() for h in hits], indent=2))
     else:

@@ -4,6 +4,12 @@ Each source file is written in one store transaction, so a crash at any moment l
 either fully at its old version or fully at its new one; the next run picks up where it stopped
 because unchanged files are recognised by (size, mtime), then by content hash.
 A file that fails (unreadable, undecodable, vanished) is reported and keeps what was indexed before.
+
+With a store that can hold records before their vectors (`PendingVectors`, e.g. `LocalStore`) a
+run has two phases: every changed file is parsed and written without vectors, so the whole folder
+is keyword-searchable after seconds (no model call; unchanged chunks of an edited file keep their
+vectors), then the pending records are embedded batch by batch (`omnivec.index.embedding`), which
+a later run resumes. Other stores get one phase: each file is embedded, then written.
 """
 
 from __future__ import annotations
@@ -16,42 +22,24 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from omnivec.errors import OmnivecError
 from omnivec.index.config import IndexConfig
 from omnivec.index.discovery import STORE_DIRNAME
 from omnivec.index.documents import is_document_source
+from omnivec.index.embedding import Embedder, embed_here, embed_pending, skip_reason
 from omnivec.index.progress import ProgressCallback, ProgressTracker
 from omnivec.ingest import Chunk, Skipped, SourceFile, chunk_source, walk
-from omnivec.ingest.policy import one_line
 from omnivec.ingest.visual import expand, rendered_pages
 from omnivec.ingest.walk import read_source
 from omnivec.kinds import CHUNK_KINDS, FILE_CHUNK_KIND, FileKind
-from omnivec.stores.base import Record, SourceState
+from omnivec.stores.base import NO_VECTOR, PendingVectors, Record, SourceState
 
 if TYPE_CHECKING:
-    from omnivec.encoders.base import Encoder, EncodeResult
+    from omnivec.encoders.base import Encoder
     from omnivec.encoders.cache import EmbeddingCache
     from omnivec.stores.base import VectorStore
-    from omnivec.types import Item
-
-# Embeds a collection's pending items as documents; another engine (omnivec.index.ray_engine)
-# replaces the in-process call. It must return what `Encoder.embed` returns, in item order.
-Embedder = Callable[["Encoder", "list[Item]", "EmbeddingCache | None"], "EncodeResult"]
-
-
-class Engine(Protocol):
-    """Where embedding runs: `embed` is an `Embedder`; `pending_chunks` sizes its batches."""
-
-    pending_chunks: int
-
-    def embed(self, enc: Encoder, items: list[Item], cache: EmbeddingCache | None) -> EncodeResult: ...
-
-
-def embed_here(enc: Encoder, items: list[Item], cache: EmbeddingCache | None) -> EncodeResult:
-    """The default engine: this process, the encoder's own batching."""
-    return enc.embed(items, role="document", cache=cache)
 
 
 log = logging.getLogger(__name__)
@@ -73,6 +61,9 @@ class IndexReport:
     truncated: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # paths (re)indexed or removed, in order
+    embedded: int = 0  # chunks embedded by this run (written with their vectors, or filled in)
+    pending: int | None = None  # chunks still without a vector at the end; None: one-phase store
+    searchable_after: float | None = None  # seconds until every file was keyword-searchable
     seconds: dict[str, float] = field(default_factory=lambda: {"parse": 0.0, "embed": 0.0, "store": 0.0})
 
     @property
@@ -85,6 +76,8 @@ class IndexReport:
             "removed": self.removed, "skipped": len(self.skipped), "chunks": self.chunks,
             "truncated": self.truncated, "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "skips": [{"path": p, "reason": r} for p, r in self.skipped], "changed": self.changed,
+            "embedded": self.embedded, "pending": self.pending,
+            "searchable_after": None if self.searchable_after is None else round(self.searchable_after, 3),
         }  # fmt: skip
 
 
@@ -125,16 +118,24 @@ class Indexer:
                 name, model=enc.spec.name, fingerprint=enc.fingerprint, dim=enc.dim, recipe=enc.spec.recipe()
             )
 
-    def update(self, root: Path, progress: ProgressCallback | None = None) -> IndexReport:
+    @property
+    def progressive(self) -> bool:
+        """Whether files are written before they are embedded (the store holds pending records)."""
+        return isinstance(self.store, PendingVectors)
+
+    def update(self, root: Path, progress: ProgressCallback | None = None, embed: bool = True) -> IndexReport:
         """Walk `root`, (re)index what changed, drop what disappeared; returns the report.
 
         `progress` gets an `IndexProgress` snapshot as files are looked at and written.
+        With a progressive store, `embed=False` stops once every file is keyword-searchable;
+        the next run embeds what is pending.
         """
         with contextlib.ExitStack() as stack:
             self._stack = stack  # holds a browser opened on first use, for all pages of this run
-            return self._update(root, ProgressTracker(progress))
+            report = self._update(root, ProgressTracker(progress), embed)
+        return report
 
-    def _update(self, root: Path, tracker: ProgressTracker) -> IndexReport:
+    def _update(self, root: Path, tracker: ProgressTracker, embed: bool) -> IndexReport:
         report = IndexReport()
         previous = self.store.sources()
         seen: set[str] = set()
@@ -171,8 +172,40 @@ class Indexer:
             report.removed += 1
             report.changed.append(path)
         self._timed(report, "store", self.store.flush)
+        if self.progressive:
+            report.searchable_after = tracker.searchable()
+            if embed:
+                self._embed_pending(report, tracker)
+                self._timed(report, "store", self.store.flush)
+            report.pending = sum(self._pending_store().pending_counts().values())
         tracker.phase("done")
         return report
+
+    def _pending_store(self) -> PendingVectors:
+        assert isinstance(self.store, PendingVectors)
+        return self.store
+
+    def _embed_pending(self, report: IndexReport, tracker: ProgressTracker) -> None:
+        """Phase two: fill in the vectors of every pending record, a committed batch at a time."""
+        store = self._pending_store()
+        counts = store.pending_counts()
+        tracker.embedding(sum(n for c, n in counts.items() if c in self.encoders))
+        last_flush = time.perf_counter()
+
+        def batch_done(n: int) -> None:
+            nonlocal last_flush
+            tracker.embedded(n)
+            if time.perf_counter() - last_flush > FLUSH_SECONDS:
+                self.store.flush()
+                last_flush = time.perf_counter()
+
+        start = time.perf_counter()
+        out = embed_pending(store, self.encoders, self.cache, self.pending_chunks, batch_done, self.embed)
+        report.seconds["embed"] += time.perf_counter() - start
+        report.embedded += out.embedded
+        report.truncated += out.truncated
+        for path, why in out.failed.items():
+            report.skipped.append((path, f"not embedded ({why}); keyword-searchable, the next run retries"))
 
     # --- steps ---------------------------------------------------------------------------
     def _walk(self, root: Path, report: IndexReport) -> Iterator[SourceFile | Skipped]:
@@ -216,17 +249,26 @@ class Indexer:
             self._skip(report, src.path, "deleted during the run", {})
             return None
         except (OSError, OmnivecError) as exc:
-            self._skip(report, src.path, _reason(exc), {src.path: old} if old else {})
+            self._skip(report, src.path, skip_reason(exc), {src.path: old} if old else {})
             return None
         finally:
             report.seconds["parse"] += time.perf_counter() - start
         return _Pending(state, chunks, old)
 
     def _write(self, pending: list[_Pending], report: IndexReport) -> None:
-        """Embed every pending chunk (grouped per collection), then write file by file."""
+        """Embed every pending chunk (grouped per collection), then write file by file; with a
+        progressive store, write them without vectors (embedded in phase two)."""
         if not pending:
             return
-        vectors, failed = self._embed_all(pending, report)
+        if self.progressive:
+            vectors: dict[tuple[int, int], Any] = {
+                (pi, ci): NO_VECTOR for pi, p in enumerate(pending) for ci, chunk in enumerate(p.chunks)
+                if self._collection(chunk) is not None
+            }  # fmt: skip
+            failed: dict[int, str] = {}
+        else:
+            vectors, failed = self._embed_all(pending, report)
+            report.embedded += len(vectors)
         start = time.perf_counter()
         for p_index, p in enumerate(pending):
             if p_index in failed:
@@ -256,8 +298,8 @@ class Indexer:
         groups: dict[str, list[tuple[int, int, Chunk]]] = {}
         for pi, p in enumerate(pending):
             for ci, chunk in enumerate(p.chunks):
-                coll = self.config.collection_for(chunk.kind)
-                if coll is not None and coll in self.encoders and _embeddable(chunk):
+                coll = self._collection(chunk)
+                if coll is not None:
                     groups.setdefault(coll, []).append((pi, ci, chunk))
         out: dict[tuple[int, int], Any] = {}
         failed: dict[int, str] = {}
@@ -282,7 +324,7 @@ class Indexer:
             files = sorted({pi for pi, _, _ in members})
             if len(files) == 1:
                 log.debug("embedding failed for a file", exc_info=True)
-                failed[files[0]] = _reason(exc)
+                failed[files[0]] = skip_reason(exc)
                 return
             for pi in files:
                 self._embed_group(enc, [m for m in members if m[0] == pi], out, failed, report)
@@ -290,6 +332,11 @@ class Indexer:
         report.truncated += len(res.truncated)
         for (pi, ci, _), vec in zip(members, res.vectors):
             out[(pi, ci)] = vec
+
+    def _collection(self, chunk: Chunk) -> str | None:
+        """The collection a chunk is embedded into; None when it is not indexed at all."""
+        coll = self.config.collection_for(chunk.kind)
+        return coll if coll is not None and coll in self.encoders and _embeddable(chunk) else None
 
     def _rendered(self, src: SourceFile, digest: str) -> list[Chunk]:
         """Page screenshots of an HTML/Markdown file; its text chunks stay indexed if this fails."""
@@ -341,10 +388,12 @@ class Indexer:
 
 
 def _same_stat(old: SourceState | None, src: SourceFile) -> bool:
-    """Unchanged by (size, mtime): the cheap test that lets a re-run skip reading a file."""
+    """Unchanged by (size, mtime): the cheap test that lets a re-run skip reading a file.
+    An empty content hash marks a source to re-index (a dropped collection, a repaired store)."""
     return (
-        old is not None and old.status == "indexed" and (old.size, old.mtime_ns) == (src.size, src.mtime_ns)
-    )
+        old is not None and old.status == "indexed" and bool(old.content_hash)
+        and (old.size, old.mtime_ns) == (src.size, src.mtime_ns)
+    )  # fmt: skip
 
 
 def _embeddable(chunk: Chunk) -> bool:
@@ -376,14 +425,3 @@ def _jsonable(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
-
-
-def _reason(exc: Exception) -> str:
-    """One clean line for a skip: the OS's words for OS errors, ours for our own."""
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    if isinstance(exc, OmnivecError):
-        return one_line(exc.received)
-    if isinstance(exc, OSError) and exc.strerror:
-        return one_line(f"cannot read ({exc.strerror})")
-    return one_line(f"could not be processed ({type(exc).__name__}: {exc})")

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 from omnivec.stores.base import (
     INDEXED,
+    NO_VECTOR,
     CollectionInfo,
     Filter,
+    PendingVectors,
     Record,
     SourceState,
     VectorStore,
 )
 from omnivec.stores.local import LocalStore
 
-__all__ = ["INDEXED", "CollectionInfo", "Filter", "LocalStore", "Record", "SourceState", "VectorStore"]
+__all__ = [
+    "INDEXED", "NO_VECTOR", "CollectionInfo", "Filter", "LocalStore", "PendingVectors", "Record",
+    "SourceState", "VectorStore",
+]  # fmt: skip

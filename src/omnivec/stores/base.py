@@ -15,6 +15,10 @@ Semantics shared by all backends (the suite in tests/stores/test_suite.py checks
 - Record ids are unique store-wide (`get` takes bare ids). Reusing an id held by another
   source or collection is an `InputError`; prefix ids with the collection when the same chunk
   goes into several collections.
+- Optional capability `PendingVectors` (progressive indexing): a record may be written with an
+  empty vector (`NO_VECTOR`), so it is keyword-searchable at once; dense search skips it until
+  `set_vectors` fills it in. A store without the capability is written one phase, vectors and
+  all (the indexer checks with `isinstance(store, PendingVectors)`).
 - Scores: dense = inner product (cosine for normalised vectors); keyword = BM25 (higher is
   better). Both are comparable only within one result list.
 """
@@ -45,11 +49,15 @@ class CollectionInfo:
     updated: float
 
 
+NO_VECTOR = np.empty(0, dtype=np.float32)  # the vector of a record written before it is embedded
+
+
 @dataclass(frozen=True)
 class Record:
     """One chunk. `fields` round-trips through JSON (tuples come back as lists).
 
-    `collection` is filled in by `VectorStore.get`; it is ignored when writing.
+    `collection` is filled in by `VectorStore.get`; it is ignored when writing. `vector` is
+    `NO_VECTOR` (empty) for a record pending its embedding (stores with `PendingVectors` only).
     """
 
     id: str
@@ -123,6 +131,33 @@ class VectorStore(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class PendingVectors(Protocol):
+    """Optional store capability: records written before their vectors, filled in later.
+
+    `replace_source*` accept records whose vector is `NO_VECTOR`: they are keyword-searchable at
+    once and invisible to dense search until `set_vectors`. A pending record whose
+    `fields["content_hash"]` matches a record of the same source and collection that had a
+    vector keeps that vector (unchanged chunks of an edited file are not embedded again).
+
+    >>> store.replace_source_all(state, {"code": [Record(..., vector=NO_VECTOR)]})  # doctest: +SKIP
+    >>> todo = store.pending("code", limit=256)                                      # doctest: +SKIP
+    >>> store.set_vectors("code", {r.id: vec for r, vec in zip(todo, encode(todo))})  # doctest: +SKIP
+    """
+
+    def pending(self, collection: str, limit: int, offset: int = 0) -> list[Record]:
+        """Records still without a vector, oldest first; `offset` skips past ones that failed."""
+        ...  # fmt: skip
+
+    def set_vectors(self, collection: str, vectors: Mapping[str, np.ndarray]) -> int:
+        """Fill in pending records by id, in one transaction; returns how many were pending."""
+        ...  # fmt: skip
+
+    def pending_counts(self) -> dict[str, int]:
+        """Records without a vector, per collection (collections with none may be left out)."""
+        ...  # fmt: skip
 
 
 def canonical_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ An in-memory index at generation g is brought to the snapshot's generation G by 
 changelog (g, G]; that needs g >= pruned_gen, since older entries are pruned once a FAISS file
 covering them is on disk. Otherwise the file is loaded (stamp s, same replay from s), and when
 neither works (file missing, unreadable, from another store) the index is rebuilt from the
-vectors in SQLite. So a crash between a SQLite commit and a FAISS write costs a replay, and
+vectors in SQLite. Records without a vector yet (progressive indexing) are skipped; the 'vec'
+op that fills one in adds it. So a crash between a SQLite commit and a FAISS write costs a replay, and
 `kill -9` at any point leaves nothing a reader could see half-written.
 """
 
@@ -167,9 +168,11 @@ class FaissDense:
         dels = [r for (r,) in conn.execute(
             "SELECT rid FROM changes WHERE cid = ? AND generation > ? AND generation <= ? AND op = 'del'", args
         )]  # fmt: skip
+        # 'vec' fills in a record added without a vector; a rid may be logged as both 'add' and
+        # 'vec' in one range, and it joins the index once, with the vector the snapshot holds
         adds = conn.execute(
-            "SELECT v.rid, v.vector FROM changes ch JOIN vectors v ON v.rid = ch.rid"
-            " WHERE ch.cid = ? AND ch.generation > ? AND ch.generation <= ? AND ch.op = 'add'",
+            "SELECT v.rid, v.vector FROM vectors v WHERE v.rid IN (SELECT ch.rid FROM changes ch"
+            " WHERE ch.cid = ? AND ch.generation > ? AND ch.generation <= ? AND ch.op IN ('add', 'vec'))",
             args,
         )
         if dels:

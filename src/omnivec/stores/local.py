@@ -27,13 +27,13 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
-from omnivec.errors import InputError, StoreError
+from omnivec.errors import InputError
 from omnivec.stores import sqlite_records as sq
 from omnivec.stores.base import (
     CollectionInfo,
@@ -44,22 +44,21 @@ from omnivec.stores.base import (
     check_recipe,
 )
 from omnivec.stores.bm25 import analyse
-from omnivec.stores.dense import CollectionRow, DenseBackend, FaissDense, NewerOnDiskError, query_vector
+from omnivec.stores.dense import CollectionRow, DenseBackend, FaissDense, query_vector
 from omnivec.stores.failures import stamp_clean, translate
 from omnivec.stores.faiss_index import IVF_MIN_VECTORS
 from omnivec.stores.keyword import Bm25Keyword, KeywordBackend
+from omnivec.stores.local_tx import SqliteHandle
 from omnivec.stores.sqlite_schema import DB_NAME, SCHEMA_VERSION, WriterLock, connect, store_id
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 FLUSH_INTERVAL_S = 60.0
-_SNAPSHOT_TRIES = 3
 
 _COLLECTION_COLUMNS = "cid, name, dim, count, generation, pruned_gen"
 
 
-class LocalStore:
+class LocalStore(SqliteHandle):
     """FAISS + SQLite store in one folder. See the module docstring for the concurrency model."""
 
     def __init__(
@@ -109,72 +108,6 @@ class LocalStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # -- transactions -------------------------------------------------------------------------
-
-    @property
-    def _conn(self) -> sqlite3.Connection:
-        """The writer's one connection; for a reader, this thread's own (opened on first use)."""
-        if self.writer:
-            return self._main
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            with self._lock:
-                self._check_open()
-                with translate(self.path):
-                    conn = connect(self.path, writer=False, check=False)  # the first one checked
-                self._conns.append(conn)
-            self._local.conn = conn
-        return conn
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[None]:
-        with self._lock, translate(self.path):
-            self._check_open()
-            if not self.writer:
-                raise StoreError(
-                    received=f"a write to {self.path}, opened read-only",
-                    expected="writes through a handle opened with writer=True",
-                    fix="open the store with LocalStore(path, writer=True) to index",
-                )
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back itself (disk full)
-                    self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[None]:
-        """One consistent snapshot: WAL readers see the last commit before their first read."""
-        with self._lock if self.writer else contextlib.nullcontext(), translate(self.path):
-            self._check_open()
-            conn = self._conn
-            conn.execute("BEGIN")
-            try:
-                yield
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):  # the first error is the one to report
-                    conn.execute("COMMIT")
-                raise
-            conn.execute("COMMIT")
-
-    def _snapshot(self, fn: Callable[[bool], T]) -> T:
-        """Run `fn(force)` in a snapshot, retrying with a fresh one if a derived file is newer."""
-        for attempt in range(_SNAPSHOT_TRIES):
-            with self._read():
-                try:
-                    return fn(attempt == _SNAPSHOT_TRIES - 1)
-                except NewerOnDiskError:
-                    log.debug("a derived index on disk is newer than this snapshot; retrying")
-        raise AssertionError("unreachable: the last try forces a rebuild")
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreError(received=f"a call on the closed store {self.path}",
-                             expected="an open store", fix="open a new LocalStore")  # fmt: skip
 
     # -- collections --------------------------------------------------------------------------
 
@@ -239,7 +172,7 @@ class LocalStore:
                 "UPDATE sources SET content_hash = '' WHERE source IN (SELECT source FROM records WHERE cid = ?)",
                 (cid,),
             )
-            for table in ("tokens", "vectors"):
+            for table in ("tokens", "vectors", "pending"):
                 self._conn.execute(
                     f"DELETE FROM {table} WHERE rid IN (SELECT rid FROM records WHERE cid = ?)", (cid,)
                 )
@@ -283,8 +216,13 @@ class LocalStore:
             for cid in sorted(cids):
                 row, recs = targets.get(cid, (rows[cid], ()))
                 gen = row.generation + 1
+                reuse = (
+                    sq.reusable_vectors(self._conn, cid, state.source)
+                    if any(map(sq.is_pending, recs))
+                    else None
+                )
                 removed = sq.delete_records(self._conn, cid, state.source, gen)
-                sq.insert_records(self._conn, cid, row.dim, recs, gen)
+                sq.insert_records(self._conn, cid, row.dim, recs, gen, reuse)
                 if removed or recs:
                     sq.bump(self._conn, cid, gen, len(recs) - removed)
             sq.recount_source(self._conn, state.source)
@@ -306,6 +244,28 @@ class LocalStore:
                 sq.bump(self._conn, cid, gen, -removed)
             self._conn.execute("DELETE FROM sources WHERE source = ?", (source,))
         self._maybe_flush()
+
+    # -- vectors later (`PendingVectors`) --------------------------------------------------------
+
+    def pending(self, collection: str, limit: int, offset: int = 0) -> list[Record]:
+        """Records of `collection` written without a vector, oldest first (see `PendingVectors`)."""
+        with self._read():
+            return sq.pending_records(self._conn, self._row(collection).cid, limit, offset)
+
+    def set_vectors(self, collection: str, vectors: Mapping[str, np.ndarray]) -> int:
+        """Fill in pending records by id in one transaction (one new generation); others are ignored."""
+        with self._write():
+            row = self._row(collection)
+            done = sq.set_vectors(self._conn, row.cid, row.dim, vectors, row.generation + 1)
+            if done:
+                sq.bump(self._conn, row.cid, row.generation + 1, 0)
+        self._maybe_flush()
+        return done
+
+    def pending_counts(self) -> dict[str, int]:
+        with self._read():
+            counts = sq.pending_counts(self._conn)
+            return {r.name: counts.get(r.cid, 0) for r in self._all_rows()}
 
     def sources(self) -> dict[str, SourceState]:
         with self._read():
@@ -408,12 +368,14 @@ class LocalStore:
         with self._read():
             rows = self._all_rows()
             n_sources = self._conn.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
+            pending = sq.pending_counts(self._conn)
         files = [*self.path.glob("omnivec.sqlite*"), *self._dense.files(), *self._keyword.files()]
         return {
             "backend": "local", "path": str(self.path), "writer": self.writer,
             "schema_version": SCHEMA_VERSION, "sources": n_sources,
             "records": sum(r.count for r in rows), "bytes": sum(f.stat().st_size for f in files if f.exists()),
-            "collections": {r.name: {"count": r.count, "dim": r.dim, "generation": r.generation,
+            "collections": {r.name: {"count": r.count, "pending": pending.get(r.cid, 0), "dim": r.dim,
+                                     "generation": r.generation,
                                      **self._dense.describe(r.cid), **self._keyword.describe(r.cid)}
                             for r in rows},
         }  # fmt: skip

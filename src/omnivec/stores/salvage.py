@@ -6,7 +6,7 @@ order and, when a read fails, seeks past the failure (a seek only touches the pa
 down, so the rows after a damaged page are found again), losing only the rows that page held.
 Every table the store needs is copied this way into a new database with the current schema;
 what is derived (the keyword index, the dense files, counts, the changelog) is rebuilt rather
-than copied, and a source that lost any of its records is marked for re-indexing (its content
+than copied, a record whose vector was lost is kept as pending (the next update embeds it), and a source that lost any of its records is marked for re-indexing (its content
 hash is emptied), so the next `update` brings it back from the user's file.
 """
 
@@ -174,10 +174,14 @@ def _copy(old: sqlite3.Connection, new: sqlite3.Connection, out: Salvage) -> Non
     for rid, blob in readable_rows(old, "vectors", "vector", "rid", skipped=_bump(out, "vectors")):
         if isinstance(blob, bytes) and len(blob) == 4 * rid_dims.get(rid, -1):
             new.execute("INSERT OR IGNORE INTO vectors (rid, vector) VALUES (?, ?)", (rid, blob))
-    new.execute("DELETE FROM records WHERE rid NOT IN (SELECT rid FROM vectors)")
+    # a record whose vector was lost (or never written) is pending: the next update embeds it
+    new.execute(
+        "INSERT INTO pending (rid, cid) SELECT rid, cid FROM records WHERE rid NOT IN (SELECT rid FROM vectors)"
+    )
     _copy_sources(old, new, out)
     new.execute("DELETE FROM records WHERE source NOT IN (SELECT source FROM sources)")
     new.execute("DELETE FROM vectors WHERE rid NOT IN (SELECT rid FROM records)")
+    new.execute("DELETE FROM pending WHERE rid NOT IN (SELECT rid FROM records)")
     _finish(old, new, out)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ def delete_records(conn: sqlite3.Connection, cid: int, source: str, generation: 
         return 0
     conn.executemany("DELETE FROM tokens WHERE rid = ?", ((r,) for r in rids))
     conn.executemany("DELETE FROM vectors WHERE rid = ?", ((r,) for r in rids))
+    conn.executemany("DELETE FROM pending WHERE rid = ?", ((r,) for r in rids))
     conn.execute("DELETE FROM records WHERE source = ? AND cid = ?", (source, cid))
     conn.executemany(
         "INSERT INTO changes (cid, generation, rid, op) VALUES (?, ?, ?, 'del')",
@@ -45,11 +46,20 @@ def delete_records(conn: sqlite3.Connection, cid: int, source: str, generation: 
 
 
 def insert_records(
-    conn: sqlite3.Connection, cid: int, dim: int, records: Sequence[Record], generation: int
+    conn: sqlite3.Connection,
+    cid: int,
+    dim: int,
+    records: Sequence[Record],
+    generation: int,
+    reuse: Mapping[str, bytes] | None = None,
 ) -> None:
-    """Insert records (their source row must exist) plus vectors, keyword tokens and changelog."""
+    """Insert records (their source row must exist) plus vectors, keyword tokens and changelog.
+
+    A record with an empty vector is pending: it gets the vector of `reuse[content_hash]` when
+    there is one (the same content, embedded before), else a `pending` row instead of a vector.
+    """
     for rec in records:
-        blob = vector_blob(rec, dim)
+        blob = vector_blob(rec, dim) if not is_pending(rec) else None
         fields = json.dumps(dict(rec.fields), default=str, ensure_ascii=False)
         path = str(rec.fields.get("path") or rec.source)
         try:
@@ -62,11 +72,71 @@ def insert_records(
         except sqlite3.IntegrityError as exc:
             raise _duplicate_id(conn, rec) from exc
         rid = cur.lastrowid
-        conn.execute("INSERT INTO vectors (rid, vector) VALUES (?, ?)", (rid, blob))
+        if blob is None and reuse:
+            blob = reuse.get(str(rec.fields.get("content_hash")))
+        if blob is None:
+            conn.execute("INSERT INTO pending (rid, cid) VALUES (?, ?)", (rid, cid))
+        else:
+            conn.execute("INSERT INTO vectors (rid, vector) VALUES (?, ?)", (rid, blob))
         conn.execute("INSERT INTO tokens (rid, tokens) VALUES (?, ?)", (rid, stored_tokens(rec.text)))
         conn.execute(
             "INSERT INTO changes (cid, generation, rid, op) VALUES (?, ?, ?, 'add')", (cid, generation, rid)
         )
+
+
+def is_pending(rec: Record) -> bool:
+    """A record written before its vector: its vector is empty (`omnivec.stores.base.NO_VECTOR`)."""
+    return np.size(rec.vector) == 0
+
+
+def reusable_vectors(conn: sqlite3.Connection, cid: int, source: str) -> dict[str, bytes]:
+    """The source's stored vectors in one collection by `fields.content_hash` (records without one
+    are left out: only a digest of what was embedded says two records embed the same)."""
+    rows = conn.execute(
+        "SELECT json_extract(r.fields, '$.content_hash'), v.vector FROM records r"
+        " JOIN vectors v ON v.rid = r.rid WHERE r.source = ? AND r.cid = ?",
+        (source, cid),
+    )
+    return {str(h): blob for h, blob in rows if isinstance(h, str) and h}
+
+
+def set_vectors(
+    conn: sqlite3.Connection, cid: int, dim: int, vectors: Mapping[str, Any], generation: int
+) -> int:
+    """Give pending records of a collection their vectors (ids not pending there are left alone),
+    logging op 'vec' for the dense replay. Returns how many were filled in."""
+    done = 0
+    for rid_text, vec in vectors.items():
+        row = conn.execute(
+            "SELECT r.rid FROM records r JOIN pending p ON p.rid = r.rid WHERE r.id = ? AND r.cid = ?",
+            (rid_text, cid),
+        ).fetchone()
+        if row is None:
+            continue
+        blob = vector_blob(Record(id=rid_text, source="", vector=vec, text=""), dim)
+        conn.execute("INSERT INTO vectors (rid, vector) VALUES (?, ?)", (row[0], blob))
+        conn.execute("DELETE FROM pending WHERE rid = ?", (row[0],))
+        conn.execute(
+            "INSERT INTO changes (cid, generation, rid, op) VALUES (?, ?, ?, 'vec')",
+            (cid, generation, row[0]),
+        )
+        done += 1
+    return done
+
+
+def pending_records(conn: sqlite3.Connection, cid: int, limit: int, offset: int) -> list[Record]:
+    """Records of a collection still without a vector, oldest first (vectors empty)."""
+    rows = conn.execute(
+        "SELECT r.id, r.source, r.text, r.fields FROM pending p JOIN records r ON r.rid = p.rid"
+        " WHERE p.cid = ? ORDER BY p.rid LIMIT ? OFFSET ?",
+        (cid, limit, offset),
+    )
+    empty = np.empty(0, dtype=np.float32)
+    return [Record(id=i, source=s, vector=empty, text=t, fields=json.loads(f)) for i, s, t, f in rows]
+
+
+def pending_counts(conn: sqlite3.Connection) -> dict[int, int]:
+    return dict(conn.execute("SELECT cid, COUNT(*) FROM pending GROUP BY cid").fetchall())
 
 
 def _duplicate_id(conn: sqlite3.Connection, rec: Record) -> InputError:

@@ -5,6 +5,11 @@ analysed keyword tokens (table `tokens`) and a changelog from which the FAISS an
 are brought up to date. Every collection has a `generation`, bumped by each transaction that changes its records;
 `changes` lists the rowids added or deleted at each generation, down to `pruned_gen` (the
 changelog is pruned once the FAISS and keyword files at that generation are safely on disk).
+
+A record may be written before its vector (progressive indexing: keyword-searchable at once,
+embedded later): it then has no row in `vectors` and one in `pending`. Filling it in
+(`set_vectors`) logs op 'vec' at a new generation, which the dense replay applies (the record's
+vector joins the index) and the keyword replay ignores (its tokens were there from the start).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from omnivec.errors import StoreError
 from omnivec.stores.bm25 import ANALYSER_ID, stored_tokens
 from omnivec.stores.failures import needs_check, quick_check, translate
 
-SCHEMA_VERSION = 2  # 2: keyword tokens in a plain table (exact BM25 index outside SQLite), no FTS5
+SCHEMA_VERSION = 3  # 2: keyword tokens in a plain table, no FTS5; 3: records pending their vector
 DB_NAME = "omnivec.sqlite"
 LOCK_NAME = "writer.lock"
 
@@ -71,12 +76,15 @@ CREATE TABLE IF NOT EXISTS changes (
     cid INTEGER NOT NULL,
     generation INTEGER NOT NULL,
     rid INTEGER NOT NULL,
-    op TEXT NOT NULL CHECK (op IN ('add', 'del'))
+    op TEXT NOT NULL CHECK (op IN ('add', 'del', 'vec'))
 );
 CREATE INDEX IF NOT EXISTS changes_gen ON changes(cid, generation);
 -- rowid = records.rid; `tokens` is omnivec.stores.bm25.stored_tokens(text): the analysed tokens
 -- joined by spaces, from which the keyword index (omnivec.stores.keyword) is derived.
 CREATE TABLE IF NOT EXISTS tokens (rid INTEGER PRIMARY KEY, tokens TEXT NOT NULL);
+-- Records written without a vector yet (no row in `vectors`): what the next embedding pass fills in.
+CREATE TABLE IF NOT EXISTS pending (rid INTEGER PRIMARY KEY, cid INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS pending_cid ON pending(cid, rid);
 """
 
 
@@ -179,33 +187,55 @@ def _meta(conn: sqlite3.Connection, key: str) -> str | None:
 
 
 def _upgrade(conn: sqlite3.Connection, root: Path) -> None:
-    """Writer: bring a store of schema 1 (FTS5) or of another keyword analyser up to date in
-    place. The keyword tokens are derived from the records' text, so they are re-analysed in one
-    transaction and the keyword index files, derived from them, are rebuilt on first use."""
+    """Writer: bring a store of schema 1 (FTS5) or 2, or of another keyword analyser, up to date in
+    place, in one transaction. Keyword tokens are derived from the records' text, so a new analyser
+    re-analyses them (the keyword index files, derived from them, are rebuilt on first use);
+    schema 2 gains the `pending` table and the changelog op 'vec'."""
     version = _meta(conn, "schema_version")
-    if version not in ("1", str(SCHEMA_VERSION)):
+    if version not in ("1", "2", str(SCHEMA_VERSION)):
         return  # unreadable or newer: `_check_version` says so
-    if version == str(SCHEMA_VERSION) and _meta(conn, "analyser") == ANALYSER_ID:
+    reanalyse = version == "1" or _meta(conn, "analyser") != ANALYSER_ID
+    if version == str(SCHEMA_VERSION) and not reanalyse:
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
         if version == "1":
             conn.execute("DROP TABLE IF EXISTS fts_vocab")
             conn.execute("DROP TABLE IF EXISTS fts")
-            for stmt in _statements(_DDL):
-                conn.execute(stmt)
-        conn.execute("DELETE FROM tokens")
-        cursor = conn.execute("SELECT rid, text FROM records")
-        while batch := cursor.fetchmany(4096):
-            conn.executemany("INSERT INTO tokens VALUES (?, ?)", ((r, stored_tokens(t)) for r, t in batch))
+        if version != str(SCHEMA_VERSION):
+            _widen_changes(conn)
+        for stmt in _statements(_DDL):
+            conn.execute(stmt)
+        if reanalyse:
+            conn.execute("DELETE FROM tokens")
+            cursor = conn.execute("SELECT rid, text FROM records")
+            while batch := cursor.fetchmany(4096):
+                conn.executemany(
+                    "INSERT INTO tokens VALUES (?, ?)", ((r, stored_tokens(t)) for r, t in batch)
+                )
         for key, value in (("schema_version", str(SCHEMA_VERSION)), ("analyser", ANALYSER_ID)):
             conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    for derived in (root / "keyword").glob("*.bm25"):
-        derived.unlink()
+    if reanalyse:
+        for derived in (root / "keyword").glob("*.bm25"):
+            derived.unlink()
+
+
+def _widen_changes(conn: sqlite3.Connection) -> None:
+    """Recreate `changes` with the op 'vec' allowed (SQLite cannot alter a CHECK constraint)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'changes'").fetchone():
+        return
+    conn.execute("ALTER TABLE changes RENAME TO changes_old")
+    conn.execute("DROP INDEX IF EXISTS changes_gen")
+    for stmt in _statements(_DDL):  # every table exists but `changes`, created here anew
+        conn.execute(stmt)
+    conn.execute(
+        "INSERT INTO changes (cid, generation, rid, op) SELECT cid, generation, rid, op FROM changes_old"
+    )
+    conn.execute("DROP TABLE changes_old")
 
 
 def _statements(script: str) -> list[str]:
@@ -239,7 +269,7 @@ def _check_version(conn: sqlite3.Connection, root: Path) -> None:
             fix="upgrade omnivec (pip install -U omnivec) to read it"
             if newer
             else "run `omnivec index PATH` once (a writer upgrades the store in place)"
-            if found == "1"
+            if found in ("1", "2")
             else f"delete {root} and re-index (the index is derived from your files)",
         )
 
