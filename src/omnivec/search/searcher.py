@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from omnivec.search.fusion import reciprocal_rank_fusion
 from omnivec.search.query import Query
 from omnivec.search.regions import matched_regions
+from omnivec.stores.base import check_query_any
 from omnivec.types import Hit, Item
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ class Searcher:
         self.store = store
         self.encoders = dict(encoders)
         for name, enc in self.encoders.items():
-            store.check_query(name, fingerprint=enc.fingerprint, recipe=enc.spec.recipe())
+            check_query_any(store, name, enc.identities())
 
     def search(self, query: Query | str, **kw: Any) -> list[Hit]:
         """Best-first complete hits: fields, snippet, and for page images the matched regions."""

@@ -12,7 +12,17 @@ from omnivec.stores.base import (
     Record,
     SourceState,
     VectorStore,
+    check_query_any,
 )
 from omnivec.stores.local import LocalStore
 
-__all__ = ["INDEXED", "CollectionInfo", "Filter", "LocalStore", "Record", "SourceState", "VectorStore"]
+__all__ = [
+    "INDEXED",
+    "CollectionInfo",
+    "Filter",
+    "LocalStore",
+    "Record",
+    "SourceState",
+    "VectorStore",
+    "check_query_any",
+]
