@@ -80,9 +80,16 @@ def eval_command(
     ] = False,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: one per core).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+    backend: Annotated[
+        str | None, typer.Option(help="torch, onnx or onnx-int8 for text models (default torch).")
+    ] = None,
 ) -> None:
     """Evaluate a model on tasks: JSON per task (MTEB layout), summary.md, plots; or --compare runs."""
     setup_runtime(threads, verbose)
+    if backend is not None:  # load_encoder's default: the one change here (evaluate is in flux)
+        from omnivec.encoders.onnx_runtime import check_backend
+
+        os.environ["OMNIVEC_BACKEND"] = check_backend(backend)
     from omnivec.evaluate import tasks as task_registry
 
     if list_tasks:
