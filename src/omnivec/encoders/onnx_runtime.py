@@ -17,8 +17,9 @@ requires transformers < 4.58.
 Cache. Exports live in `cache_dir()/onnx/<name>/`, keyed by the weights fingerprint, model type,
 position scheme, backend, opset and the torch / onnxruntime versions. A build happens in a
 temporary folder under a lock and is renamed into place; its manifest (`<name>.json`, written last,
-atomically) records each file's size and hash. An export without a manifest, or whose files do not
-match it (half-written, truncated, corrupted), is never used: it is rebuilt.
+atomically) records each file's size, modification time and hash. An export without a manifest,
+or whose files do not match it (half-written, truncated, corrupted: a file written since the build
+is hashed again), is never used: it is rebuilt.
 
 Identity. The backend is part of the recipe (`spec.options["backend"]`), hence of the fingerprint,
 so a store built with one backend refuses another's queries. One exception, checked at every load:
@@ -251,11 +252,28 @@ def cached_export(root: Path, name: str) -> Path | None:
         return None
     folder = root / name
     for fname, want in files.items():
-        f = folder / fname
-        if not f.is_file() or f.stat().st_size != want["size"] or file_digest(f) != want["blake2b"]:
+        if not _intact(folder / fname, want):
             log.warning("cached ONNX export %s is incomplete or damaged (%s): rebuilding it", folder, fname)
             return None
     return folder / model if model in files else None
+
+
+def _record(path: Path) -> dict[str, Any]:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "blake2b": file_digest(path)}
+
+
+def _intact(path: Path, want: dict[str, Any]) -> bool:
+    """Size and hash as recorded. A file untouched since the build (same size and modification
+    time to the nanosecond) skips the hash, which costs about 0.1 s per 50 MB; any write since
+    changes the time, so a damaged file is hashed, and refused."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    if st.st_size != want["size"]:
+        return False
+    return st.st_mtime_ns == want.get("mtime_ns") or file_digest(path) == want["blake2b"]
 
 
 def store_export(root: Path, name: str, build: Any) -> Path:
@@ -273,7 +291,8 @@ def store_export(root: Path, name: str, build: Any) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
         try:
             model = build(tmp)
-            files = {f.name: {"size": f.stat().st_size, "blake2b": file_digest(f)} for f in tmp.iterdir()}
+            # renaming the folder keeps its files' modification times
+            files = {f.name: _record(f) for f in tmp.iterdir()}
             (root / f"{name}.json").unlink(missing_ok=True)  # never a manifest over other files
             shutil.rmtree(root / name, ignore_errors=True)
             os.replace(tmp, root / name)
