@@ -4,8 +4,9 @@ Numbers asserted here (measured, see docs/benchmarks.md): fp32 ONNX matches torc
 (max abs diff of normalised vectors; about 1e-7 on the tiny model, 1e-6 on MiniLM). int8 on
 MiniLM: mean cosine to torch >= 0.99, but not every vector reaches issue 12's 0.99 (a one-token
 "x" gets 0.977, the worst dev document 0.981), so the per-vector floor asserted is 0.97. int8
-vectors also move slightly with their batch (dynamic quantisation scales activations over the
-whole batch), so its contract runs at `INT8_ATOL`.
+graphs quantise activations per tensor, so the runtime runs int8 items one by one, unpadded: their
+vectors are then exactly batch-independent, and the contract's batch checks run at its default
+tolerance, the reference (torch) at `INT8_ATOL`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ CODE = [
 FP32_ATOL = 1e-4
 INT8_COSINE = 0.99  # mean over the texts; and the tiny random model meets it per vector
 INT8_MIN_COSINE = 0.97  # per vector on MiniLM (issue 12's target of 0.99 is missed: see above)
-INT8_ATOL = 2e-2  # per component, between batch contexts (normalised vectors)
+INT8_ATOL = 3e-2  # per component against the torch reference (normalised vectors)
 
 
 @pytest.fixture
@@ -79,6 +80,7 @@ def test_tiny_bert_int8_is_close_to_torch_and_passes_the_contract(tiny_bert):
     torch_enc, enc = load_encoder(str(tiny_bert)), load_encoder(str(tiny_bert), backend="onnx-int8")
     assert not enc.backend_check.compatible
     assert cosines(enc.encode(CODE), torch_enc.encode(CODE)).min() >= INT8_COSINE
+    check_contract(enc, CODE)  # batch-independent at 1e-5: int8 items run one by one
     check_contract(
         enc, CODE, reference=bert_reference(tiny_bert, "mean", enc.spec.max_length), atol=INT8_ATOL
     )
@@ -107,6 +109,7 @@ def test_minilm_int8_cosine_to_torch(minilm, minilm_int8):
     texts = [*CODE, "word " * 400, "Return the number of items in the cache.", "parse a config file"]
     cos = cosines(minilm_int8.encode(texts), minilm.encode(texts))
     assert cos.mean() >= INT8_COSINE and cos.min() >= INT8_MIN_COSINE, cos
+    check_contract(minilm_int8, CODE)
     reference = bert_reference(minilm.path, "mean", minilm.spec.max_length)
     check_contract(minilm_int8, CODE, reference=reference, atol=INT8_ATOL)
 
