@@ -13,12 +13,28 @@ def default_model() -> str:
     return os.environ.get("OMNIVEC_MODEL", DEFAULT_TEXT_MODEL)
 
 
+def default_backend() -> str:
+    """How text models run when no backend is named: `OMNIVEC_BACKEND` (torch, onnx, onnx-int8),
+    else torch. Families that run on torch only ignore it."""
+    return os.environ.get("OMNIVEC_BACKEND") or "torch"
+
+
 def cache_dir() -> Path:
     """Where the shared embedding cache lives (`OMNIVEC_CACHE` overrides)."""
     base = os.environ.get("OMNIVEC_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "omnivec"
     )
     return Path(base)
+
+
+def model_threads() -> int:
+    """Intra-op threads a model runs with: `OMP_NUM_THREADS` (what torch reads at import, and what
+    `omnivec.runtime.setup_runtime` sets), else `default_threads()`. ONNX Runtime sessions use it
+    too, so both backends run with the same thread count."""
+    env = os.environ.get("OMP_NUM_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    return default_threads()
 
 
 def default_threads() -> int:

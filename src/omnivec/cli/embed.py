@@ -147,6 +147,10 @@ def embed(
     max_length: Annotated[int | None, typer.Option(help="Truncation length in tokens.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write vectors to this .npy (ids beside it).")] = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: one per core).")] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="torch, onnx or onnx-int8 (ONNX Runtime; text models). Default: torch."),
+    ] = None,
 ) -> None:
     """Embed texts with a model and write the vectors (.npy) or print them as JSONL."""
     if out is not None:
@@ -155,7 +159,7 @@ def embed(
     setup_runtime(threads)
     from omnivec.encoders.registry import load_encoder
 
-    enc = load_encoder(model, recipe=recipe, max_length=max_length)
+    enc = load_encoder(model, recipe=recipe, max_length=max_length, backend=backend)
     res = enc.embed(texts, role=role, instruction=unescape(instruction), task=task, progress=True)  # type: ignore[arg-type]
     if out is not None:
         np.save(out, res.vectors)
@@ -166,7 +170,8 @@ def embed(
     rate = res.items_per_second
     tok_rate = res.tokens / res.seconds if res.seconds else 0.0
     msg = (
-        f"embedded {len(ids)} items with {enc.spec.name} (dim {enc.dim}) in {res.seconds:.2f}s: "
+        f"embedded {len(ids)} items with {enc.spec.name} (dim {enc.dim}"
+        f"{', ' + enc.spec.options['backend'] if 'backend' in enc.spec.options else ''}) in {res.seconds:.2f}s: "
         f"{rate:.1f} items/s, {tok_rate:.0f} tokens/s; truncated to {enc.spec.max_length} tokens: "
         f"{len(res.truncated)}"
     )

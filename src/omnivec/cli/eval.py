@@ -61,6 +61,9 @@ def eval_command(
     ] = False,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: one per core).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+    backend: Annotated[
+        str | None, typer.Option(help="torch, onnx or onnx-int8 for text models (default torch).")
+    ] = None,
 ) -> None:
     """Evaluate a model on tasks: JSON per task (MTEB layout), summary.md, plots; or --compare runs."""
     setup_runtime(threads, verbose)
@@ -77,7 +80,7 @@ def eval_command(
         return
     settings = ev.EvalSettings(
         tasks, model=model, retriever=retriever, title_mode=title_mode,  # type: ignore[arg-type]
-        max_length=max_length, batch_tokens=batch_tokens, limit=limit, ocr_passages=ocr_passages,
+        max_length=max_length, backend=backend, batch_tokens=batch_tokens, limit=limit, ocr_passages=ocr_passages,
         ann=AnnSettings() if ann else None, use_cache=not no_cache, data=data,
         out=out or ev.default_out(model, retriever), progress=True,
     )  # fmt: skip

@@ -8,12 +8,16 @@ import inspect
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omnivec.encoders.base import Encoder, Prepared
 from omnivec.encoders.spec import EncoderSpec, PaddingSide, Pooling
-from omnivec.errors import ModelUnavailableError, require
+from omnivec.errors import InputError, ModelUnavailableError, require
+
+if TYPE_CHECKING:
+    from omnivec.encoders.onnx_runtime import BackendCheck, OnnxRuntime
 
 log = logging.getLogger(__name__)
 
@@ -220,13 +224,63 @@ class HFEncoder(Encoder):
 
 class TextModelEncoder(HFEncoder):
     """A transformers text model (`AutoModel`) pooled as the spec says: the BERT-like and decoder
-    families. Subclasses load `self.tokenizer`, then call `load_model`; the forward is this one."""
+    families. Subclasses load `self.tokenizer`, then call `load_model`; the forward is this one.
 
+    `load(..., backend="onnx" | "onnx-int8")` runs the same model on ONNX Runtime instead
+    (`omnivec.encoders.onnx_runtime`): `collate` and `forward` hand over to the session.
+    """
+
+    backends: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
     #: model types that derive positions from the padding mask themselves (RoBERTa style)
     mask_positions: tuple[str, ...] = ()
     #: pooling when the spec names none (the spec is settled at load, so this is a fallback only)
     default_pooling: Pooling = "cls"
     tokenizer: Any
+    #: set by an ONNX backend at load; None runs torch
+    runtime: OnnxRuntime | None = None
+    backend_check: BackendCheck | None = None
+
+    @classmethod
+    def load(
+        cls, spec: EncoderSpec, weights: str | Path, device: str | None = None, *,
+        backend: str = "torch", threads: int | None = None,
+    ) -> HFEncoder:  # fmt: skip
+        """`backend`: torch, onnx (fp32) or onnx-int8; `threads`: ONNX Runtime intra-op threads
+        (default `omnivec.config.model_threads()`; torch's are process-wide, set by the CLI)."""
+        from omnivec.encoders.onnx_runtime import attach, check_backend
+
+        if check_backend(backend) == "torch":
+            if threads is not None:
+                raise InputError(
+                    received=f"threads={threads} for the torch backend",
+                    expected="threads only with backend onnx or onnx-int8",
+                    fix="torch threads are process-wide: set OMP_NUM_THREADS or pass --threads",
+                )
+            return super().load(spec, weights, device=device)
+        if device not in (None, "cpu"):
+            raise InputError(
+                received=f"device {device!r} for backend {backend}",
+                expected="the CPU (the ONNX backends run on ONNX Runtime's CPU provider)",
+                fix="drop the device, or use backend='torch' on a GPU",
+            )
+        enc = super().load(spec, weights, device="cpu")
+        assert isinstance(enc, TextModelEncoder)
+        enc.backend_check = attach(enc, backend, threads)  # type: ignore[arg-type]
+        return enc
+
+    @property
+    def weights_id(self) -> str:
+        """The weights' fingerprint alone (no recipe): what an ONNX export depends on."""
+        return self._fingerprint
+
+    def identities(self) -> list[tuple[str, dict[str, Any]]]:
+        """Own identity first; then torch's when an fp32 ONNX probe showed equal vectors."""
+        own = super().identities()
+        if self.backend_check is None or not self.backend_check.compatible:
+            return own
+        options = {k: v for k, v in self.spec.options.items() if k != "backend"}
+        torch_spec = replace(self.spec, options=options)
+        return [*own, (f"{self._fingerprint}:{torch_spec.recipe_hash()}", torch_spec.recipe())]
 
     def load_model(self, path: Path) -> None:
         tf = transformers_module()
@@ -239,13 +293,18 @@ class TextModelEncoder(HFEncoder):
         self._model_kwargs = {"use_cache": False} if "use_cache" in params else {}
 
     def collate(self, prepared: Sequence[Prepared], padding_side: PaddingSide) -> Any:
+        if self.runtime is not None:
+            return self.runtime.collate(prepared, padding_side)
         return pad_ids(self.tokenizer, prepared, padding_side, self.device)
 
     def forward(self, batch: Any) -> Any:
+        pooling = self.spec.pooling or self.default_pooling
+        if self.runtime is not None:
+            return self.runtime.forward(batch, pooling)
         torch = torch_module()
         if self._explicit_positions:
             # positions count real tokens only, so a left-padded item sees the positions it has alone
             batch = {**batch, "position_ids": (batch["attention_mask"].cumsum(1) - 1).clamp(min=0)}
         with torch.inference_mode():
             hidden = self.model(**batch, **self._model_kwargs).last_hidden_state
-        return pool(hidden, batch["attention_mask"], self.spec.pooling or self.default_pooling)
+        return pool(hidden, batch["attention_mask"], pooling)

@@ -127,6 +127,12 @@ class Encoder(ABC):
         """Identifies weights + recipe: vectors from equal fingerprints are interchangeable."""
         return f"{self._fingerprint}:{self.spec.recipe_hash()}"
 
+    def identities(self) -> list[tuple[str, dict[str, Any]]]:
+        """(fingerprint, recipe) pairs a store may hold vectors of this encoder's space under:
+        its own first, then any other backend's shown to give equal vectors at load (see
+        `omnivec.encoders.onnx_runtime`). `omnivec.stores.check_query_any` tries them in order."""
+        return [(self.fingerprint, self.spec.recipe())]
+
     def with_max_length(self, max_length: int) -> Encoder:
         """Change the truncation length (part of the recipe, so it changes the fingerprint)."""
         self.spec = replace(self.spec, max_length=max_length)

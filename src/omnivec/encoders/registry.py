@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from omnivec.encoders.base import Encoder
 from omnivec.encoders.spec import EncoderSpec
-from omnivec.errors import ModelUnavailableError, UnknownModelError
+from omnivec.errors import InputError, ModelUnavailableError, UnknownModelError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ _FAMILIES: dict[str, type[Encoder]] = {}
 _SPECS: dict[str, EncoderSpec] = {}
 _ALIASES: dict[str, str] = {}
 _discovered = False
-_PRIVATE = {"base", "spec", "registry", "cache", "_hf", "composite"}
+_PRIVATE = {"base", "spec", "registry", "cache", "_hf", "composite", "onnx_runtime"}
 
 E = TypeVar("E", bound=type[Encoder])
 
@@ -112,15 +112,23 @@ def spec_for_folder(path: Path, config: dict[str, Any]) -> EncoderSpec:
 
 
 def load_encoder(
-    name_or_path: str | None = None, *, recipe: str | None = None, max_length: int | None = None, **kw: Any
+    name_or_path: str | None = None,
+    *,
+    recipe: str | None = None,
+    max_length: int | None = None,
+    backend: str | None = None,
+    **kw: Any,
 ) -> Encoder:
     """Load an encoder by registered name, alias, or checkpoint folder.
 
     `recipe` applies a registered spec to weights in a folder (e.g. a fine-tuned BGE-Code-v1).
     Weights are looked for in: the folder given, the Hugging Face cache / hub, bundled packages.
     A model that cannot be loaded is never replaced by another one.
+    `backend` runs text families on `torch` (the default, `OMNIVEC_BACKEND` changes it), `onnx`
+    or `onnx-int8` (ONNX Runtime; `threads=N` sets its threads). The backend is part of the
+    recipe: see `omnivec.encoders.onnx_runtime`.
     """
-    from omnivec.config import default_model
+    from omnivec.config import default_backend, default_model
 
     name = name_or_path or default_model()
     path = Path(name).expanduser()
@@ -136,5 +144,17 @@ def load_encoder(
         weights = spec.name
     if max_length is not None:
         spec = replace(spec, max_length=max_length)
+    from omnivec.encoders.onnx_runtime import check_backend
+
     cls = family_class(spec.family)
+    chosen = check_backend(backend or default_backend())
+    supported = getattr(cls, "backends", ("torch",))
+    if chosen != "torch" and chosen in supported:
+        kw["backend"] = chosen
+    elif chosen != "torch" and backend is not None:  # a default from the environment never fails
+        raise InputError(
+            received=f"backend {backend!r} for model {spec.name} (family {spec.family})",
+            expected=f"a backend this family runs on: {', '.join(supported)}",
+            fix="drop --backend; the ONNX backends serve the bert and decoder families",
+        )
     return cls.load(spec, weights, **kw)  # type: ignore[attr-defined,no-any-return]

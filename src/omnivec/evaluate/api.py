@@ -52,6 +52,7 @@ class EvalSettings:
     retriever: RetrieverKind = "dense"
     title_mode: TitleMode | None = None
     max_length: int | None = None
+    backend: str | None = None  # torch, onnx or onnx-int8 (None: the default, OMNIVEC_BACKEND)
     batch_tokens: int | None = None
     limit: int | None = None
     top_k: int = 1000
@@ -135,7 +136,10 @@ def _retriever(settings: EvalSettings, base: Path) -> DenseRetriever | BM25Retri
     from omnivec.encoders.registry import load_encoder
 
     kind = settings.retriever
-    encoder = None if kind == "bm25" else load_encoder(settings.model, max_length=settings.max_length)
+    options = {"backend": settings.backend} if settings.backend else {}
+    encoder = (
+        None if kind == "bm25" else load_encoder(settings.model, max_length=settings.max_length, **options)
+    )
     cache = _cache(base) if settings.use_cache and encoder is not None else None
     return build_retriever(
         kind, encoder, cache, settings.batch_tokens, progress=settings.progress,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Union
 from omnivec.search.fusion import reciprocal_rank_fusion
 from omnivec.search.query import Query
 from omnivec.search.regions import matched_regions
+from omnivec.stores.base import check_query_any
 from omnivec.types import Hit, Item
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class Searcher:
 
                 source = self._sources[collection]
                 enc = source if isinstance(source, Encoder) else source()
-                self.store.check_query(collection, fingerprint=enc.fingerprint, recipe=enc.spec.recipe())
+                check_query_any(self.store, collection, enc.identities())
                 self._ready[collection] = enc
             return self._ready[collection]
 

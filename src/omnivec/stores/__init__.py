@@ -14,10 +14,11 @@ from omnivec.stores.base import (
     Record,
     SourceState,
     VectorStore,
+    check_query_any,
 )
 from omnivec.stores.local import LocalStore
 
 __all__ = [
     "INDEXED", "NO_VECTOR", "CollectionInfo", "Filter", "LocalStore", "PendingVectors", "Record",
-    "SourceState", "VectorStore",
+    "SourceState", "VectorStore", "check_query_any",
 ]  # fmt: skip

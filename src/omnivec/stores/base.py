@@ -193,3 +193,23 @@ def check_recipe(
             expected="the model and recipe the collection was built with (collection value first)",
             fix=f"use model {info.model} with its stored recipe, or re-index into a new collection",
         )
+
+
+def check_query_any(
+    store: VectorStore, collection: str, identities: Sequence[tuple[str, Mapping[str, Any]]]
+) -> None:
+    """`check_query` that accepts the first of an encoder's `identities()` the collection holds.
+
+    An encoder lists its own (fingerprint, recipe) first, then those of other backends it was shown
+    to match (an fp32 ONNX export matching torch); when none fits, the error is the one for its
+    own identity, which says what differs.
+    """
+    first: RecipeMismatchError | None = None
+    for fingerprint, recipe in identities:
+        try:
+            store.check_query(collection, fingerprint=fingerprint, recipe=recipe)
+            return
+        except RecipeMismatchError as exc:
+            first = first or exc
+    if first is not None:
+        raise first
