@@ -106,12 +106,13 @@ def _run(sdir: Path, from_paths: list[str], budget: float, max_pairs: int, epoch
 def _train_bar() -> Iterator[Any]:
     """A rich bar of training steps with the latest loss on a terminal; log lines on stderr otherwise."""
     if not sys.stderr.isatty():
+        last = [-1]
 
         def log(step: int, total: int, loss: float | None) -> None:
-            if step == total or step % 20 == 0:
-                typer.echo(
-                    f"training step {step}/{total} loss {loss if loss is None else round(loss, 4)}", err=True
-                )
+            if step != last[0] and (step == total or step % 20 == 0):
+                last[0] = step
+                shown = "-" if loss is None else f"{loss:.4f}"
+                typer.echo(f"training step {step}/{total} loss {shown}", err=True)
 
         yield log
         return
@@ -146,7 +147,7 @@ def _summary(r: Any) -> list[str]:
         f"pairs: {', '.join(f'{k} {n}' for k, n in r.pairs.items())} from {r.functions} functions "
         f"({r.hard_negatives} with a hard negative)",
         f"training: {t.steps}/{t.planned_steps} steps{stop}, loss {loss}",
-        f"time: mining {r.mining_wall_s:.0f} s; training {t.wall_s:.0f} s wall, {t.cpu_s:.0f} s CPU",
+        f"time: mining {r.mining_wall_s:.1f} s; training {t.wall_s:.1f} s wall, {t.cpu_s:.1f} s CPU",
         f"model: {safe_name(r.model)} (fingerprint {r.fingerprint}, base {r.base_model})",
         _reembed_line(r.reembed),
         "switch back with `omnivec tune --use base`",
