@@ -27,7 +27,7 @@ def tune(
     budget_minutes: Annotated[
         float,
         typer.Option("--budget-minutes", help="Stop training cleanly after this many minutes (0: none)."),
-    ] = 15.0,
+    ] = 10.0,
     max_pairs: Annotated[
         int, typer.Option("--max-pairs", help="Most training pairs, split between kinds.")
     ] = 4000,
