@@ -26,7 +26,7 @@ app = typer.Typer(
 # one module per command group; each registers its commands on `app` when imported
 COMMAND_MODULES = (
     "omnivec.cli.embed", "omnivec.cli.index", "omnivec.cli.search", "omnivec.cli.eval", "omnivec.cli.mcp",
-    "omnivec.cli.repair", "omnivec.cli.serve",
+    "omnivec.cli.repair", "omnivec.cli.serve", "omnivec.cli.tune",
 )  # fmt: skip
 
 
