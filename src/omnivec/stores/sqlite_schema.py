@@ -295,7 +295,7 @@ class WriterLock:
             raise StoreError(
                 received=f"another omnivec process (pid {holder}) is writing to {self.path.parent}",
                 expected="one writer per store at a time (any number of readers is fine)",
-                fix="wait for it to finish or stop it, or open the store read-only (writer=False)",
+                fix="wait for it to finish or stop it (searching and `omnivec status` work meanwhile)",
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
