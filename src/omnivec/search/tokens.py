@@ -3,10 +3,10 @@ tuned with. One `Analyzer` serves the keyword index and the BM25 evaluator, so w
 what is searched.
 
 Identifiers are kept whole and also split on snake_case, camelCase and digits, so `parseHTTPResponse`
-matches queries for "parse http response" and for the identifier itself. A stop word ("the",
-"of", "return"s are kept: only function words) is dropped when it stands alone, never when it is a
-part of a compound identifier (`get_the_value` keeps `the`), so prose queries lose their noise and
-code keeps its names.
+matches queries for "parse http response" and for the identifier itself. A stop word (an English
+function word such as "the", "of", "a"; words that name things in code, such as "return", are not
+on the list) is dropped when it stands alone, never when it is a part of a compound identifier
+(`get_the_value` keeps `the`), so prose queries lose their noise and code keeps its names.
 
 >>> analyze("Return the parsed HTTPResponse of a request")
 ['return', 'parsed', 'httpresponse', 'http', 'response', 'request']
