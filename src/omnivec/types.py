@@ -98,9 +98,9 @@ def as_items(inputs: Iterable[str | bytes | Item]) -> list[Item]:
 class Hit:
     """One search result.
 
-    `score` orders one result list and is only comparable within it: the fused score (a sum of
-    z-scores: how many standard deviations above the average of the top results, dense and
-    keyword added) when dense and keyword results of one collection were fused; the cosine or
+    `score` orders one result list and is only comparable within it: the fused score (a weighted
+    sum of z-scores: how many standard deviations above the average of the top results, dense
+    and keyword) when dense and keyword results of one collection were fused; the cosine or
     the BM25 score itself when only one of them ran; a reciprocal-rank value when collections of
     different embedding spaces were merged. `dense_score` is the cosine similarity between the
     query and the hit (-1 to 1; None when the hit was not among the dense results) and

@@ -17,15 +17,31 @@ def zs(scores: list[float]) -> list[float]:
     return [(s - mean) / sd for s in scores]
 
 
-def test_zscore_fusion_is_the_sum_of_standardised_scores() -> None:
+def test_zsum_fusion_is_the_sum_of_standardised_scores() -> None:
     dense = [("a", 0.8), ("b", 0.6), ("c", 0.5)]
     keyword = [("c", 12.0), ("a", 3.0), ("b", 1.0)]
-    fused = {f.id: f.score for f in DEFAULT_FUSION.fuse([dense, keyword])}
+    zsum = Fusion("zsum")
+    fused = {f.id: f.score for f in zsum.fuse([dense, keyword])}
     zd, zk = zs([0.8, 0.6, 0.5]), zs([12.0, 3.0, 1.0])
     assert fused["a"] == pytest.approx(zd[0] + zk[1])
     assert fused["c"] == pytest.approx(zd[2] + zk[0])
-    weighted = {f.id: f.score for f in DEFAULT_FUSION.fuse([dense, keyword], [1.0, 0.5])}
+    weighted = {f.id: f.score for f in zsum.fuse([dense, keyword], [1.0, 0.5])}
     assert weighted["c"] == pytest.approx(zd[2] + 0.5 * zk[0])
+
+
+def test_zscore_weights_each_list_by_the_z_of_its_best_hit() -> None:
+    dense = [("a", 0.8), ("b", 0.6), ("c", 0.5)]
+    keyword = [("c", 12.0), ("a", 3.0), ("b", 1.0)]
+    zd, zk = zs([0.8, 0.6, 0.5]), zs([12.0, 3.0, 1.0])
+    for given in ([1.0, 1.0], [1.0, 0.5]):
+        wd, wk = given[0] * zd[0], given[1] * zk[0]
+        scale = sum(given) / (wd + wk)  # the weights keep the caller's sum
+        fused = {f.id: f.score for f in DEFAULT_FUSION.fuse([dense, keyword], given)}
+        assert fused["a"] == pytest.approx(scale * (wd * zd[0] + wk * zk[1]))
+        assert fused["c"] == pytest.approx(scale * (wd * zd[2] + wk * zk[0]))
+    # every list flat: the caller's weights stand
+    flat = DEFAULT_FUSION.fuse([[("a", 1.0), ("b", 1.0)], [("b", 2.0), ("a", 2.0)]])
+    assert [f.score for f in flat] == [0.0, 0.0]
 
 
 def test_a_peaked_list_carries_the_query_and_a_flat_one_does_not() -> None:
@@ -40,7 +56,8 @@ def test_a_peaked_list_carries_the_query_and_a_flat_one_does_not() -> None:
 def test_missing_documents_get_the_lists_floor_and_parts_say_where_scores_came_from() -> None:
     dense = [("a", 0.9), ("b", 0.5), ("c", 0.4)]
     keyword = [("z", 7.0), ("a", 2.0)]
-    fused = {f.id: f for f in DEFAULT_FUSION.fuse([dense, keyword])}
+    zsum = Fusion("zsum")  # equal list weights keep the arithmetic plain
+    fused = {f.id: f for f in zsum.fuse([dense, keyword])}
     assert fused["z"].parts == (None, 7.0) and fused["b"].parts == (0.5, None)
     zd = zs([0.9, 0.5, 0.4])
     # z is missing from dense: it scores as dense's last listed document, "c"
@@ -48,7 +65,7 @@ def test_missing_documents_get_the_lists_floor_and_parts_say_where_scores_came_f
     # b and c are missing from keyword: they score as its last listed document (z -1)
     assert fused["c"].score == pytest.approx(zd[2] - 1.0)
     # a known floor (BM25 of a document sharing no term: 0) pads the statistics to `depth`
-    short = Fusion(depth=4).fuse([dense, keyword], floors=[None, 0.0])
+    short = Fusion("zsum", depth=4).fuse([dense, keyword], floors=[None, 0.0])
     zk = zs([7.0, 2.0, 0.0, 0.0])
     by_id = {f.id: f.score for f in short}
     assert by_id["b"] == pytest.approx(zs([0.9, 0.5, 0.4])[1] + zk[2])

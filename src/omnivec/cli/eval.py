@@ -61,7 +61,9 @@ def eval_command(
     ] = "en",
     k1: Annotated[float | None, typer.Option(help="BM25 k1 (default: the analyser's, 1.2).")] = None,
     b: Annotated[float | None, typer.Option(help="BM25 b (default: the analyser's, 0.9).")] = None,
-    fusion: Annotated[str, typer.Option(help="Hybrid fusion: zscore or rrf.")] = "zscore",
+    fusion: Annotated[
+        str, typer.Option(help="Hybrid fusion: zscore (peak-weighted, default), zsum or rrf.")
+    ] = "zscore",
     keyword_weight: Annotated[
         float, typer.Option(help="Hybrid: weight of the keyword run in the fusion (dense: 1).")
     ] = 1.0,

@@ -1,14 +1,16 @@
 """Fusion of scored result lists: dense (cosine) and keyword (BM25) lists of one embedding space,
 and the lists of different spaces (text, image, screenshot).
 
-Within one space the default is **z-score fusion**: each list's scores are standardised with the
-mean and standard deviation of its own top `depth` scores, and a document's fused score is the
-weighted sum of its z-scores. A list whose best hit stands far above the rest (a page that holds
-every query word, a function with the query's identifiers) gives that hit a high z and so carries
-the query; a list whose head is flat (prose against BM25) moves little. The weight of each side is
-thus chosen per query by the lists' own score distributions, with no per-set setting. A document
-missing from a list gets that list's floor: the last listed score, or `floor` when the caller knows
-what an unlisted document scores (BM25: 0 once the list ended before `depth`).
+Within one space the default is **peak-weighted z-score fusion** (`zscore`): each list's scores
+are standardised with the mean and standard deviation of its own top `depth` scores, each list is
+weighted by the z of its own best hit (how far its head stands above the rest), and a document's
+fused score is the weighted sum of its z-scores. A list whose best hit stands out (a page that
+holds every query word, a function with the query's identifiers) carries the query; a list whose
+head is flat (prose against BM25, code against a prose-trained model) moves little. The weight of
+each side is thus chosen per query from the lists' own score distributions, with no per-set
+setting and no parameter beyond `depth`. `zsum` is the plain sum of z-scores (equal weights). A
+document missing from a list gets that list's floor: the last listed score, or `floor` when the
+caller knows what an unlisted document scores (BM25: 0 once the list ended before `depth`).
 
 Scores of different spaces are not comparable, so lists of different collections are fused by
 rank (`reciprocal_rank_fusion`). Measured on the dev sets in docs/results.md.
@@ -29,7 +31,7 @@ K = TypeVar("K", bound=Hashable)
 
 RRF_K = 60  # the constant of Cormack et al. (2009); damps the head of each list
 Z_DEPTH = 100  # scores per list that set its mean and spread (a fixed depth: same in search and eval)
-FusionMethod = Literal["zscore", "rrf"]
+FusionMethod = Literal["zscore", "zsum", "rrf"]
 FUSION_METHODS: tuple[str, ...] = get_args(FusionMethod)
 
 Scored = Sequence[tuple[K, float]]  # (id, score), best first
@@ -49,7 +51,8 @@ class Fused(Generic[K]):
 class Fusion:
     """How dense and keyword lists of one space are fused (see the module docstring).
 
-    `method`: `zscore` (default) or `rrf`; `depth`: the scores per list behind the z statistics;
+    `method`: `zscore` (default: peak-weighted), `zsum` or `rrf`; `depth`: the scores per list
+    behind the z statistics;
     `rrf_k`: RRF's constant. A single non-empty list is returned as it is, raw scores kept.
     """
 
@@ -90,6 +93,8 @@ class Fusion:
             stats = [_z_stats(r, self.depth, f) for r, f in zip(runs, floors)]
             contrib = [_z_scores(r, s) for r, s in zip(runs, stats)]
             lows = [s[2] for s in stats]
+            if self.method == "zscore":
+                weights = _peak_weights(weights, contrib)
         raw = [dict(r) for r in runs]
         ids: dict[K, None] = {d: None for r in runs for d, _ in r}
         out = [
@@ -104,7 +109,11 @@ class Fusion:
         """JSON-ready settings, for result files."""
         if self.method == "rrf":
             return {"fusion": "rrf", "rrf_k": self.rrf_k}
-        return {"fusion": "zscore", "depth": self.depth, "missing": "the list's floor (last listed score)"}
+        weighting = "z of each list's best hit" if self.method == "zscore" else "equal"
+        return {
+            "fusion": self.method, "depth": self.depth, "list_weights": weighting,
+            "missing": "the list's floor (last listed score; BM25 0 when its list ended early)",
+        }  # fmt: skip
 
 
 DEFAULT_FUSION = Fusion()
@@ -119,6 +128,17 @@ def _check_len(values: list[Any], runs: Sequence[Any], what: str) -> list[Any]:
 def _single(runs: Sequence[Scored[K]], i: int) -> list[Fused[K]]:
     n = len(runs)
     return [Fused(d, float(s), tuple(float(s) if j == i else None for j in range(n))) for d, s in runs[i]]
+
+
+def _peak_weights(weights: Sequence[float], zs: Sequence[dict[K, float]]) -> list[float]:
+    """Each caller weight times the z of that list's best hit; the caller's weights alone when no
+    list stands out at all (every list flat)."""
+    peaks = [max(z.values(), default=0.0) for z in zs]
+    out = [w * max(p, 0.0) for w, p in zip(weights, peaks)]
+    total, given = sum(out), sum(weights)
+    if total <= 0:
+        return list(weights)
+    return [given * w / total for w in out]  # same sum as the caller's: scores keep their scale
 
 
 def _rrf_scores(run: Scored[K], k: int) -> dict[K, float]:
