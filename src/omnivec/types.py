@@ -96,7 +96,16 @@ def as_items(inputs: Iterable[str | bytes | Item]) -> list[Item]:
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result. `score` is only comparable within one result list.
+    """One search result.
+
+    `score` orders one result list and is only comparable within it: the fused score (a weighted
+    sum of z-scores: how many standard deviations above the average of the top results, dense
+    and keyword) when dense and keyword results of one collection were fused; the cosine or
+    the BM25 score itself when only one of them ran; a reciprocal-rank value when collections of
+    different embedding spaces were merged. `dense_score` is the cosine similarity between the
+    query and the hit (-1 to 1; None when the hit was not among the dense results) and
+    `keyword_score` its BM25 score (0 and up, unbounded; None when no query term matched), the
+    two numbers that went into the fusion.
 
     `regions` are boxes (left, top, width, height) on a page image where the query's words were
     read; `metadata` holds the rest of what the store keeps (page, image, thumbnail, ...).
@@ -104,6 +113,8 @@ class Hit:
 
     id: str
     score: float
+    dense_score: float | None = None
+    keyword_score: float | None = None
     path: str | None = None
     start_line: int | None = None
     end_line: int | None = None
@@ -117,10 +128,15 @@ class Hit:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: the one shape of a hit for the CLI, the server and MCP."""
         out: dict[str, Any] = {
-            "id": self.id, "score": round(self.score, 6), "path": self.path,
+            "id": self.id, "score": round(self.score, 6), "dense_score": _round(self.dense_score),
+            "keyword_score": _round(self.keyword_score), "path": self.path,
             "start_line": self.start_line, "end_line": self.end_line, "symbol": self.symbol,
             "language": self.language, "kind": self.kind, "snippet": self.snippet,
             "regions": [list(r) for r in self.regions],
         }  # fmt: skip
         out.update({k: v for k, v in self.metadata.items() if k not in out})
         return out
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)

@@ -66,3 +66,30 @@ def test_list_and_bad_arguments(tmp_path: Path) -> None:
     ):
         res = _eval(*args)
         assert isinstance(res.exception, InputError), (args, res.output)
+
+
+def test_eval_prints_and_records_the_keyword_and_fusion_settings(tmp_path: Path) -> None:
+    mock = fx.beir_folder(tmp_path / "mock")
+    stops = tmp_path / "stops.txt"
+    stops.write_text("the\nof\n")
+    out = tmp_path / "hybrid"
+    res = _eval(
+        str(mock), "--retriever", "hybrid", "--model", "omnivec/fake", "--no-cache", "--out", str(out),
+        "--stop-words", str(stops), "--k1", "1.5", "--b", "0.75", "--fusion", "rrf", "--keyword-weight", "0.5",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "hybrid: model omnivec/fake; bm25 omnivec-code-2:custom-" in res.output
+    assert "fusion rrf (k 60); weights dense 1, keyword 0.5" in res.output
+    recipe = json.loads((out / "beir-mock.json").read_text())["omnivec"]["recipe"]
+    assert recipe["fusion"] == "rrf" and recipe["rrf_k"] == 60
+    assert recipe["weights"] == {"dense": 1.0, "keyword": 0.5}
+    bm25 = recipe["bm25"]
+    assert (bm25["k1"], bm25["b"], bm25["stop_word_count"]) == (1.5, 0.75, 2)
+    assert bm25["analyzer"].endswith(":whole:k1=1.5:b=0.75") and bm25["stop_words"].startswith("custom-")
+
+    res = _eval(str(mock), "--retriever", "bm25", "--out", str(tmp_path / "bm25"))
+    assert res.exit_code == 0, res.output
+    assert "bm25: bm25 omnivec-code-2:en:whole:k1=1.2:b=0.9" in res.output
+    default = json.loads((tmp_path / "bm25" / "beir-mock.json").read_text())["omnivec"]
+    assert default["recipe"]["analyzer"] == "omnivec-code-2:en:whole:k1=1.2:b=0.9"
+    assert isinstance(_eval(str(mock), "--retriever", "bm25", "--stop-words", "nope").exception, InputError)

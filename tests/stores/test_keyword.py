@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omnivec.search.tokens import code_tokens
 from omnivec.stores import Filter, LocalStore, bm25
 from omnivec.stores.bm25 import Bm25Index
 from omnivec.stores.keyword import load_index, save_index
@@ -134,9 +133,9 @@ def test_store_keyword_search_is_exact_bm25_with_filters(tmp_path: Path) -> None
     w.remove_source("lib/m3.py")
     texts = {i: t for i, t in texts.items() if not i.startswith("lib/m3.py")}
     rids = {i: n for n, i in enumerate(texts)}
-    docs = {rids[i]: code_tokens(t) for i, t in texts.items()}  # "w5" is "w5", "w" and "5"
+    docs = {rids[i]: bm25.analyse(t) for i, t in texts.items()}  # "w5" is "w5", "w" and "5"
     for q in ("self w5", "w1 w2 w3 the", "w59"):
-        want = [list(texts)[r] for r, _ in reference(docs, code_tokens(q), 10)]
+        want = [list(texts)[r] for r, _ in reference(docs, bm25.analyse(q), 10)]
         assert [i for i, _ in w.keyword_search("code", q, 10)] == want
     # SQLite GLOB: case-sensitive, `*` crosses `/`; selective, yet k is filled from the matches
     hits = w.keyword_search("code", "self w5", 10, Filter(path_glob="Tests*"))

@@ -167,7 +167,7 @@ def test_keyword_search_code_tokens_and_bm25(store: VectorStore) -> None:
 @pytest.mark.parametrize(
     ("query", "found"),
     [
-        ("a AND OR NOT", True), ("NEAR(x y)", True), ("col:x *", True), ('"x', True),
+        ("col AND OR NOT", True), ("NEAR(x y)", True), ("col:x *", True), ('"x', True),
         ('"', False), ("^-+{}()[]'\"", False), ("", False), ("   ", False), ("é中文", False),
     ],
 )  # fmt: skip

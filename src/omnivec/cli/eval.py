@@ -12,7 +12,7 @@ from omnivec.errors import InputError
 from omnivec.runtime import setup_runtime
 
 if TYPE_CHECKING:
-    from omnivec.evaluate import Comparison, TaskResult
+    from omnivec.evaluate import Comparison, KeywordSettings, TaskResult
 
 
 @app.command("eval")
@@ -25,7 +25,7 @@ def eval_command(
         str | None, typer.Option(help="Registered name or checkpoint folder (default: the configured model).")
     ] = None,
     retriever: Annotated[
-        str, typer.Option(help="dense (the model), bm25, or hybrid (RRF of both).")
+        str, typer.Option(help="dense (the model), bm25, or hybrid (both, fused as search fuses them).")
     ] = "dense",
     title_mode: Annotated[
         str | None, typer.Option(help="text or title-text (default: the benchmark's convention).")
@@ -56,6 +56,17 @@ def eval_command(
             "and for --retriever bm25 given an OCR --model).",
         ),
     ] = None,
+    stop_words: Annotated[
+        str, typer.Option(help="BM25 stop words: en, none, or a file with one word per line.")
+    ] = "en",
+    k1: Annotated[float | None, typer.Option(help="BM25 k1 (default: the analyser's, 1.2).")] = None,
+    b: Annotated[float | None, typer.Option(help="BM25 b (default: the analyser's, 0.9).")] = None,
+    fusion: Annotated[
+        str, typer.Option(help="Hybrid fusion: zscore (peak-weighted, default), zsum or rrf.")
+    ] = "zscore",
+    keyword_weight: Annotated[
+        float, typer.Option(help="Hybrid: weight of the keyword run in the fusion (dense: 1).")
+    ] = 1.0,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")
     ] = False,
@@ -83,14 +94,39 @@ def eval_command(
         max_length=max_length, backend=backend, batch_tokens=batch_tokens, limit=limit, ocr_passages=ocr_passages,
         ann=AnnSettings() if ann else None, use_cache=not no_cache, data=data,
         out=out or ev.default_out(model, retriever), progress=True,
+        keyword=_keyword_settings(stop_words, k1, b, fusion, keyword_weight),
     )  # fmt: skip
     run = ev.evaluate(settings, on_result=_print_result)
     if run.summary is not None:
         typer.echo(run.summary.read_text(encoding="utf-8"))
 
 
+def _keyword_settings(
+    stop_words: str, k1: float | None, b: float | None, fusion: str, keyword_weight: float
+) -> KeywordSettings:
+    from omnivec.evaluate import KeywordSettings
+    from omnivec.search.fusion import Fusion
+    from omnivec.search.tokens import STOP_WORD_LISTS, Analyzer
+
+    words: str | list[str] = stop_words
+    if stop_words not in STOP_WORD_LISTS:
+        path = Path(stop_words)
+        if not path.is_file():
+            raise InputError(
+                f"--stop-words {stop_words!r}", f"{', '.join(STOP_WORD_LISTS)} or a file of words",
+                "pass --stop-words none, or the path of a file with one word per line",
+            )  # fmt: skip
+        words = [w.strip() for w in path.read_text(encoding="utf-8").splitlines() if w.strip()]
+    base = Analyzer()
+    analyzer = Analyzer(words, k1=base.k1 if k1 is None else k1, b=base.b if b is None else b)
+    return KeywordSettings(analyzer, Fusion(fusion), (1.0, keyword_weight))  # type: ignore[arg-type]
+
+
 def _print_result(result: TaskResult, path: Path | None) -> None:
+    from omnivec.evaluate.report import settings_line
+
     task = result.task
+    typer.echo(f"{task.name}: {settings_line(result.retriever)}")
     typer.echo(f"{task.name}: {task.main_metric} {100 * result.main_score:.2f} -> {path}")
     for sub in result.subsets:
         if sub.ann:

@@ -26,11 +26,11 @@ def search(
     mode: Annotated[str, typer.Option(help="hybrid, dense or keyword.")] = "hybrid",
     group: Annotated[bool, typer.Option("--group/--no-group", help="One hit per file.")] = False,
     keyword_weight: Annotated[
-        float, typer.Option(help="Weight of keyword ranks in the fusion (dense: 1).")
+        float, typer.Option(help="Weight of the keyword scores in the fusion (dense: 1).")
     ] = 1.0,
     as_json: Annotated[bool, typer.Option("--json", help="Plain JSON output.")] = False,
 ) -> None:
-    """Search an index: dense and keyword results fused by rank."""
+    """Search an index: dense and keyword results fused; each hit shows its cosine and BM25 score."""
     from omnivec.search.query import Query
 
     # checked before anything is opened or loaded: a typo costs no model start-up
@@ -57,6 +57,17 @@ def search(
         _print_hits(hits)
 
 
+def score_label(hit: Any) -> str:
+    """What a person can read: the cosine similarity to the query (-1..1) and the BM25 score of
+    the query's words (0 = none matched), e.g. `cos 0.62  bm25 11.4`; `score` when neither ran."""
+    parts = []
+    if hit.dense_score is not None:
+        parts.append(f"cos {hit.dense_score:.2f}")
+    if hit.keyword_score is not None:
+        parts.append(f"bm25 {hit.keyword_score:.1f}")
+    return "  ".join(parts) or f"score {hit.score:.4f}"
+
+
 def _print_hits(hits: list[Any]) -> None:
     from rich.syntax import Syntax
     from rich.text import Text
@@ -69,7 +80,7 @@ def _print_hits(hits: list[Any]) -> None:
         if h.metadata.get("page"):
             where = f"{h.path} page {h.metadata['page']}"
         out.print(Text.assemble((f"{rank}. {safe_name(where)}", "bold"), f"  {safe_name(h.symbol or '')}  ",
-                                (f"{h.score:.4f}", "dim")))  # fmt: skip
+                                (score_label(h), "dim")))  # fmt: skip
         snippet = safe_text("\n".join((h.snippet or "").splitlines()[:8]))
         if snippet and h.kind == "code" and out.is_terminal:
             out.print(Syntax(snippet, h.language or "text", start_line=h.start_line or 1, line_numbers=True))

@@ -30,13 +30,13 @@ from .metrics import (
     recall_at_k,
 )
 from .report import compare_table, load_results, task_json, write_result, write_summary
-from .retrievers import BM25Retriever, DenseRetriever, HybridRetriever, build_retriever
+from .retrievers import BM25Retriever, DenseRetriever, HybridRetriever, KeywordSettings, build_retriever
 from .runner import RunOptions, TaskResult, run_task, run_tasks
 from .tasks import DataRoots, Published, Subset, Task, list_task_names, resolve_tasks
 
 __all__ = [
     "BM25Retriever", "CandidateData", "CandidateRow", "Comparison", "DataRoots", "DenseRetriever", "EvalRun",
-    "EvalSettings", "HybridRetriever", "Published", "Record", "RetrievalData", "RetrieverKind", "RunOptions",
+    "EvalSettings", "HybridRetriever", "KeywordSettings", "Published", "Record", "RetrievalData", "RetrieverKind", "RunOptions",
     "Subset", "Task", "TaskResult", "build_retriever", "compare", "compare_table", "default_out", "evalsets_dir",
     "evaluate", "evaluate_run", "hit_at_k", "list_task_names", "load_beir", "load_results", "map_at_k",
     "mean_scores", "mrr", "ndcg_at_k", "precision_at_k", "recall_at_k", "resolve_tasks", "run_task",

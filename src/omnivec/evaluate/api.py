@@ -20,7 +20,7 @@ from omnivec.errors import InputError, OmnivecError
 from .ann import AnnSettings
 from .data import TitleMode
 from .devsets import evalsets_dir
-from .retrievers import build_retriever
+from .retrievers import KeywordSettings, build_retriever
 from .runner import RunOptions, TaskResult, run_task
 from .tasks import DataRoots, resolve_tasks
 
@@ -44,7 +44,9 @@ class EvalSettings:
     their judged documents + 10N others. `ann`: also search a faiss IVF index and report its loss.
     `ocr_passages`: None = on for OCR models. `out`: where the JSON per task, `summary.md/json` and
     plots go (None: nothing is written). `evalsets`/`cache_dir`: None = `evalsets_dir()` and
-    `omnivec.config.cache_dir()`. `use_cache`: read and write the embedding cache.
+    `omnivec.config.cache_dir()`. `use_cache`: read and write the embedding cache. `keyword`: the
+    BM25 analyser (stop words, k1/b) and, for hybrid, the fusion and its weights (None: the
+    search defaults); every one of them is recorded in each result's JSON.
     """
 
     tasks: Sequence[str]
@@ -65,6 +67,7 @@ class EvalSettings:
     evalsets: Path | None = None
     cache_dir: Path | None = None
     progress: bool = False
+    keyword: KeywordSettings = field(default_factory=KeywordSettings)
 
     def __post_init__(self) -> None:
         # a tuple keeps the frozen settings hashable and safe to share, whatever sequence was passed
@@ -143,7 +146,7 @@ def _retriever(settings: EvalSettings, base: Path) -> DenseRetriever | BM25Retri
     cache = _cache(base) if settings.use_cache and encoder is not None else None
     return build_retriever(
         kind, encoder, cache, settings.batch_tokens, progress=settings.progress,
-        work_dir=_scratch(base), ann=settings.ann,
+        work_dir=_scratch(base), ann=settings.ann, keyword=settings.keyword,
     )  # fmt: skip
 
 

@@ -4,7 +4,7 @@ The index turns each page image into chunks of whole OCR lines (`omnivec.ingest.
 `OCR_PASSAGE_WORDS` words), so a page is found by its best passage and keyword search sees its
 text. The evaluator mirrors that: every image document is OCR'd and split with the same
 `line_chunks`; each passage is retrieved as its own pseudo-document; a document's score is its
-best passage's (max-pool); documents are then ranked. Hybrid fuses at the document level (RRF of
+best passage's (max-pool); documents are then ranked. Hybrid fuses at the document level (the search fusion of
 the max-pooled dense and BM25 runs), as `benchmarks/screenshot_ocr.py` measured it.
 """
 

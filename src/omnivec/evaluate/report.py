@@ -75,6 +75,23 @@ def task_json(result: TaskResult, env: Mapping[str, Any] | None = None) -> dict[
     }
 
 
+def settings_line(retriever: Mapping[str, Any]) -> str:
+    """The retriever's settings in one line, e.g. `hybrid: model ...; bm25 omnivec-code-2:en:...;
+    fusion zscore (depth 100); weights dense 1, keyword 1`."""
+    recipe = retriever.get("recipe") or {}
+    kind = retriever.get("retriever", "?")
+    bm25 = recipe if kind == "bm25" else recipe.get("bm25")
+    parts = [] if kind == "bm25" else [f"model {retriever.get('model', '?').removeprefix('hybrid:')}"]
+    if bm25:
+        parts.append(f"bm25 {bm25.get('analyzer', bm25.get('tokens', '?'))}")
+    if "fusion" in recipe:
+        extra = f"depth {recipe['depth']}" if "depth" in recipe else f"k {recipe.get('rrf_k')}"
+        parts.append(f"fusion {recipe['fusion']} ({extra})")
+        weights = recipe.get("weights") or {}
+        parts.append("weights " + ", ".join(f"{k} {v:g}" for k, v in weights.items()))
+    return f"{kind}: " + "; ".join(p for p in parts if p)
+
+
 def _protocol(result: TaskResult) -> dict[str, Any]:
     if result.task.protocol == "candidates":
         return {"kind": "candidates", "metric": "precision@1 over each row's candidates, gold first"}

@@ -1,4 +1,4 @@
-"""Retrievers the evaluator can score: dense (any Encoder), BM25 (bm25s), and their RRF hybrid.
+"""Retrievers the evaluator can score: dense (any Encoder), BM25 (bm25s), and their fused hybrid.
 
 Each turns a `RetrievalData` into a run `{qid: {docid: score}}` holding the top `k` per query.
 """
@@ -23,6 +23,8 @@ from .data import Record, RetrievalData, TitleMode
 if TYPE_CHECKING:
     from omnivec.encoders.base import Encoder
     from omnivec.encoders.cache import EmbeddingCache
+    from omnivec.search.fusion import Fusion
+    from omnivec.search.tokens import Analyzer
     from omnivec.types import Item, Role
 
 log = logging.getLogger(__name__)
@@ -145,34 +147,45 @@ def _to_run(data: RetrievalData, scores: np.ndarray, idx: np.ndarray) -> Run:
 
 
 class BM25Retriever:
-    """BM25 (bm25s, Lucene variant) over `omnivec.search.tokens.code_tokens`: identifiers whole and split.
+    """BM25 (bm25s, Lucene variant) over the keyword analyser's terms (`omnivec.search.tokens`):
+    the same terms, stop words and k1/b the keyword index uses.
 
-    Documents sharing no token with the query score 0 and are left out of the run.
+    Documents sharing no term with the query score 0 and are left out of the run.
     """
 
     name = "bm25"
 
-    def __init__(self, k1: float = 1.5, b: float = 0.75, progress: bool = False) -> None:
-        self.k1, self.b, self.progress = k1, b, progress
+    def __init__(self, analyzer: Analyzer | None = None, progress: bool = False) -> None:
+        from omnivec.search.tokens import DEFAULT_ANALYZER
+
+        self.analyzer, self.progress = analyzer or DEFAULT_ANALYZER, progress
+
+    @property
+    def k1(self) -> float:
+        return self.analyzer.k1
+
+    @property
+    def b(self) -> float:
+        return self.analyzer.b
 
     def describe(self) -> dict[str, Any]:
         bm25s = require("bm25s", "eval", "the BM25 retriever")
+        a = self.analyzer
         return {
-            "retriever": self.name, "model": "bm25", "fingerprint": f"bm25s-{bm25s.__version__}-k1{self.k1}-b{self.b}",
-            "recipe": {"k1": self.k1, "b": self.b, "method": "lucene", "tokens": "omnivec.search.tokens.code_tokens"},
+            "retriever": self.name, "model": "bm25", "fingerprint": f"bm25s-{bm25s.__version__}-{a.id}",
+            "recipe": {**a.describe(), "method": "lucene", "engine": f"bm25s {bm25s.__version__}",
+                       "tokens": "omnivec.search.tokens.Analyzer"},
         }  # fmt: skip
 
     def retrieve(self, data: RetrievalData, req: Request) -> Run:
-        from omnivec.search.tokens import code_tokens
-
         bm25s = require("bm25s", "eval", "the BM25 retriever")
+        tokens = self.analyzer.tokens
         index = bm25s.BM25(k1=self.k1, b=self.b)
-        index.index(
-            [code_tokens(d.content(req.title_mode)) for d in data.corpus], show_progress=self.progress
-        )
+        index.index([tokens(d.content(req.title_mode)) for d in data.corpus], show_progress=self.progress)
         k = min(req.k, len(data.corpus))
-        tokens = [code_tokens(q.text) for q in data.queries]
-        docs, scores = index.retrieve(tokens, k=k, show_progress=self.progress)
+        docs, scores = index.retrieve(
+            [tokens(q.text) for q in data.queries], k=k, show_progress=self.progress
+        )
         ids = [d.id for d in data.corpus]
         return {
             q.id: {ids[j]: float(s) for j, s in zip(drow, srow) if s > 0}
@@ -181,21 +194,32 @@ class BM25Retriever:
 
 
 class HybridRetriever:
-    """Reciprocal rank fusion (omnivec.search.fusion, k=60) of a dense and a BM25 run, each `k` deep."""
+    """A dense and a BM25 run, each `k` deep, fused per query by `omnivec.search.fusion` exactly as
+    `Searcher` fuses a collection's dense and keyword lists (default: z-score fusion)."""
 
     name = "hybrid"
 
     def __init__(
-        self, dense: DenseRetriever, sparse: BM25Retriever, weights: tuple[float, float] = (1.0, 1.0)
+        self,
+        dense: DenseRetriever,
+        sparse: BM25Retriever,
+        weights: tuple[float, float] = (1.0, 1.0),
+        fusion: Fusion | None = None,
     ) -> None:
+        from omnivec.search.fusion import DEFAULT_FUSION
+
         self.dense, self.sparse, self.weights = dense, sparse, weights
+        self.fusion = fusion or DEFAULT_FUSION
 
     def describe(self) -> dict[str, Any]:
         d, s = self.dense.describe(), self.sparse.describe()
+        f = self.fusion.describe()
+        tag = f["fusion"] + (str(f.get("depth", f.get("rrf_k"))))
         return {
             **d, "retriever": self.name, "model": f"hybrid:{d['model']}",
-            "fingerprint": f"rrf60({d['fingerprint']}+{s['fingerprint']})",
-            "recipe": {"fusion": "rrf", "rrf_k": 60, "weights": list(self.weights), "dense": d["recipe"], "bm25": s["recipe"]},
+            "fingerprint": f"{tag}-w{self.weights[0]:g},{self.weights[1]:g}({d['fingerprint']}+{s['fingerprint']})",
+            "recipe": {**f, "weights": {"dense": self.weights[0], "keyword": self.weights[1]},
+                       "dense": d["recipe"], "bm25": s["recipe"]},
         }  # fmt: skip
 
     def retrieve(self, data: RetrievalData, req: Request) -> Run:
@@ -203,13 +227,19 @@ class HybridRetriever:
         return self.fuse(data.queries, dense, sparse, req.k)
 
     def fuse(self, queries: Sequence[Record], dense: Run, sparse: Run, k: int) -> Run:
-        """RRF of two runs over the same documents, best `k` per query."""
-        from omnivec.search.fusion import fuse_scored
+        """Fused runs over the same documents, best `k` per query. Both runs were asked for `k`
+        documents: a BM25 run with fewer holds every document that shares a term (the rest score 0)."""
+        out: Run = {}
+        for q in queries:
+            d, s = _ranked(dense.get(q.id, {})), _ranked(sparse.get(q.id, {}))
+            floors = [None, 0.0 if len(s) < k else None]
+            fused = self.fusion.fuse([d, s], self.weights, floors)
+            out[q.id] = {f.id: f.score for f in fused[:k]}
+        return out
 
-        return {
-            q.id: dict(fuse_scored([dense.get(q.id, {}), sparse.get(q.id, {})], self.weights)[:k])
-            for q in queries
-        }
+
+def _ranked(run: dict[str, float]) -> list[tuple[str, float]]:
+    return sorted(run.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def build_retriever(
@@ -220,13 +250,28 @@ def build_retriever(
     progress: bool = False,
     work_dir: Path | None = None,
     ann: AnnSettings | None = None,
+    keyword: KeywordSettings | None = None,
 ) -> DenseRetriever | BM25Retriever | HybridRetriever:
-    """`dense` and `hybrid` need an encoder; `bm25` ignores it. `ann` applies to `dense` only."""
+    """`dense` and `hybrid` need an encoder; `bm25` ignores it. `ann` applies to `dense` only;
+    `keyword` (analyser, fusion, weights) to `bm25` and `hybrid`."""
+    kw = keyword or KeywordSettings()
     if kind == "bm25":
-        return BM25Retriever(progress=progress)
+        return BM25Retriever(kw.analyzer, progress=progress)
     if kind not in ("dense", "hybrid"):
         raise InputError(f"retriever {kind!r}", "dense, bm25 or hybrid", "pick one of those")
     if encoder is None:
         raise InputError(f"retriever {kind!r} without a model", "an encoder", "pass --model NAME")
     dense = DenseRetriever(encoder, cache, batch_tokens, progress, work_dir, ann if kind == "dense" else None)
-    return dense if kind == "dense" else HybridRetriever(dense, BM25Retriever(progress=progress))
+    if kind == "dense":
+        return dense
+    return HybridRetriever(dense, BM25Retriever(kw.analyzer, progress), kw.weights, kw.fusion)
+
+
+@dataclass(frozen=True)
+class KeywordSettings:
+    """The keyword side and its fusion: the analyser (terms, stop words, k1/b), how the dense and
+    keyword runs are fused, and their weights (dense, keyword). Defaults are the search defaults."""
+
+    analyzer: Analyzer | None = None
+    fusion: Fusion | None = None
+    weights: tuple[float, float] = (1.0, 1.0)

@@ -1,22 +1,177 @@
-"""Rank fusion of result lists from different retrievers (dense, keyword, other collections).
+"""Fusion of scored result lists: dense (cosine) and keyword (BM25) lists of one embedding space,
+and the lists of different spaces (text, image, screenshot).
 
-Scores from different encoders or from BM25 are not comparable, so fusion uses ranks.
+Within one space the default is **peak-weighted z-score fusion** (`zscore`): each list's scores
+are standardised with the mean and standard deviation of its own top `depth` scores, each list is
+weighted by the z of its own best hit (how far its head stands above the rest), and a document's
+fused score is the weighted sum of its z-scores. A list whose best hit stands out (a page that
+holds every query word, a function with the query's identifiers) carries the query; a list whose
+head is flat (prose against BM25, code against a prose-trained model) moves little. The weight of
+each side is thus chosen per query from the lists' own score distributions, with no per-set
+setting and no parameter beyond `depth`. `zsum` is the plain sum of z-scores (equal weights). A
+document missing from a list gets that list's floor: the last listed score, or `floor` when the
+caller knows what an unlisted document scores (BM25: 0 once the list ended before `depth`).
+
+Scores of different spaces are not comparable, so lists of different collections are fused by
+rank (`reciprocal_rank_fusion`). Measured on the dev sets in docs/results.md.
+
+>>> fused = DEFAULT_FUSION.fuse([[("a", 0.71), ("b", 0.70), ("c", 0.52)], [("b", 9.0), ("c", 2.0)]])
+>>> [f.id for f in fused], fused[0].parts
+(['b', 'a', 'c'], (0.7, 9.0))
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
-from typing import TypeVar
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar, get_args
 
 K = TypeVar("K", bound=Hashable)
 
 RRF_K = 60  # the constant of Cormack et al. (2009); damps the head of each list
+Z_DEPTH = 100  # scores per list that set its mean and spread (a fixed depth: same in search and eval)
+FusionMethod = Literal["zscore", "zsum", "rrf"]
+FUSION_METHODS: tuple[str, ...] = get_args(FusionMethod)
+
+Scored = Sequence[tuple[K, float]]  # (id, score), best first
+
+
+@dataclass(frozen=True)
+class Fused(Generic[K]):
+    """One fused document: its fused `score` and, per input list, the raw score it had there
+    (None when that list did not hold it)."""
+
+    id: K
+    score: float
+    parts: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How dense and keyword lists of one space are fused (see the module docstring).
+
+    `method`: `zscore` (default: peak-weighted), `zsum` or `rrf`; `depth`: the scores per list
+    behind the z statistics;
+    `rrf_k`: RRF's constant. A single non-empty list is returned as it is, raw scores kept.
+    """
+
+    method: FusionMethod = "zscore"
+    depth: int = Z_DEPTH
+    rrf_k: int = RRF_K
+
+    def __post_init__(self) -> None:
+        from omnivec.errors import InputError
+
+        if self.method not in FUSION_METHODS:
+            raise InputError(f"fusion {self.method!r}", " or ".join(FUSION_METHODS), "pass method='zscore'")
+        if self.depth < 2 or self.rrf_k < 0:
+            raise InputError(
+                f"depth={self.depth}, rrf_k={self.rrf_k}", "depth >= 2, rrf_k >= 0", "keep the defaults"
+            )
+
+    def fuse(
+        self,
+        runs: Sequence[Scored[K]],
+        weights: Sequence[float] | None = None,
+        floors: Sequence[float | None] | None = None,
+    ) -> list[Fused[K]]:
+        """Fuse scored lists (each best first) into one, best first; ties by id.
+
+        `weights` scale each list's contribution (default 1 each); `floors` give the score of a
+        document a list does not hold (None: its last listed score).
+        """
+        weights = _check_len(list(weights) if weights is not None else [1.0] * len(runs), runs, "weights")
+        floors = _check_len(list(floors) if floors is not None else [None] * len(runs), runs, "floors")
+        live = [i for i, r in enumerate(runs) if r and weights[i] > 0]
+        if len(live) == 1:  # nothing to fuse: keep the list's own, readable scores
+            return _single(runs, live[0])
+        if self.method == "rrf":
+            contrib = [_rrf_scores(r, self.rrf_k) for r in runs]
+            lows = [0.0] * len(runs)
+        else:
+            stats = [_z_stats(r, self.depth, f) for r, f in zip(runs, floors)]
+            contrib = [_z_scores(r, s) for r, s in zip(runs, stats)]
+            lows = [s[2] for s in stats]
+            if self.method == "zscore":
+                weights = _peak_weights(weights, contrib)
+        raw = [dict(r) for r in runs]
+        ids: dict[K, None] = {d: None for r in runs for d, _ in r}
+        out = [
+            Fused(d, sum(w * c.get(d, lo) for w, c, lo in zip(weights, contrib, lows) if w > 0),
+                  tuple(r.get(d) for r in raw))
+            for d in ids
+        ]  # fmt: skip
+        out.sort(key=lambda f: (-f.score, str(f.id)))
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready settings, for result files."""
+        if self.method == "rrf":
+            return {"fusion": "rrf", "rrf_k": self.rrf_k}
+        weighting = "z of each list's best hit" if self.method == "zscore" else "equal"
+        return {
+            "fusion": self.method, "depth": self.depth, "list_weights": weighting,
+            "missing": "the list's floor (last listed score; BM25 0 when its list ended early)",
+        }  # fmt: skip
+
+
+DEFAULT_FUSION = Fusion()
+
+
+def _check_len(values: list[Any], runs: Sequence[Any], what: str) -> list[Any]:
+    if len(values) != len(runs):
+        raise ValueError(f"{len(values)} {what} for {len(runs)} runs")
+    return values
+
+
+def _single(runs: Sequence[Scored[K]], i: int) -> list[Fused[K]]:
+    n = len(runs)
+    return [Fused(d, float(s), tuple(float(s) if j == i else None for j in range(n))) for d, s in runs[i]]
+
+
+def _peak_weights(weights: Sequence[float], zs: Sequence[dict[K, float]]) -> list[float]:
+    """Each caller weight times the z of that list's best hit; the caller's weights alone when no
+    list stands out at all (every list flat)."""
+    peaks = [max(z.values(), default=0.0) for z in zs]
+    out = [w * max(p, 0.0) for w, p in zip(weights, peaks)]
+    total, given = sum(out), sum(weights)
+    if total <= 0:
+        return list(weights)
+    return [given * w / total for w in out]  # same sum as the caller's: scores keep their scale
+
+
+def _rrf_scores(run: Scored[K], k: int) -> dict[K, float]:
+    return {d: 1.0 / (k + rank) for rank, (d, _) in enumerate(run, 1)}
+
+
+def _z_stats(run: Scored[K], depth: int, floor: float | None) -> tuple[float, float, float]:
+    """(mean, spread, z of an unlisted document) over the list's top `depth` scores; a list
+    shorter than `depth` with a known `floor` counts its unlisted documents at the floor.
+    Without a floor, an unlisted document scores as the last listed one (it ranked no higher)."""
+    head = [float(s) for _, s in run[:depth]]
+    if not head:
+        return 0.0, 1.0, 0.0
+    low = floor if floor is not None else float(run[-1][1])
+    if floor is not None and len(head) < depth:
+        head += [floor] * (depth - len(head))
+    mean = math.fsum(head) / len(head)
+    sd = math.sqrt(math.fsum((s - mean) ** 2 for s in head) / len(head))
+    sd = sd if sd > 1e-9 else 1.0  # every score equal: the list orders nothing
+    return mean, sd, (low - mean) / sd
+
+
+def _z_scores(run: Scored[K], stats: tuple[float, float, float]) -> dict[K, float]:
+    mean, sd, _ = stats
+    return {d: (float(s) - mean) / sd for d, s in run}
 
 
 def reciprocal_rank_fusion(
     runs: Sequence[Sequence[K]], weights: Sequence[float] | None = None, k: int = RRF_K
 ) -> list[tuple[K, float]]:
     """Fuse ranked id lists: score(d) = sum_i w_i / (k + rank_i(d)), ranks from 1. Best first.
+
+    For lists whose scores are not comparable (different embedding spaces).
 
     >>> reciprocal_rank_fusion([["a", "b"], ["b", "c"]])[0][0]
     'b'
@@ -29,11 +184,3 @@ def reciprocal_rank_fusion(
         for rank, doc in enumerate(run, 1):
             scores[doc] = scores.get(doc, 0.0) + w / (k + rank)
     return sorted(scores.items(), key=lambda kv: (-kv[1], str(kv[0])))
-
-
-def fuse_scored(
-    runs: Sequence[Mapping[K, float]], weights: Sequence[float] | None = None, k: int = RRF_K
-) -> list[tuple[K, float]]:
-    """RRF over `{id: score}` runs, ranking each run by its own scores first."""
-    ranked = [sorted(r, key=lambda d: -r[d]) for r in runs]
-    return reciprocal_rank_fusion(ranked, weights, k)

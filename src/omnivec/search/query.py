@@ -13,7 +13,7 @@ from omnivec.stores.base import Filter
 
 Mode = Literal["hybrid", "dense", "keyword"]
 MODES: tuple[Mode, ...] = get_args(Mode)
-#: the retrievers whose ranks are fused, and so the keys `Query.weights` may have
+#: the retrievers whose lists are fused, and so the keys `Query.weights` may have
 WEIGHT_KEYS = ("dense", "keyword")
 MAX_K = 1000  # deeper lists cost a lot and read nothing a person or an agent would use
 

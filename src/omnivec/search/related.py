@@ -109,7 +109,7 @@ def _collect(
         if key in seen:
             continue
         seen.add(key)
-        hits.append(_hit(rid, score, rec.fields, None))
+        hits.append(_hit(rid, score, rec.fields, None, dense_score=score))
         if len(hits) == k:
             break
     return hits

@@ -25,21 +25,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from omnivec.search.tokens import code_tokens
+from omnivec.search.tokens import DEFAULT_ANALYZER
 
-K1, B = 1.5, 0.75  # bm25s' defaults, as the evaluator runs it
+K1, B = DEFAULT_ANALYZER.k1, DEFAULT_ANALYZER.b  # the analyser's, as the evaluator runs bm25s
 _MERGE_MIN = 1 << 16  # delta postings merged into the base segment past max(this, base / 8)
 _COMPACT_DEAD = 0.2  # `compact` rewrites the index when this share of its slots is dead
 
 
 #: names the analysis below; a store records it, and a writer re-analyses a store made with another
-ANALYSER_ID = "code-tokens-1"
+ANALYSER_ID = DEFAULT_ANALYZER.id
 
 
 def analyse(text: str) -> list[str]:
     """The one analysis the keyword index applies, to documents and queries alike: the
-    evaluator's (`code_tokens`), so a change there reaches both."""
-    return code_tokens(text)
+    evaluator's (`omnivec.search.tokens.DEFAULT_ANALYZER`), so a change there reaches both."""
+    return DEFAULT_ANALYZER.tokens(text)
 
 
 def stored_tokens(text: str) -> str:

@@ -1,13 +1,13 @@
 """Keyword search for `MilvusStore`: Milvus full-text BM25 where the server has it, else a scan.
 
-Both paths index omnivec's code-aware tokens (`omnivec.search.tokens.code_tokens`, only
+Both paths index omnivec's code-aware tokens (`omnivec.search.tokens.DEFAULT_ANALYZER`, only
 [a-z0-9_]) joined by single spaces, so they agree with the local store on what a word is.
 
 - `milvus-bm25` (Milvus >= 2.5, Milvus Lite): a BM25 function turns `kw` into a sparse vector
   inside Milvus; a query is one sparse search, filtered by the same expression as dense search.
 - `omnivec-scan` (older servers such as the 2.3 standalone on PyPI): each row also keeps its
   distinct terms in an array; candidates are the rows where `array_contains_any(terms, query
-  terms)`, and omnivec scores them with the same BM25 formula (k1 1.2, b 0.75; IDF from per-term
+  terms)`, and omnivec scores them with the same BM25 formula (the analyser's k1 and b; IDF from per-term
   counts, the average length from the ledger). Exact, but a query reads every candidate row
   back: fine to a few hundred thousand chunks, not beyond (docs/scaling.md).
 """
@@ -18,19 +18,19 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from omnivec.search.tokens import code_tokens
+from omnivec.search.tokens import DEFAULT_ANALYZER
 from omnivec.stores.milvus_expr import and_all, quote
 from omnivec.stores.milvus_schema import MAX_TERM, MAX_TERMS, MAX_VARCHAR
 
 BM25 = "milvus-bm25"
 SCAN = "omnivec-scan"
-K1, B = 1.2, 0.75
+K1, B = DEFAULT_ANALYZER.k1, DEFAULT_ANALYZER.b
 SCAN_BATCH = 4096
 
 
 def kw_fields(text: str, engine: str) -> dict[str, Any]:
     """The keyword columns of a row. Tokens past Milvus's 64 KB field limit are dropped."""
-    tokens = code_tokens(text)
+    tokens = DEFAULT_ANALYZER.tokens(text)
     joined = " ".join(tokens)
     if len(joined) > MAX_VARCHAR:  # tokens are ASCII: characters are bytes
         joined = joined[:MAX_VARCHAR].rsplit(" ", 1)[0]
@@ -42,7 +42,7 @@ def kw_fields(text: str, engine: str) -> dict[str, Any]:
 
 
 def query_terms(query: str) -> list[str]:
-    return list(dict.fromkeys(code_tokens(query)))
+    return list(dict.fromkeys(DEFAULT_ANALYZER.tokens(query)))
 
 
 def bm25_search(client: Any, mname: str, terms: list[str], k: int, expr: str) -> list[tuple[str, float]]:
