@@ -33,9 +33,14 @@ def test_tools_as_plain_calls(session, agent_repo):
     assert (hit["path"], hit["symbol"], hit["start_line"]) == ("pkg/stack.py", "Stack", 4)
     assert hit["snippet"].count("\n") == 1 and hit["snippet_trimmed"].endswith("read lines 6-15 for the rest")
     assert found["index"]["watching"] is False and found["index"]["changed_files"] == 0
+    # the cosine and BM25 behind the fused score: "Stack" and "push" are words of this chunk
+    assert -1.0 <= hit["dense_score"] <= 1.0 and hit["keyword_score"] > 0
+    assert hit["dense_score"] == round(hit["dense_score"], 3)
     related = session.find_related(str(agent_repo / "pkg" / "stack.py"), 19, k=1)
     assert related["from"] == {"path": "pkg/stack.py", "line": 19}
     assert related["results"][0]["symbol"] == "load_settings_file"
+    assert related["results"][0]["keyword_score"] is None  # no words: similarity of vectors only
+    assert 0 < related["results"][0]["dense_score"] <= 1.0
     status = session.status()
     assert status["files"] == 4 and status["read_only"] is False
     assert "recipe" not in status["collections"][0]

@@ -120,7 +120,9 @@ async def _scenario(session: ClientSession, repo: Path) -> None:
     top = found["results"][0]
     assert {top["path"], top["symbol"]} <= {"pkg/stack.py", "tools/settings.py", "parse_config_file",
                                             "load_settings_file"}  # fmt: skip
-    assert set(top) >= {"path", "start_line", "end_line", "symbol", "kind", "score", "snippet"}
+    assert set(top) >= {"path", "start_line", "end_line", "symbol", "kind", "score", "snippet",
+                        "dense_score", "keyword_score"}  # fmt: skip
+    assert -1.0 <= top["dense_score"] <= 1.0
     stale = found["index"]
     assert set(stale) >= {
         "last_update",

@@ -96,3 +96,19 @@ def test_image_for_a_text_only_model(server):
     assert r.status_code == 400
     msg = error_of(r)["message"]
     assert "image item" in msg and "reads only text" in msg
+
+
+def test_shared_passes_give_the_in_process_vectors(server, minilm):
+    """On a CPU the server runs forward passes of at most 2048 padded tokens (the encoder's own
+    default is 8192): the grouping changes, the vectors do not."""
+    import httpx
+
+    from omnivec.server.models import CPU_FORWARD_TOKENS, forward_tokens
+
+    assert forward_tokens(minilm, None) == CPU_FORWARD_TOKENS < minilm.batch_tokens
+    assert forward_tokens(minilm, 512) == 512
+    texts = [" ".join(f"word{j}" for j in range(1 + (i * 37) % 300)) for i in range(48)]
+    r = httpx.post(server.url + "/v1/embeddings", json={"model": MINILM, "input": texts}, timeout=120)
+    assert r.status_code == 200, r.text
+    got = np.array([d["embedding"] for d in r.json()["data"]], dtype=np.float32)
+    np.testing.assert_allclose(got, minilm.encode(texts), atol=1e-5)

@@ -56,3 +56,14 @@ def test_a_missing_server_dependency_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "prometheus_client", None)  # what an uninstalled module looks like
     with pytest.raises(MissingExtraError, match=r"omnivec\[server\]"):
         Metrics()
+
+
+def test_forward_tokens_keep_the_encoders_own_off_cpu():
+    from omnivec.encoders.registry import load_encoder
+    from omnivec.server.models import forward_tokens
+
+    fake = load_encoder("omnivec/fake")  # no device: its own budget stands
+    assert forward_tokens(fake, None) == fake.batch_tokens
+    assert forward_tokens(fake, 64) == 64
+    with pytest.raises(InputError, match="forward_tokens"):
+        ServerSettings(forward_tokens=0).check()

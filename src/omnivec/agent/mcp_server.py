@@ -68,8 +68,10 @@ def build_server(session: AgentSession) -> Any:
         ] = None,
         language: Annotated[str | None, Field(description="Only this language, e.g. 'python'.")] = None,
     ) -> dict[str, Any]:
-        """Search the repository: path, lines, symbol, kind, score and a trimmed snippet per hit,
-        and under `index` how stale the index is (last update, watcher, changed files)."""
+        """Search the repository: path, lines, symbol, kind, scores and a trimmed snippet per hit,
+        and under `index` how stale the index is (last update, watcher, changed files).
+        `score` only orders the list; `dense_score` is the cosine similarity to the query (-1..1)
+        and `keyword_score` the BM25 score of its words (null: no query word in the hit)."""
         return await _call(session.search, query, k, type, path_glob, language)
 
     @server.tool()

@@ -167,7 +167,7 @@ class AgentSession:
         out: dict[str, Any] = {
             "path": hit.path, "start_line": hit.start_line, "end_line": hit.end_line,
             "symbol": hit.symbol, "kind": hit.kind, "language": hit.language,
-            "score": round(hit.score, 4), "snippet": snip.text,
+            "score": round(hit.score, 4), **_scores(hit), "snippet": snip.text,
         }  # fmt: skip
         if snip.trimmed:
             out["snippet_trimmed"] = snip.note
@@ -208,6 +208,17 @@ def _locate(path: Path | None, store: str | None) -> tuple[Path, Path]:
         return Path.cwd().resolve(), default_store(Path.cwd().resolve())
     old = IndexConfig.load(sdir)
     return Path(old.root if old else sdir.parent).resolve(), sdir
+
+
+def _scores(hit: Hit) -> dict[str, float | None]:
+    """The two numbers an agent can read on their own: `score` only orders one list (a fused
+    z-score), while the cosine (-1..1) and BM25 (0 and up) say how close and how literal a hit is;
+    None where that side did not find the hit."""
+    dense, keyword = hit.dense_score, hit.keyword_score
+    return {
+        "dense_score": None if dense is None else round(dense, 3),
+        "keyword_score": None if keyword is None else round(keyword, 2),
+    }
 
 
 def _check_k(k: int) -> None:

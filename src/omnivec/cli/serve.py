@@ -42,6 +42,10 @@ def serve(
     batch_wait_ms: Annotated[
         float, typer.Option(help="How long a forward pass waits for more requests to share it.")
     ] = 5.0,
+    forward_tokens: Annotated[
+        int | None,
+        typer.Option(help="Padded tokens per forward pass (default: the model's own; at most 2048 on CPU)."),
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: one per core).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
@@ -55,5 +59,6 @@ def serve(
         api_key=api_key or None, allow_remote_images=allow_remote_images,
         cors_origins=tuple(cors_origin or ()), writable=writable, max_body_bytes=int(max_body_mb * 2**20),
         max_inputs=max_inputs, max_image_pixels=max_image_pixels, batch_wait_ms=batch_wait_ms,
+        forward_tokens=forward_tokens,
     )  # fmt: skip
     run_server(settings, log_level=log_level)

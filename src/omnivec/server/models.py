@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROLE_SUFFIXES: tuple[str, ...] = get_args(Role)
+#: padded tokens per forward pass on a CPU. Each forward pads its rows to the longest one; a
+#: shared batch of short requests with a few long ones pads far less in small length-sorted
+#: passes than in large ones, while 2048 tokens still make matrices large enough for the cores
+#: (MiniLM on 512 lines of code: 8192 -> 2048 tokens per pass took a third less CPU; see the
+#: serving section of docs/benchmarks.md). Accelerators keep the encoder's own budget.
+CPU_FORWARD_TOKENS = 2048
 
 
 class ModelPool:
@@ -82,8 +88,9 @@ class ModelPool:
         with self._lock:
             b = self._batchers.get(key)
             if b is None:
+                per_pass = forward_tokens(enc, self.settings.forward_tokens)
                 b = Batcher(
-                    lambda items: enc.embed(items, role=role, instruction=instruction),
+                    lambda items: enc.embed(items, role=role, instruction=instruction, batch_tokens=per_pass),
                     max_tokens=self.settings.batch_tokens or 4 * enc.batch_tokens,
                     max_wait_s=self.settings.batch_wait_ms / 1000,
                     on_batch=lambda n, r: self.metrics.observe_batch(enc.spec.name, n, r),
@@ -102,6 +109,16 @@ class ModelPool:
             self._batchers.clear()
         for b in batchers:
             b.close()
+
+
+def forward_tokens(enc: Encoder, configured: int | None) -> int:
+    """Padded tokens per forward pass: as configured, else the encoder's own budget, capped at
+    `CPU_FORWARD_TOKENS` when the encoder says it runs on a CPU (the budget only groups rows:
+    the vectors are the same)."""
+    if configured:
+        return configured
+    on_cpu = str(getattr(enc, "device", "")) == "cpu"
+    return min(enc.batch_tokens, CPU_FORWARD_TOKENS) if on_cpu else enc.batch_tokens
 
 
 def _registered_name(name: str) -> str:

@@ -33,6 +33,9 @@ class ServerSettings:
     max_remote_image_bytes: int = 20 * 1024 * 1024
     batch_wait_ms: float = 5.0
     batch_tokens: int | None = None  # the dynamic batcher's budget; default 4x the encoder's
+    #: padded tokens per forward pass within a shared batch; default: the encoder's own, capped
+    #: at `CPU_FORWARD_TOKENS` on a CPU (see `omnivec.server.models.forward_tokens`)
+    forward_tokens: int | None = None
 
     def check(self) -> None:
         """Refuse settings that would expose the server: a non-loopback bind needs an API key."""
@@ -42,7 +45,9 @@ class ServerSettings:
                 expected="an API key whenever the server listens beyond loopback",
                 fix="pass --api-key KEY (or set OMNIVEC_API_KEY), or bind --host 127.0.0.1",
             )
-        for name, value in (("max_body_bytes", self.max_body_bytes), ("max_inputs", self.max_inputs)):
+        limits = (("max_body_bytes", self.max_body_bytes), ("max_inputs", self.max_inputs),
+                  ("forward_tokens", 1 if self.forward_tokens is None else self.forward_tokens))  # fmt: skip
+        for name, value in limits:
             if value < 1:
                 raise InputError(f"{name} = {value}", "a positive number", f"raise {name}")
 

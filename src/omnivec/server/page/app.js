@@ -195,7 +195,7 @@
     }
     if (where.length) head.appendChild(el("span", "lines", where.join(" · ")));
     if (hit.symbol) head.appendChild(el("span", "symbol", hit.symbol));
-    head.appendChild(el("span", "score", "score " + Number(hit.score).toFixed(4)));
+    head.appendChild(renderScore(hit));
     const open = el("a", "open", "open item");
     open.href = itemUrl(hit.id);
     open.target = "_blank";
@@ -208,6 +208,20 @@
     });
     head.appendChild(open);
     return head;
+  }
+
+  // What a person can read: the fused score only orders this list, so show the cosine
+  // similarity (-1..1) and the BM25 score of the query's words; the fused one is in the tooltip.
+  function renderScore(hit) {
+    const parts = [];
+    if (hit.dense_score != null) parts.push("cos " + Number(hit.dense_score).toFixed(2));
+    if (hit.keyword_score != null) parts.push("bm25 " + Number(hit.keyword_score).toFixed(1));
+    const span = el("span", "score", parts.length ? parts.join(" · ") : "score " + Number(hit.score).toFixed(4));
+    span.title =
+      "rank score " + Number(hit.score).toFixed(4) + " (orders this list only)" +
+      (hit.dense_score != null ? "; cosine similarity to the query " + hit.dense_score : "") +
+      (hit.keyword_score != null ? "; BM25 of the query's words " + hit.keyword_score : "; no query word matched");
+    return span;
   }
 
   async function toggleRecord(hit, li) {
