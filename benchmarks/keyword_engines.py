@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import re
 import sqlite3
 import sys
 import tempfile
@@ -55,13 +56,11 @@ class Tiled:
     """Token strings for n documents: real functions, renamed consistently per copy."""
 
     def __init__(self, n: int, seed: int = 0) -> None:
-        import re
-
         texts = [d["text"] for d in read_jsonl(EVALSETS / "code-docstring-dev" / "corpus.jsonl")]
-        word_re = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
-        self.n, self.base = n, len(texts)
+        self.word_re = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+        self.texts, self.n, self.base = texts, n, len(texts)
         words: dict[str, int] = {}
-        self.doc_words = [np.array([words.setdefault(w, len(words)) for w in word_re.findall(t)], np.int64)
+        self.doc_words = [np.array([words.setdefault(w, len(words)) for w in self.word_re.findall(t)], np.int64)
                           for t in texts]  # fmt: skip
         self.words = list(words)
         self.parts = [split_identifier(w) for w in self.words]
@@ -71,16 +70,38 @@ class Tiled:
                 for p in self.parts[w]:
                     freq[p] = freq.get(p, 0) + 1
         self.ranked = sorted(freq, key=lambda p: -freq[p])
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
 
-    def copy(self, c: int) -> list[str]:
-        """The documents of copy c, as space-joined tokens."""
+    def mapping(self, c: int) -> dict[str, str]:
+        """Identifier part -> its name in copy c (copy 0: itself)."""
         mapping = {p: p for p in self.ranked}
         if c:
+            rng = np.random.default_rng([self.seed, c])
             rest = [p for p in self.ranked[300:] if p not in ENGLISH_STOP_WORDS]
             for a in range(0, len(rest), 64):
                 band = rest[a : a + 64]
-                mapping.update(zip(band, (band[i] for i in self.rng.permutation(len(band)))))
+                mapping.update(zip(band, (band[i] for i in rng.permutation(len(band)))))
+        return mapping
+
+    def texts_of(self, c: int) -> list[str]:
+        """The source texts of copy c, every identifier renamed (compound ones joined by `_`)."""
+        if c == 0:
+            return list(self.texts)
+        mapping, memo = self.mapping(c), {}
+
+        def rename(m: re.Match) -> str:
+            w = m.group(0)
+            if w not in memo:
+                parts = split_identifier(w)
+                new = [mapping[p] for p in parts]
+                memo[w] = w if not new or (len(parts) == 1 and parts[0] in ENGLISH_STOP_WORDS) else "_".join(new)
+            return memo[w]
+
+        return [self.word_re.sub(rename, t) for t in self.texts]
+
+    def copy(self, c: int) -> list[str]:
+        """The documents of copy c, as space-joined tokens."""
+        mapping = self.mapping(c)
         toks = []
         for w, parts in zip(self.words, self.parts):
             if c == 0 or (len(parts) == 1 and parts[0] in ENGLISH_STOP_WORDS):

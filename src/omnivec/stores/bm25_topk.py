@@ -47,8 +47,9 @@ class QueryTerm:
             acc[docs] += self.weight * (f / (f + norm[docs]))
 
     def lookup(self, slots: np.ndarray, norm: np.ndarray) -> np.ndarray:
-        """The contribution to each of `slots` (ascending), 0 where the term is absent; the
-        same float expression as `scatter`, so a score does not depend on the path it took."""
+        """The contribution to each of `slots` (ascending, int32 like the postings: a key of
+        another dtype makes numpy copy the whole postings array per call), 0 where the term is
+        absent; the same float expression as `scatter`, so a score does not depend on its path."""
         out = np.zeros(len(slots), np.float64)
         for docs, tf in self.segments:
             if not len(docs) or not len(slots):
@@ -72,10 +73,10 @@ def top_k(
     rest = np.zeros(len(terms) + 1)  # rest[i]: the most that terms i.. can still add
     rest[:-1] = np.cumsum([t.bound for t in terms][::-1])[::-1]
     if mask is not None:
-        allowed = np.flatnonzero(mask & np.isfinite(norm))
+        allowed = np.flatnonzero(mask & np.isfinite(norm)).astype(np.int32)
         if len(allowed) * len(terms) * 16 < sum(t.size for t in terms):  # selective: look up only
             return _finish(terms, 0, allowed, np.zeros(len(allowed)), rest, 0.0, k, norm)
-    theta, m, probe, touched = 0.0, 0, np.empty(0, np.int64), []
+    theta, m, probe, touched = 0.0, 0, np.empty(0, np.int32), []
     while m < len(terms):
         terms[m].scatter(acc, norm)
         touched += [d for d, _ in terms[m].segments]
@@ -85,7 +86,7 @@ def top_k(
         probe, theta = _probe(terms, m, k, probe, acc, norm, mask)
         if rest[m] < theta * (1 - _SLACK):
             break
-    cand = _touched(touched, acc)
+    cand = _distinct(np.concatenate(touched))
     part = acc[cand]
     acc[cand] = 0.0
     return _finish(terms, m, cand, part, rest, theta, k, norm, mask)
@@ -116,17 +117,10 @@ def _probe(
     return probe, float(np.partition(full, len(full) - k)[len(full) - k])
 
 
-def _touched(touched: list[np.ndarray], acc: np.ndarray) -> np.ndarray:
-    """The slots the walked terms reached, ascending (a sort when few, a scan when many)."""
-    total = sum(len(d) for d in touched)
-    if total * 16 < len(acc):
-        return _distinct(np.concatenate(touched)) if touched else np.empty(0, np.int64)
-    return np.flatnonzero(acc)
-
-
 def _distinct(x: np.ndarray) -> np.ndarray:
-    """Sorted distinct values: np.unique's hash path costs ~0.3 ms even on a few dozen values."""
-    x = np.sort(x)
+    """Sorted distinct values. A stable sort is a timsort here, which merges the sorted runs of
+    concatenated postings in O(n log runs); np.unique (hashing) costs ~0.3 ms on a few dozen."""
+    x = np.sort(x, kind="stable")
     return x[np.concatenate(([True], x[1:] != x[:-1]))] if len(x) else x
 
 
