@@ -46,20 +46,23 @@ class QueryTerm:
             f = tf.astype(np.float64)
             acc[docs] += self.weight * (f / (f + norm[docs]))
 
-    def lookup(self, slots: np.ndarray, norm: np.ndarray) -> np.ndarray:
+    def lookup(self, slots: np.ndarray, slot_norm: np.ndarray) -> np.ndarray:
         """The contribution to each of `slots` (ascending, int32 like the postings: a key of
         another dtype makes numpy copy the whole postings array per call), 0 where the term is
-        absent; the same float expression as `scatter`, so a score does not depend on its path."""
-        out = np.zeros(len(slots), np.float64)
+        absent; `slot_norm` = norm[slots]. The same float expression as `scatter`, so a score
+        does not depend on the path it took (and x + 0.0 == x where the term is absent)."""
+        out = None
         for docs, tf in self.segments:
-            if not len(docs) or not len(slots):
+            if not len(docs):
                 continue
-            pos = np.minimum(np.searchsorted(docs, slots), len(docs) - 1)
+            pos = np.searchsorted(docs, slots)
+            np.minimum(pos, len(docs) - 1, out=pos)
             hit = docs[pos] == slots
-            if hit.any():
-                f = tf[pos[hit]].astype(np.float64)
-                out[hit] += self.weight * (f / (f + norm[slots[hit]]))
-        return out
+            f = np.where(hit, tf[pos], 0).astype(np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 where k1 * norm is 0
+                got = np.where(hit, self.weight * (f / (f + slot_norm)), 0.0)
+            out = got if out is None else out + got
+        return np.zeros(len(slots), np.float64) if out is None else out
 
 
 def top_k(
@@ -104,9 +107,9 @@ def _probe(
     if len(docs) > _PROBE * k:
         docs = docs[np.argpartition(acc[docs], len(docs) - _PROBE * k)[-_PROBE * k :]]
     probe = _distinct(np.concatenate([probe, docs]))
-    full = acc[probe]
+    full, probe_norm = acc[probe], norm[probe]
     for t in terms[m:]:
-        full += t.lookup(probe, norm)
+        full += t.lookup(probe, probe_norm)
     live = full > 0
     probe, full = probe[live], full[live]
     if len(full) < k:
@@ -136,12 +139,13 @@ def _finish(
     if floor > 0:
         keep &= part + rest[m] >= floor
     cand, part = cand[keep], part[keep]
+    cand_norm = norm[cand]
     for i in range(m, len(terms)):
-        part += terms[i].lookup(cand, norm)
-        if floor > 0:
+        part += terms[i].lookup(cand, cand_norm)
+        if floor > 0 and i + 1 < len(terms):
             keep = part + rest[i + 1] >= floor
             if not keep.all():
-                cand, part = cand[keep], part[keep]
+                cand, part, cand_norm = cand[keep], part[keep], cand_norm[keep]
     return _select(part, cand, k)
 
 
