@@ -94,7 +94,9 @@ class Tiled:
             if w not in memo:
                 parts = split_identifier(w)
                 new = [mapping[p] for p in parts]
-                memo[w] = w if not new or (len(parts) == 1 and parts[0] in ENGLISH_STOP_WORDS) else "_".join(new)
+                memo[w] = (
+                    w if not new or (len(parts) == 1 and parts[0] in ENGLISH_STOP_WORDS) else "_".join(new)
+                )
             return memo[w]
 
         return [self.word_re.sub(rename, t) for t in self.texts]

@@ -71,8 +71,9 @@ def test_exact_under_adds_deletes_merges_and_compaction(monkeypatch: pytest.Monk
     assert index.ntotal == len(live)
 
 
-def test_maxscore_pruning_keeps_the_exact_top_k() -> None:
+def test_maxscore_pruning_keeps_the_exact_top_k(monkeypatch: pytest.MonkeyPatch) -> None:
     """A rare term decides the top; the common ones are then looked up, not walked, yet count."""
+    monkeypatch.setattr(bm25_topk, "SMALL_QUERY", 0)
     docs = {
         i + 1: ["self", "return"] * (1 + i % 3) + (["needle"] if i % 97 == 0 else []) for i in range(2000)
     }
@@ -186,11 +187,12 @@ def assert_pruned_exact(
     np.testing.assert_allclose(scores, [s for _, s in want], rtol=1e-9)
 
 
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("seed", "small"), [(0, 0), (1, 0), (2, bm25_topk.SMALL_QUERY)])
 def test_pruned_search_is_exact_through_writes_filters_and_ties(
-    monkeypatch: pytest.MonkeyPatch, seed: int
+    monkeypatch: pytest.MonkeyPatch, seed: int, small: int
 ) -> None:
     monkeypatch.setattr(bm25, "_MERGE_MIN", 400)  # postings in base and delta segments alike
+    monkeypatch.setattr(bm25_topk, "SMALL_QUERY", small)  # 0: prune even these small queries
     rng = random.Random(seed)
     index, live, next_rid = Bm25Index(), {}, 1
     for step in range(8):
@@ -224,6 +226,7 @@ def test_pruning_skips_the_common_terms(monkeypatch: pytest.MonkeyPatch) -> None
             for i in range(3000)}  # fmt: skip
     index = Bm25Index()
     index.add(np.array(list(docs)), list(docs.values()))
+    monkeypatch.setattr(bm25_topk, "SMALL_QUERY", 0)
     walked: list[int] = []
     scatter = bm25_topk.QueryTerm.scatter
     monkeypatch.setattr(

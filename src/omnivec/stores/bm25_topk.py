@@ -25,6 +25,10 @@ import numpy as np
 
 _SLACK = 1e-9  # relative: theta is lowered by this much, so float rounding never drops a tie
 _PROBE = 2  # probe set: this many times k of the best partial scores
+# Below this many postings in all, every term is walked: pruning's bookkeeping (a few dozen
+# numpy calls) costs more than the scatter it saves.
+# Measured at 100k chunks (CPU time per query, p50): 0 -> 1.4-1.7 ms, 32k -> 1.0-1.2, 100k -> 1.1-1.7.
+SMALL_QUERY = 32_768
 
 
 @dataclass
@@ -80,6 +84,11 @@ def top_k(
         if len(allowed) * len(terms) * 16 < sum(t.size for t in terms):  # selective: look up only
             return _finish(terms, 0, allowed, np.zeros(len(allowed)), rest, 0.0, k, norm)
     theta, m, probe, touched = 0.0, 0, np.empty(0, np.int32), []
+    if sum(t.size for t in terms) <= SMALL_QUERY:  # walk every term; `_finish` only selects
+        m = len(terms)
+        for t in terms:
+            t.scatter(acc, norm)
+            touched += [d for d, _ in t.segments]
     while m < len(terms):
         terms[m].scatter(acc, norm)
         touched += [d for d, _ in terms[m].segments]
