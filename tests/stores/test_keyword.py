@@ -234,3 +234,29 @@ def test_pruning_skips_the_common_terms(monkeypatch: pytest.MonkeyPatch) -> None
     )
     assert_pruned_exact(index, docs, ["needle", "self", "return"], 5)
     assert walked == [31]  # the postings of "needle"; "self" and "return" (3000 each) never walked
+
+
+def test_term_bounds_hold_through_writes_and_drift() -> None:
+    """Each term's bound is at least its largest tf / (tf + norm) now, whatever happened since
+    it was computed: additions (new maxima), deletions, avgdl moving either way."""
+    rng = random.Random(5)
+    index, live, next_rid = Bm25Index(), {}, 1
+    for step in range(6):
+        length = (1, 4) if step % 2 else (30, 90)  # avgdl swings past the recompute threshold
+        new = zipf_docs(rng, rng.randint(50, 200), next_rid, length)
+        next_rid += len(new)
+        index.add(np.array(list(new)), list(new.values()))
+        live.update(new)
+        gone = rng.sample(sorted(live), k=len(live) // 6)
+        index.remove(np.array(gone))
+        for g in gone:
+            del live[g]
+        avgdl = sum(map(len, live.values())) / len(live)
+        terms = sorted({t for toks in live.values() for t in toks})
+        bounds = index._bounds([index.vocab[t] for t in terms])
+        for t, bound in zip(terms, bounds):
+            most = max(
+                toks.count(t) / (toks.count(t) + bm25.K1 * (1 - bm25.B + bm25.B * len(toks) / avgdl))
+                for toks in live.values() if t in toks
+            )  # fmt: skip
+            assert bound >= most * (1 - 1e-12), t

@@ -32,6 +32,7 @@ K1, B = DEFAULT_ANALYZER.k1, DEFAULT_ANALYZER.b  # the analyser's, as the evalua
 _MERGE_MIN = 1 << 16  # delta postings merged into the base segment past max(this, base / 8)
 _COMPACT_DEAD = 0.2  # `compact` rewrites the index when this share of its slots is dead
 _BOUND_DRIFT = 1.05  # term bounds are recomputed when avgdl moved this factor from theirs
+_BOUND_POSTINGS = 1 << 22  # postings per slice when computing the bounds (a term is never split)
 
 
 #: names the analysis below; a store records it, and a writer re-analyses a store made with another
@@ -71,7 +72,7 @@ class Bm25Index:
         self._delta_csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._norm: np.ndarray | None = None  # per-slot length normalisation, see `_norms`
         self._acc = np.empty(0, np.float64)  # a zeroed score buffer, one entry per slot, reused
-        # term -> max of tf / (tf + norm) over its postings with norms at avgdl `_max_avgdl` (nan:
+        # term -> max of tf / (tf + norm) over its postings with norms at avgdl `_max_avgdl` (0.0:
         # not computed yet); kept valid through writes, see `_bounds`
         self._max_impact = np.empty(0, np.float64)
         self._max_avgdl = 0.0
@@ -113,10 +114,9 @@ class Bm25Index:
         self.live_tokens += int(lens.sum())
         self._delta.append((term, (doc + first).astype(np.int32), tf))
         self._delta_csr = self._norm = None
-        if self._max_avgdl:  # known bounds must cover the new postings (nan stays unknown)
+        if self._max_avgdl:  # the bounds must cover the new postings
             f = tf.astype(np.float64)
-            with np.errstate(invalid="ignore"):
-                np.maximum.at(self._max_impact, term, f / (f + self._norm_at(self._max_avgdl, lens[doc])))
+            np.maximum.at(self._max_impact, term, f / (f + self._norm_at(self._max_avgdl, lens[doc])))
         if sum(len(t) for t, _, _ in self._delta) > max(_MERGE_MIN, len(self.post_doc) // 8):
             self.merge()
 
@@ -126,7 +126,7 @@ class Bm25Index:
             self.df = np.concatenate([self.df, np.zeros(extra, np.int32)])
         extra = n_terms - len(self._max_impact)
         if extra > 0:
-            self._max_impact = np.concatenate([self._max_impact, np.full(extra, np.nan)])
+            self._max_impact = np.concatenate([self._max_impact, np.zeros(extra)])  # `add` raises them
 
     def remove(self, rids: np.ndarray) -> None:
         """Delete documents by rowid (unknown rowids are ignored)."""
@@ -237,26 +237,38 @@ class Bm25Index:
     def _bounds(self, terms: list[int]) -> np.ndarray:
         """Per term, at least the largest tf / (tf + norm) among its live postings.
 
-        Computed once per term (a pass over its postings) at a reference avgdl and kept through
-        writes: additions raise it (`add`), deletions only lower the true value, and when avgdl
-        has grown since, every norm shrank by at most the factor ref / avgdl, so max / factor is
-        still a bound. Past `_BOUND_DRIFT` the bounds are recomputed (lazily) at the new avgdl."""
+        Computed for every term in one pass over the postings at a reference avgdl (the first
+        search after a load, ~1 s per 30M postings; per term on demand cost a fresh query a pass
+        over each new term's postings, more than the pruning saved) and kept through writes:
+        additions raise it (`add`), deletions only lower the true value, and when avgdl has grown
+        since, every norm shrank by at most the factor ref / avgdl, so max / factor is still a
+        bound. Past `_BOUND_DRIFT` the bounds are recomputed at the new avgdl."""
         avgdl = self.live_tokens / max(self.live, 1)
         if not self._max_avgdl or max(avgdl / self._max_avgdl, self._max_avgdl / avgdl) > _BOUND_DRIFT:
-            self._max_impact = np.full(len(self.df), np.nan)
             self._max_avgdl = avgdl
-        if len(self._max_impact) < len(self.df):
-            self._grow_terms(len(self.df))
-        for t in terms:
-            if np.isnan(self._max_impact[t]):
-                most = 0.0
-                for docs, tf in self._segments(t):
-                    f = tf.astype(np.float64)
-                    most = max(
-                        most, float(np.max(f / (f + self._norm_at(self._max_avgdl, self.lengths[docs]))))
-                    )
-                self._max_impact[t] = most
+            self._max_impact = self._max_impacts(avgdl)
         return self._max_impact[terms] * max(1.0, avgdl / self._max_avgdl)
+
+    def _max_impacts(self, avgdl: float) -> np.ndarray:
+        out = np.zeros(len(self.df), np.float64)
+        segments = [(self.ptr, self.post_doc, self.post_tf)]
+        if self._delta:
+            segments.append(self._delta_postings())
+        for ptr, doc, tf in segments:
+            lo, n_terms = 0, len(ptr) - 1
+            while lo < n_terms:  # a bounded slice of postings at a time (whole terms)
+                hi = min(
+                    n_terms, max(lo + 1, int(np.searchsorted(ptr, ptr[lo] + _BOUND_POSTINGS, "right")) - 1)
+                )
+                first, a, end = ptr[lo:hi], int(ptr[lo]), int(ptr[hi])
+                held = first < ptr[lo + 1 : hi + 1]
+                if end > a:
+                    f = tf[a:end].astype(np.float64)
+                    impact = f / (f + self._norm_at(avgdl, self.lengths[doc[a:end]]))
+                    idx = lo + np.flatnonzero(held)
+                    out[idx] = np.maximum(out[idx], np.maximum.reduceat(impact, first[held] - a))
+                lo = hi
+        return out
 
     def _norm_at(self, avgdl: float, lengths: np.ndarray) -> np.ndarray:
         return self.k1 * (1 - self.b + self.b * lengths / max(avgdl, 1e-9))
