@@ -112,6 +112,7 @@ def test_file_round_trip(tmp_path: Path) -> None:
     save_index(tmp_path / "1.bm25", index, {"store": "s", "cid": 1})
     head, loaded = load_index(tmp_path / "1.bm25")  # type: ignore[misc]
     assert (head["generation"], head["cid"], loaded.generation) == (7, 1, 7)
+    assert all(getattr(loaded, n).flags.aligned for n in ("post_doc", "post_tf", "ptr", "rids"))  # speed
     live = {r: t for r, t in docs.items() if r > 3}
     assert_same(loaded, live, ["w4", "self"])
     loaded.remove(np.array([4]))  # arrays read from a file stay writable
