@@ -3,10 +3,12 @@
 Scores are bm25s' Lucene variant, the evaluator's (`omnivec.evaluate.retrievers.BM25Retriever`):
 idf = ln(1 + (N - df + 0.5) / (df + 0.5)), score = sum over query tokens (repeats count) of
 idf * tf / (tf + k1 * (1 - b + b * dl / avgdl)), with N, df and avgdl over the live documents,
-so a ranking is the one an index rebuilt from scratch would give. No term is ever skipped: top-k
-is exact. A query walks its terms' postings (term at a time, into one score per slot) with the
-per-document length normalisation cached between writes; filters arrive as allowed rowids and
-zero the other documents' scores, so a selective filter never under-fills the top k.
+so a ranking is the one an index rebuilt from scratch would give. Top-k is exact: `search` prunes
+with MaxScore (`bm25_topk`: the rare terms are walked, the common ones only looked up for the
+documents that can still reach the top k, using per-term score bounds kept valid through writes)
+and returns what `search_exhaustive` (every posting of every term, into one score per slot) does.
+The per-document length normalisation is cached between writes; filters arrive as allowed rowids
+and restrict the documents inside the scoring, so a selective filter never under-fills the top k.
 
 Layout: documents live in *slots* that ascend with their SQLite rowid. Postings are CSR by term
 (`ptr`, `post_doc`, `post_tf`) in a base segment plus a delta of recent additions that is merged

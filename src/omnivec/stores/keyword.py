@@ -211,10 +211,13 @@ def save_index(path: Path, index: Bm25Index, stamp: dict[str, Any]) -> None:
     index.merge()
     vocab = "\n".join(index.vocab).encode()
     arrays = [np.ascontiguousarray(getattr(index, name)) for name in _ARRAYS]
-    layout, offset = [], len(vocab)
+    layout: list[list[Any]] = []
+    starts: list[int] = []
+    offset = len(vocab)
     for name, a in zip(_ARRAYS, arrays):
         offset += -offset % _ALIGN  # aligned arrays: numpy copies unaligned ones per call (7x slower)
         layout.append([name, a.dtype.str, len(a), offset])
+        starts.append(offset)
         offset += a.nbytes
     head = json.dumps({**stamp, "generation": index.generation, "live": index.live,
                        "live_tokens": index.live_tokens, "vocab_bytes": len(vocab), "arrays": layout,
@@ -224,7 +227,7 @@ def save_index(path: Path, index: Bm25Index, stamp: dict[str, Any]) -> None:
     with open(tmp, "wb") as f:
         f.write(_MAGIC + struct.pack("<I", len(head)) + head + vocab)
         written = len(vocab)
-        for (_, _, _, at), a in zip(layout, arrays):
+        for at, a in zip(starts, arrays):
             f.write(b"\0" * (at - written) + a.tobytes())
             written = at + a.nbytes
         f.flush()
