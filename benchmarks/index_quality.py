@@ -2,6 +2,10 @@
 
 Each corpus document becomes a file; the folder is indexed with `Index.create(...).update()` and
 every query goes through `Searcher.search` in dense, keyword and hybrid mode (one hit per file).
+Beside them, on the same documents and in the same run: the evaluator's BM25 (bm25s, the
+analyser's terms and k1/b: `omnivec.evaluate.retrievers.BM25Retriever`) and the store's keyword
+engine (`omnivec.stores.bm25.Bm25Index`) over the same per-document terms, whose nDCG@10 must be
+equal; the store path differs from them only by chunking (path header, long functions split).
 
     python benchmarks/index_quality.py [--limit-docs N] [--model NAME]
 """
@@ -68,6 +72,29 @@ def main() -> None:
                 run[q["_id"]] = {Path(h.path).stem: 1.0 / (i + 1) for i, h in enumerate(hits)}
             ms = 1000 * (time.perf_counter() - t) / len(queries)
             print(f"{mode:8s} {evaluate(run, qrels)}  ({ms:.1f} ms/query)")
+    same_terms_bm25(ds, corpus, queries, qrels)
+
+
+def same_terms_bm25(ds: Path, corpus: list[dict], queries: list[dict], qrels: dict) -> None:
+    """The evaluator's BM25 and the store's engine on the same documents' terms: equal nDCG."""
+    import numpy as np
+
+    from omnivec.evaluate.coir import load_local
+    from omnivec.evaluate.retrievers import BM25Retriever, Request
+    from omnivec.stores.bm25 import Bm25Index, analyse
+
+    data = load_local(ds)
+    keep = {c["_id"] for c in corpus}
+    data.corpus = [d for d in data.corpus if d.id in keep]
+    ref = BM25Retriever().retrieve(data, Request(title_mode="text", instruction=None, k=100))
+    print(f"evaluator BM25 (bm25s) {evaluate(ref, qrels)}")
+    index = Bm25Index()
+    index.add(np.arange(len(corpus), dtype=np.int64), [analyse(c["text"]) for c in corpus])
+    run = {}
+    for q in queries:
+        scores, rows = index.search(analyse(q["text"]), 100)
+        run[q["_id"]] = {corpus[r]["_id"]: float(s) for r, s in zip(rows.tolist(), scores)}
+    print(f"store BM25 (Bm25Index) {evaluate(run, qrels)}")
 
 
 if __name__ == "__main__":

@@ -2,23 +2,28 @@
 
     python benchmarks/keyword_engines.py --n 100000,1000000 [--queries 200] [--engines ...]
 
-Corpus: code-docstring-dev's 20,000 real functions tokenised by `code_tokens`, tiled to n. Copy 0
-is the original; every other copy renames identifiers consistently with the set's own vocabulary:
-identifier parts outside the 300 commonest (keywords, `self`, `return`...) are permuted within
-bands of 64 parts of similar frequency, and compound identifiers are rebuilt from the renamed
-parts. So term frequencies keep their real shape and the vocabulary grows as a large code base's
-does. Queries: the set's real docstring queries, same tokens. One thread, one query at a time.
+Corpus: code-docstring-dev's 20,000 real functions analysed by the store's analyser
+(`omnivec.search.tokens.DEFAULT_ANALYZER`: identifiers whole and split, English stop words dropped
+where they stand alone), tiled to n. Copy 0 is the original; every other copy renames identifiers
+consistently with the set's own vocabulary: identifier parts outside the 300 commonest (keywords,
+`self`, `return`...) and not stop words are permuted within bands of 64 parts of similar
+frequency, and compound identifiers are rebuilt from the renamed parts. So term frequencies keep
+their real shape and the vocabulary grows as a large code base's does. Queries: the set's real
+docstring queries, same analyser. One thread, one query at a time.
 
 Engines, all fed the same pre-tokenised text:
-  fts5-budget  SQLite FTS5 bm25, today's path: rarest terms until 30k postings (at least 3)
-  fts5         SQLite FTS5 bm25, every term (exact FTS5 bm25)
-  tantivy      tantivy 0.27, whitespace tokenizer, BM25 (k1 1.2, b 0.75, 1-byte length norms)
-  bm25s        bm25s 0.3 (scipy sparse, eager scores), k1 1.5, b 0.75: the reference
-  omnivec      omnivec.stores.bm25.Bm25Index: exact, stats at query time, MaxScore pruning
+  fts5-budget   SQLite FTS5 bm25, the path before issue 11: rarest terms until 30k postings (>= 3)
+  fts5          SQLite FTS5 bm25, every term (exact FTS5 bm25)
+  tantivy       tantivy 0.27, whitespace tokenizer, BM25 (k1 1.2, b 0.75, 1-byte length norms)
+  bm25s         bm25s 0.3 (scipy sparse, eager scores), the analyser's k1 1.2, b 0.9: the reference
+  omnivec       omnivec.stores.bm25.Bm25Index.search: exact, pruned (MaxScore)
+  omnivec-taat  Bm25Index.search_exhaustive: exact, every posting of every query term (the path
+                before the pruning)
 Exactness: mean top-10 overlap with an exact BM25 of the same tokens and the engine's own
-parameters (bm25s and omnivec: bm25s k1 1.5; tantivy: omnivec's exact index at k1 1.2; the
-FTS5 budget: FTS5 without it). Update cost: adding 100 documents then deleting 100, until a
-search sees it. Memory: bytes of the engine's structures (tantivy, FTS5: their files).
+parameters (omnivec, omnivec-taat: bm25s; bm25s: omnivec-taat; tantivy: omnivec-taat at k1 1.2,
+b 0.75; the FTS5 budget: FTS5 without it). Identical scores counts the queries whose top-10
+scores equal bm25s' to 1e-5 (float32). Update cost: adding 100 documents then deleting 100, until
+a search sees it. Memory: bytes of the engine's structures (tantivy, FTS5: their files).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import re
 import sqlite3
 import sys
 import tempfile
@@ -38,7 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import EVALSETS, machine, read_jsonl
 
-from omnivec.search.tokens import code_tokens, split_identifier
+from omnivec.search.tokens import DEFAULT_ANALYZER, ENGLISH_STOP_WORDS, split_identifier
 
 K = 10
 
@@ -50,13 +56,11 @@ class Tiled:
     """Token strings for n documents: real functions, renamed consistently per copy."""
 
     def __init__(self, n: int, seed: int = 0) -> None:
-        import re
-
         texts = [d["text"] for d in read_jsonl(EVALSETS / "code-docstring-dev" / "corpus.jsonl")]
-        word_re = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
-        self.n, self.base = n, len(texts)
+        self.word_re = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+        self.texts, self.n, self.base = texts, n, len(texts)
         words: dict[str, int] = {}
-        self.doc_words = [np.array([words.setdefault(w, len(words)) for w in word_re.findall(t)], np.int64)
+        self.doc_words = [np.array([words.setdefault(w, len(words)) for w in self.word_re.findall(t)], np.int64)
                           for t in texts]  # fmt: skip
         self.words = list(words)
         self.parts = [split_identifier(w) for w in self.words]
@@ -66,20 +70,44 @@ class Tiled:
                 for p in self.parts[w]:
                     freq[p] = freq.get(p, 0) + 1
         self.ranked = sorted(freq, key=lambda p: -freq[p])
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+
+    def mapping(self, c: int) -> dict[str, str]:
+        """Identifier part -> its name in copy c (copy 0: itself)."""
+        mapping = {p: p for p in self.ranked}
+        if c:
+            rng = np.random.default_rng([self.seed, c])
+            rest = [p for p in self.ranked[300:] if p not in ENGLISH_STOP_WORDS]
+            for a in range(0, len(rest), 64):
+                band = rest[a : a + 64]
+                mapping.update(zip(band, (band[i] for i in rng.permutation(len(band)))))
+        return mapping
+
+    def texts_of(self, c: int) -> list[str]:
+        """The source texts of copy c, every identifier renamed (compound ones joined by `_`)."""
+        if c == 0:
+            return list(self.texts)
+        mapping, memo = self.mapping(c), {}
+
+        def rename(m: re.Match) -> str:
+            w = m.group(0)
+            if w not in memo:
+                parts = split_identifier(w)
+                new = [mapping[p] for p in parts]
+                memo[w] = (
+                    w if not new or (len(parts) == 1 and parts[0] in ENGLISH_STOP_WORDS) else "_".join(new)
+                )
+            return memo[w]
+
+        return [self.word_re.sub(rename, t) for t in self.texts]
 
     def copy(self, c: int) -> list[str]:
         """The documents of copy c, as space-joined tokens."""
-        mapping = {p: p for p in self.ranked}
-        if c:
-            rest = self.ranked[300:]
-            for a in range(0, len(rest), 64):
-                band = rest[a : a + 64]
-                mapping.update(zip(band, (band[i] for i in self.rng.permutation(len(band)))))
+        mapping = self.mapping(c)
         toks = []
         for w, parts in zip(self.words, self.parts):
-            if c == 0:
-                toks.append(" ".join(code_tokens(w)))
+            if c == 0 or (len(parts) == 1 and parts[0] in ENGLISH_STOP_WORDS):
+                toks.append(" ".join(DEFAULT_ANALYZER.tokens(w)))
                 continue
             new = [mapping[p] for p in parts]
             whole = ["_".join(new)] if len(new) > 1 else ([w.lower()] if not new else [])
@@ -100,30 +128,26 @@ class Tiled:
 class Omnivec:
     name = "omnivec"
 
-    def __init__(self, k1: float = 1.5) -> None:
-        from omnivec.stores import bm25
+    def __init__(
+        self, k1: float = DEFAULT_ANALYZER.k1, b: float = DEFAULT_ANALYZER.b, exhaustive: bool = False
+    ) -> None:
+        from omnivec.stores.bm25 import Bm25Index
 
-        self.mod, self.k1 = bm25, k1
-        self.index = bm25.Bm25Index()
+        self.index = Bm25Index(k1=k1, b=b)
+        self.exhaustive = exhaustive
 
     def add(self, rids: np.ndarray, docs: list[str]) -> None:
-        old = self.mod.K1
-        self.mod.K1 = self.k1
-        try:
-            self.index.add(rids, [d.split() for d in docs])
-        finally:
-            self.mod.K1 = old
+        self.index.add(rids, [d.split() for d in docs])
 
     def finish(self) -> None:
         self.index.merge()
 
     def search(self, tokens: list[str], k: int) -> list[int]:
-        old = self.mod.K1
-        self.mod.K1 = self.k1
-        try:
-            return self.index.search(tokens, k)[1].tolist()
-        finally:
-            self.mod.K1 = old
+        fn = self.index.search_exhaustive if self.exhaustive else self.index.search
+        return fn(tokens, k)[1].tolist()
+
+    def scores(self, tokens: list[str], k: int) -> np.ndarray:
+        return self.index.search(tokens, k)[0]
 
     def delete(self, rids: np.ndarray) -> None:
         self.index.remove(rids)
@@ -147,17 +171,19 @@ class Bm25s:
     def finish(self) -> None:
         import bm25s
 
-        self.index = bm25s.BM25(k1=1.5, b=0.75)
+        self.index = bm25s.BM25(k1=DEFAULT_ANALYZER.k1, b=DEFAULT_ANALYZER.b)
         self.index.index(self.docs, show_progress=False)
         self.rid_arr = np.asarray(self.rids)
 
     def search(self, tokens: list[str], k: int) -> list[int]:
         known = [t for t in tokens if t in self.index.vocab_dict]
         if not known:
+            self.last = np.empty(0)
             return []
         scores = self.index.get_scores(known)
         top = np.argpartition(-scores, k)[:k]
         top = top[np.lexsort((top, -scores[top]))]
+        self.last = scores[top][scores[top] > 0]
         return [int(self.rid_arr[i]) for i in top if scores[i] > 0]
 
     def delete(self, rids: np.ndarray) -> None:  # no incremental path: rebuild without them
@@ -279,13 +305,18 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t
 
 
+def bm25s_scores(eng: object, tokens: list[str]) -> np.ndarray:
+    eng.search(tokens, K)  # type: ignore[attr-defined]
+    return getattr(eng, "last", np.empty(0))
+
+
 def run_size(n: int, queries: list[list[str]], engines: list[str], extra: list[str]) -> None:
     tiled = Tiled(n)
     root = Path(tempfile.mkdtemp(prefix="omnivec-kw-"))
     makers: dict[str, Callable[[], object]] = {
         "omnivec": Omnivec, "bm25s": Bm25s, "tantivy": lambda: Tantivy(root),
         "fts5": lambda: Fts5(root, None), "fts5-budget": lambda: Fts5(root, 30_000),
-        "exact-k1.2": lambda: Omnivec(k1=1.2),
+        "omnivec-taat": lambda: Omnivec(exhaustive=True), "exact-b0.75": lambda: Omnivec(b=0.75, exhaustive=True),
     }  # fmt: skip
     names = engines + [e for e in extra if e not in engines]
     built = {name: makers[name]() for name in names}
@@ -307,7 +338,16 @@ def run_size(n: int, queries: list[list[str]], engines: list[str], extra: list[s
             tops[name].append(eng.search(q, K))  # type: ignore[attr-defined]
             lat.append(time.perf_counter() - t)
         built[name].lat = lat  # type: ignore[attr-defined]
-    ref = {"omnivec": "bm25s", "bm25s": "omnivec", "tantivy": "exact-k1.2", "fts5-budget": "fts5"}
+    ref = {"omnivec": "bm25s", "omnivec-taat": "bm25s", "bm25s": "omnivec-taat", "tantivy": "exact-b0.75",
+           "fts5-budget": "fts5"}  # fmt: skip
+    same = {}
+    if "bm25s" in built:  # scores, not just rowids: float32 (bm25s) against float64
+        for name in ("omnivec", "omnivec-taat"):
+            if name in built:
+                got = [built[name].index.search(q, K)[0] if name == "omnivec" else  # type: ignore[attr-defined]
+                       built[name].index.search_exhaustive(q, K)[0] for q in queries]  # type: ignore[attr-defined]  # fmt: skip
+                same[name] = sum(len(g) == len(s) and np.allclose(g, s, rtol=1e-5, atol=0)
+                                 for g, s in zip(got, (bm25s_scores(built["bm25s"], q) for q in queries)))  # fmt: skip
     new = tiled.copy(0)[:100]
     print(f"  {'engine':12s} {'p50 ms':>8s} {'p95 ms':>8s} {'top10 vs exact':>15s} {'build s':>8s}"
           f" {'add100 ms':>10s} {'del100 ms':>10s} {'MB':>7s}")  # fmt: skip
@@ -319,12 +359,18 @@ def run_size(n: int, queries: list[list[str]], engines: list[str], extra: list[s
             overlap = f"{np.mean([len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(tops[name], r)]):.4f}"
         mb = eng.nbytes() / 2**20  # type: ignore[attr-defined]
         rids = np.arange(n + 1, n + 101, dtype=np.int64)
+        if name == "bm25s" and n > 200_000:  # no incremental path: two full rebuilds, many minutes
+            print(f"  {name:12s} {pct(eng.lat, 50):8.2f} {pct(eng.lat, 95):8.2f} {'reference':>15s}"  # type: ignore[attr-defined]
+                  f" {build_s[name]:8.1f} {'rebuild':>10s} {'rebuild':>10s} {eng.nbytes() / 2**20:7.0f}", flush=True)  # type: ignore[attr-defined]  # fmt: skip
+            continue
         add = timed(lambda eng=eng, rids=rids, name=name: (
-            eng.add(rids, new), eng.finish() if name != "omnivec" else None, eng.search(queries[0], K)))  # type: ignore[attr-defined]  # fmt: skip
+            eng.add(rids, new), eng.finish() if not name.startswith("omnivec") else None, eng.search(queries[0], K)))  # type: ignore[attr-defined]  # fmt: skip
         dele = timed(lambda eng=eng, rids=rids: (eng.delete(rids), eng.search(queries[0], K)))  # type: ignore[attr-defined]
         lat = eng.lat  # type: ignore[attr-defined]
         print(f"  {name:12s} {pct(lat, 50):8.2f} {pct(lat, 95):8.2f} {overlap:>15s} {build_s[name]:8.1f}"
               f" {add * 1000:10.1f} {dele * 1000:10.1f} {mb:7.0f}", flush=True)  # fmt: skip
+    for name, count in same.items():
+        print(f"  {name}: top-10 scores equal to bm25s' (rtol 1e-5) on {count} of {len(queries)} queries")
     del built
     gc.collect()
     import shutil
@@ -336,14 +382,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", default="100000")
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--engines", default="fts5-budget,fts5,tantivy,bm25s,omnivec")
+    ap.add_argument("--engines", default="fts5-budget,tantivy,bm25s,omnivec-taat,omnivec")
     args = ap.parse_args()
-    queries = [code_tokens(q["text"]) for q in read_jsonl(EVALSETS / "code-docstring-dev" / "queries.jsonl")]
+    queries = [
+        DEFAULT_ANALYZER.tokens(q["text"])
+        for q in read_jsonl(EVALSETS / "code-docstring-dev" / "queries.jsonl")
+    ]
     queries = [q for q in queries if q][: args.queries]
     engines = args.engines.split(",")
-    extra = ["exact-k1.2"] if "tantivy" in engines else []
-    extra += [e for e in ("bm25s", "omnivec", "fts5") if e not in engines and
-              {"omnivec": "bm25s", "bm25s": "omnivec", "fts5": "fts5-budget"}.get(e) in engines]  # fmt: skip
+    extra = ["exact-b0.75"] if "tantivy" in engines else []
+    extra += [e for e in ("bm25s", "omnivec-taat", "fts5") if e not in engines and
+              any({"bm25s": "omnivec", "omnivec-taat": "bm25s", "fts5": "fts5-budget"}.get(e) == x for x in engines)]  # fmt: skip
     for n in map(int, args.n.split(",")):
         run_size(n, queries, engines, extra)
 

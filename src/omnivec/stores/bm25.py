@@ -3,10 +3,12 @@
 Scores are bm25s' Lucene variant, the evaluator's (`omnivec.evaluate.retrievers.BM25Retriever`):
 idf = ln(1 + (N - df + 0.5) / (df + 0.5)), score = sum over query tokens (repeats count) of
 idf * tf / (tf + k1 * (1 - b + b * dl / avgdl)), with N, df and avgdl over the live documents,
-so a ranking is the one an index rebuilt from scratch would give. No term is ever skipped: top-k
-is exact. A query walks its terms' postings (term at a time, into one score per slot) with the
-per-document length normalisation cached between writes; filters arrive as allowed rowids and
-zero the other documents' scores, so a selective filter never under-fills the top k.
+so a ranking is the one an index rebuilt from scratch would give. Top-k is exact: `search` prunes
+with MaxScore (`bm25_topk`: the rare terms are walked, the common ones only looked up for the
+documents that can still reach the top k, using per-term score bounds kept valid through writes)
+and returns what `search_exhaustive` (every posting of every term, into one score per slot) does.
+The per-document length normalisation is cached between writes; filters arrive as allowed rowids
+and restrict the documents inside the scoring, so a selective filter never under-fills the top k.
 
 Layout: documents live in *slots* that ascend with their SQLite rowid. Postings are CSR by term
 (`ptr`, `post_doc`, `post_tf`) in a base segment plus a delta of recent additions that is merged
@@ -26,10 +28,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from omnivec.search.tokens import DEFAULT_ANALYZER
+from omnivec.stores.bm25_topk import QueryTerm, top_k
 
 K1, B = DEFAULT_ANALYZER.k1, DEFAULT_ANALYZER.b  # the analyser's, as the evaluator runs bm25s
 _MERGE_MIN = 1 << 16  # delta postings merged into the base segment past max(this, base / 8)
 _COMPACT_DEAD = 0.2  # `compact` rewrites the index when this share of its slots is dead
+_BOUND_DRIFT = 1.05  # term bounds are recomputed when avgdl moved this factor from theirs
+_BOUND_POSTINGS = 1 << 22  # postings per slice when computing the bounds (a term is never split)
 
 
 #: names the analysis below; a store records it, and a writer re-analyses a store made with another
@@ -50,8 +55,9 @@ def stored_tokens(text: str) -> str:
 class Bm25Index:
     """See the module docstring. Not thread-safe: the caller serialises access."""
 
-    def __init__(self, generation: int = 0) -> None:
+    def __init__(self, generation: int = 0, *, k1: float = K1, b: float = B) -> None:
         self.generation = generation
+        self.k1, self.b = k1, b  # the analyser's; other values only for benchmarks against peers
         self.vocab: dict[str, int] = {}  # term -> id; ids follow insertion order
         self.rids = np.empty(0, np.int64)  # slot -> rowid (ascending)
         self.lengths = np.empty(0, np.int32)  # slot -> tokens in the document
@@ -67,6 +73,11 @@ class Bm25Index:
         self._delta: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (term, slot, tf), unmerged
         self._delta_csr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._norm: np.ndarray | None = None  # per-slot length normalisation, see `_norms`
+        self._acc = np.empty(0, np.float64)  # a zeroed score buffer, one entry per slot, reused
+        # term -> max of tf / (tf + norm) over its postings with norms at avgdl `_max_avgdl` (0.0:
+        # not computed yet); kept valid through writes, see `_bounds`
+        self._max_impact = np.empty(0, np.float64)
+        self._max_avgdl = 0.0
 
     @property
     def ntotal(self) -> int:
@@ -105,6 +116,9 @@ class Bm25Index:
         self.live_tokens += int(lens.sum())
         self._delta.append((term, (doc + first).astype(np.int32), tf))
         self._delta_csr = self._norm = None
+        if self._max_avgdl:  # the bounds must cover the new postings
+            f = tf.astype(np.float64)
+            np.maximum.at(self._max_impact, term, f / (f + self._norm_at(self._max_avgdl, lens[doc])))
         if sum(len(t) for t, _, _ in self._delta) > max(_MERGE_MIN, len(self.post_doc) // 8):
             self.merge()
 
@@ -112,6 +126,9 @@ class Bm25Index:
         extra = n_terms - len(self.df)
         if extra > 0:
             self.df = np.concatenate([self.df, np.zeros(extra, np.int32)])
+        extra = n_terms - len(self._max_impact)
+        if extra > 0:
+            self._max_impact = np.concatenate([self._max_impact, np.zeros(extra)])  # `add` raises them
 
     def remove(self, rids: np.ndarray) -> None:
         """Delete documents by rowid (unknown rowids are ignored)."""
@@ -189,12 +206,94 @@ class Bm25Index:
         self, tokens: Sequence[str], k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, rowids), best first (ties: lower rowid first); documents sharing no
-        token with the query are left out. `allowed` (rowids) restricts the documents."""
+        token with the query are left out. `allowed` (rowids) restricts the documents. Exact:
+        the result of `search_exhaustive`, found with MaxScore pruning (`bm25_topk`)."""
+        weights = self._query_terms(tokens)
+        if k <= 0 or not weights or not self.live:
+            return np.empty(0, np.float64), np.empty(0, np.int64)
+        norm, n = self._norms(), float(self.live)
+        terms = []
+        for (term, w), most in zip(weights.items(), self._bounds(list(weights))):
+            df = float(self.df[term])
+            weight = w * math.log1p((n - df + 0.5) / (df + 0.5))
+            terms.append(QueryTerm(weight, weight * most, self._segments(term)))
+        if len(self._acc) != self.slots:
+            self._acc = np.zeros(self.slots, np.float64)
+        mask = self._slot_mask(allowed) if allowed is not None else None
+        try:
+            scores, slots = top_k(terms, k, norm, self._acc, mask)
+        except BaseException:  # the buffer may be left dirty: drop it
+            self._acc = np.empty(0, np.float64)
+            raise
+        return scores, self.rids[slots]
+
+    def _query_terms(self, tokens: Sequence[str]) -> dict[int, int]:
+        """term id -> repeats in the query, for terms some live document holds."""
         weights: dict[int, int] = {}
         for t in tokens:
             tid = self.vocab.get(t)
             if tid is not None and self.df[tid] > 0:
                 weights[tid] = weights.get(tid, 0) + 1
+        return weights
+
+    def _bounds(self, terms: list[int]) -> np.ndarray:
+        """Per term, at least the largest tf / (tf + norm) among its live postings.
+
+        Computed for every term in one pass over the postings at a reference avgdl (the first
+        search after a load, ~1 s per 30M postings; per term on demand cost a fresh query a pass
+        over each new term's postings, more than the pruning saved) and kept through writes:
+        additions raise it (`add`), deletions only lower the true value, and when avgdl has grown
+        since, every norm shrank by at most the factor ref / avgdl, so max / factor is still a
+        bound. Past `_BOUND_DRIFT` the bounds are recomputed at the new avgdl."""
+        avgdl = self.live_tokens / max(self.live, 1)
+        if not self._max_avgdl or max(avgdl / self._max_avgdl, self._max_avgdl / avgdl) > _BOUND_DRIFT:
+            self._max_avgdl = avgdl
+            self._max_impact = self._max_impacts(avgdl)
+        return self._max_impact[terms] * max(1.0, avgdl / self._max_avgdl)
+
+    def _max_impacts(self, avgdl: float) -> np.ndarray:
+        out = np.zeros(len(self.df), np.float64)
+        segments = [(self.ptr, self.post_doc, self.post_tf)]
+        if self._delta:
+            segments.append(self._delta_postings())
+        for ptr, doc, tf in segments:
+            lo, n_terms = 0, len(ptr) - 1
+            while lo < n_terms:  # a bounded slice of postings at a time (whole terms)
+                hi = min(
+                    n_terms, max(lo + 1, int(np.searchsorted(ptr, ptr[lo] + _BOUND_POSTINGS, "right")) - 1)
+                )
+                first, a, end = ptr[lo:hi], int(ptr[lo]), int(ptr[hi])
+                held = first < ptr[lo + 1 : hi + 1]
+                if end > a:
+                    f = tf[a:end].astype(np.float64)
+                    impact = f / (f + self._norm_at(avgdl, self.lengths[doc[a:end]]))
+                    idx = lo + np.flatnonzero(held)
+                    out[idx] = np.maximum(out[idx], np.maximum.reduceat(impact, first[held] - a))
+                lo = hi
+        return out
+
+    def _norm_at(self, avgdl: float, lengths: np.ndarray) -> np.ndarray:
+        return self.k1 * (1 - self.b + self.b * lengths / max(avgdl, 1e-9))
+
+    def _segments(self, t: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The postings of term t as (slots ascending, tf): the base segment's, then the delta's."""
+        out = []
+        if t + 1 < len(self.ptr) and self.ptr[t] < self.ptr[t + 1]:
+            out.append(
+                (self.post_doc[self.ptr[t] : self.ptr[t + 1]], self.post_tf[self.ptr[t] : self.ptr[t + 1]])
+            )
+        if self._delta:
+            ptr, doc, tf = self._delta_postings()
+            if ptr[t] < ptr[t + 1]:
+                out.append((doc[ptr[t] : ptr[t + 1]], tf[ptr[t] : ptr[t + 1]]))
+        return out
+
+    def search_exhaustive(
+        self, tokens: Sequence[str], k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`search` without pruning: every posting of every query term, term at a time, into
+        one score per slot (the reference the pruned path is tested and benchmarked against)."""
+        weights = self._query_terms(tokens)
         if k <= 0 or not weights or not self.live:
             return np.empty(0, np.float64), np.empty(0, np.int64)
         norm = self._norms()
@@ -205,7 +304,7 @@ class Bm25Index:
         for term, w in weights.items():  # term at a time; a term's postings hold each slot once
             df = float(self.df[term])
             idf = w * math.log1p((n - df + 0.5) / (df + 0.5))
-            for docs, tf in self._postings(term):
+            for docs, tf in self._segments(term):
                 acc[docs] += idf * tf / (tf + norm[docs])
         return self._top(acc, k)
 
@@ -213,20 +312,9 @@ class Bm25Index:
         """k1 * (1 - b + b * dl / avgdl) per slot, inf for a dead one; cached until a write."""
         if self._norm is None:
             avgdl = self.live_tokens / max(self.live, 1)
-            norm = K1 * (1 - B + B * self.lengths / max(avgdl, 1e-9))
+            norm = self.k1 * (1 - self.b + self.b * self.lengths / max(avgdl, 1e-9))
             self._norm = np.where(self.alive, norm, np.inf)
         return self._norm
-
-    def _postings(self, t: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        out = []
-        if t + 1 < len(self.ptr) and self.ptr[t] < self.ptr[t + 1]:
-            a, b = self.ptr[t], self.ptr[t + 1]
-            out.append((self.post_doc[a:b], self.post_tf[a:b].astype(np.float64)))
-        if self._delta:
-            ptr, doc, tf = self._delta_postings()
-            if ptr[t] < ptr[t + 1]:
-                out.append((doc[ptr[t] : ptr[t + 1]], tf[ptr[t] : ptr[t + 1]].astype(np.float64)))
-        return out
 
     def _slot_mask(self, allowed: np.ndarray) -> np.ndarray:
         allowed = np.asarray(allowed, dtype=np.int64)
