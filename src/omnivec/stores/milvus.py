@@ -167,13 +167,14 @@ class MilvusStore:
                 )
             with self._write():
                 engine = self._keyword_engine()
-                schema, index = records_schema(self._client, dim, self.target.index, engine == kw.BM25)
+                bm25 = kw.bm25_index_params(lite=self.target.scheme == "milvus-lite")
+                schema, index = records_schema(self._client, dim, self.target.index, engine == kw.BM25, bm25)
                 if not self._client.has_collection(self._mname(name)):
                     create_collection(self._client, self._mname(name), schema, index)
                 now = time.time()
                 raw = {"model": model, "fingerprint": fingerprint, "dim": dim, "recipe": canonical_recipe(recipe),
                        "created": now, "updated": now, "keyword": engine, "index": self.target.index,
-                       "kw_tokens": 0}  # fmt: skip
+                       "kw_tokens": 0, "analyser": kw.ANALYSER_ID}  # fmt: skip
                 self._put_meta([(f"coll:{name}", "collection", raw)])
         info = self._info(name, raw)
         check_recipe(info, fingerprint=fingerprint, recipe=recipe, dim=dim, what=f"model {model}")
@@ -409,7 +410,8 @@ class MilvusStore:
     def stats(self) -> dict[str, Any]:
         raws = self._infos_raw()
         colls = {n: {"count": self._count(self._mname(n), ""), "dim": r["dim"], "keyword": r.get("keyword"),
-                     "dense_index": r.get("index")} for n, r in raws.items()}  # fmt: skip
+                     "dense_index": r.get("index"), "analyser": r.get("analyser", "unrecorded (older omnivec)")}
+                 for n, r in raws.items()}  # fmt: skip
         return {"backend": self.target.scheme, "uri": self.target.display, "writer": self.writer,
                 "server_version": str(self._client.get_server_version()), "sources": len(self._meta_rows("source")),
                 "records": sum(c["count"] for c in colls.values()), "bytes": 0,
