@@ -402,7 +402,14 @@ class MilvusStore:
             yield
 
     def flush(self) -> None:
-        """Seal what was written (reads are Strong and need no flush; this bounds recovery work)."""
+        """Seal what was written (reads are Strong and need no flush; this bounds recovery work).
+
+        Not on Milvus Lite: its write-ahead log already makes writes durable, and each flush seals
+        a segment, while Lite 3.2 keeps BM25 statistics per segment, so a flushed collection is
+        scored per segment and its keyword ranking drifts from the local store's. Lite seals on
+        its own past a 128 MB memtable."""
+        if self.target.scheme == "milvus-lite":
+            return
         if self.writer and not self._closed:
             for mname in [self._meta, *self._mnames().values()]:
                 self._client.flush(mname)
@@ -423,11 +430,9 @@ class MilvusStore:
                 return
             try:
                 if self.writer:
-                    # a server keeps acknowledged writes in its log and seals segments on its own;
-                    # a flush per close only costs seconds (2.5 s per collection on 2.3). Milvus
-                    # Lite is a file this process owns: seal it for the next opener.
-                    if self.target.scheme == "milvus-lite":
-                        self.flush()
+                    # no flush: a server keeps acknowledged writes in its log and seals segments
+                    # on its own (a flush costs ~2.5 s per collection on 2.3); Milvus Lite replays
+                    # its write-ahead log on open (see `flush`)
                     self._client.delete(self._meta, filter='key == "writer"')
             finally:
                 self._closed = True
