@@ -3,7 +3,7 @@
 A backend factory takes (folder, writer) and returns an open `VectorStore`; reopening the same
 folder must see the same data. Milvus Lite always runs (skipped only without the `milvus` extra);
 a Milvus standalone server from the `milvus` PyPI package runs under the `milvus_server` marker
-(it takes half a minute to start and a few hundred MB; `make test-milvus` runs it).
+(15-50 s to start, a few hundred MB; `make test-milvus` runs it, and `.ci/run` after `make test`).
 """
 
 from __future__ import annotations

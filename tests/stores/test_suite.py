@@ -7,6 +7,7 @@ import pytest
 
 from omnivec.errors import InputError, RecipeMismatchError
 from omnivec.stores import Filter, Record, SourceState, VectorStore
+from tests.stores.conftest import HAVE_MILVUS
 from tests.stores.helpers import DIM, RECIPE, brute_force, record, records, state, unit
 
 
@@ -304,3 +305,64 @@ def test_path_glob_has_sqlite_glob_semantics(store: VectorStore, glob: str, expe
     dense = {i.split("#")[0] for i in ids_of(store.dense_search("code", unit("q"), 10, flt))}
     keyword = {i.split("#")[0] for i in ids_of(store.keyword_search("code", "common", 10, flt))}
     assert dense == expected and keyword == expected
+
+
+# -- keyword faithfulness -----------------------------------------------------------------------
+
+_WORDS = ["alpha", "beta", "gamma", "delta", "parse_args", "epsilon", "zeta", "omega", "kappa", "sigma"]
+
+
+def _corpus() -> dict[str, str]:
+    """60 texts of 1..40 words over a small vocabulary: lengths and counts vary enough that
+    another k1 or b, or a deduplicated query, changes the scores' proportions."""
+    rng = np.random.default_rng(7)
+    return {f"t{n:02d}": " ".join(rng.choice(_WORDS, size=int(rng.integers(1, 41)), p=np.linspace(2, 0.5, len(_WORDS)) / 12.5)) for n in range(60)}  # fmt: skip
+
+
+def _all_scores(s: VectorStore, queries: list[str]) -> dict[tuple[str, str], float]:
+    return {(q, i): score for q in queries for i, score in s.keyword_search("code", q, 1000)}
+
+
+def test_keyword_scores_are_the_local_stores_scaled(store: VectorStore, tmp_path) -> None:
+    """Every backend's BM25 is the local store's (bm25s' Lucene variant with the analyser's k1 and
+    b, repeated query terms counted, statistics over live documents) up to one constant factor
+    (Milvus multiplies by k1 + 1): the same matches, the same order, the same gaps."""
+    _check_scaled_scores(store, tmp_path)
+
+
+@pytest.mark.skipif(not HAVE_MILVUS, reason="no milvus extra")
+def test_milvus_scan_keyword_scores_are_the_local_stores_scaled(tmp_path) -> None:
+    """The same for omnivec's own scan over Milvus (`keyword=scan`, the path of servers older than
+    2.5), on Milvus Lite; the standalone 2.3 server runs it in the suite above."""
+    from omnivec.stores.milvus import MilvusStore
+
+    s = MilvusStore(f"milvus-lite://{tmp_path}/scan.db?keyword=scan", writer=True)
+    try:
+        s.ensure_collection("code", model="fake-model", fingerprint="fp1", dim=DIM, recipe=RECIPE)
+        assert s.stats()["collections"]["code"]["keyword"] == "omnivec-scan"
+        _check_scaled_scores(s, tmp_path)
+    finally:
+        s.close()
+
+
+def _check_scaled_scores(store: VectorStore, tmp_path) -> None:
+    from omnivec.stores import LocalStore
+
+    queries = ["alpha", "kappa sigma", "omega omega omega alpha", "parse_args zeta zeta", "beta delta"]
+    ref = LocalStore(tmp_path / "ref", writer=True)
+    try:
+        ref.ensure_collection("code", model="fake-model", fingerprint="fp1", dim=DIM, recipe=RECIPE)
+        texts = list(_corpus().values())
+        for s in (store, ref):  # 6 sources of 10 records (few writes: a server write takes a while)
+            for f in range(6):
+                recs = [record(f"k{f}.py", i, text=texts[f * 10 + i]) for i in range(10)]
+                s.replace_source("code", state(f"k{f}.py", 10), recs)
+                if f == 2:  # statistics must span what was flushed (Milvus Lite seals a segment)
+                    s.flush()
+            s.remove_source("k2.py")  # statistics must leave removed records out
+        got, want = _all_scores(store, queries), _all_scores(ref, queries)
+    finally:
+        ref.close()
+    assert got.keys() == want.keys() and len(want) > 80
+    ratios = np.array([got[key] / want[key] for key in want])
+    assert np.allclose(ratios, ratios[0], rtol=1e-4), (ratios.min(), ratios.max())

@@ -167,13 +167,14 @@ class MilvusStore:
                 )
             with self._write():
                 engine = self._keyword_engine()
-                schema, index = records_schema(self._client, dim, self.target.index, engine == kw.BM25)
+                bm25 = kw.bm25_index_params(lite=self.target.scheme == "milvus-lite")
+                schema, index = records_schema(self._client, dim, self.target.index, engine == kw.BM25, bm25)
                 if not self._client.has_collection(self._mname(name)):
                     create_collection(self._client, self._mname(name), schema, index)
                 now = time.time()
                 raw = {"model": model, "fingerprint": fingerprint, "dim": dim, "recipe": canonical_recipe(recipe),
                        "created": now, "updated": now, "keyword": engine, "index": self.target.index,
-                       "kw_tokens": 0}  # fmt: skip
+                       "kw_tokens": 0, "analyser": kw.ANALYSER_ID}  # fmt: skip
                 self._put_meta([(f"coll:{name}", "collection", raw)])
         info = self._info(name, raw)
         check_recipe(info, fingerprint=fingerprint, recipe=recipe, dim=dim, what=f"model {model}")
@@ -401,7 +402,14 @@ class MilvusStore:
             yield
 
     def flush(self) -> None:
-        """Seal what was written (reads are Strong and need no flush; this bounds recovery work)."""
+        """Seal what was written (reads are Strong and need no flush; this bounds recovery work).
+
+        Not on Milvus Lite: its write-ahead log already makes writes durable, and each flush seals
+        a segment, while Lite 3.2 keeps BM25 statistics per segment, so a flushed collection is
+        scored per segment and its keyword ranking drifts from the local store's. Lite seals on
+        its own past a 128 MB memtable."""
+        if self.target.scheme == "milvus-lite":
+            return
         if self.writer and not self._closed:
             for mname in [self._meta, *self._mnames().values()]:
                 self._client.flush(mname)
@@ -409,7 +417,8 @@ class MilvusStore:
     def stats(self) -> dict[str, Any]:
         raws = self._infos_raw()
         colls = {n: {"count": self._count(self._mname(n), ""), "dim": r["dim"], "keyword": r.get("keyword"),
-                     "dense_index": r.get("index")} for n, r in raws.items()}  # fmt: skip
+                     "dense_index": r.get("index"), "analyser": r.get("analyser", "unrecorded (older omnivec)")}
+                 for n, r in raws.items()}  # fmt: skip
         return {"backend": self.target.scheme, "uri": self.target.display, "writer": self.writer,
                 "server_version": str(self._client.get_server_version()), "sources": len(self._meta_rows("source")),
                 "records": sum(c["count"] for c in colls.values()), "bytes": 0,
@@ -421,7 +430,9 @@ class MilvusStore:
                 return
             try:
                 if self.writer:
-                    self.flush()
+                    # no flush: a server keeps acknowledged writes in its log and seals segments
+                    # on its own (a flush costs ~2.5 s per collection on 2.3); Milvus Lite replays
+                    # its write-ahead log on open (see `flush`)
                     self._client.delete(self._meta, filter='key == "writer"')
             finally:
                 self._closed = True

@@ -5,16 +5,21 @@ Both paths index omnivec's code-aware tokens (`omnivec.search.tokens.DEFAULT_ANA
 
 - `milvus-bm25` (Milvus >= 2.5, Milvus Lite): a BM25 function turns `kw` into a sparse vector
   inside Milvus; a query is one sparse search, filtered by the same expression as dense search.
+  The index is built with the analyser's k1 and b (`bm25_index_params`), not Milvus's defaults.
 - `omnivec-scan` (older servers such as the 2.3 standalone on PyPI): each row also keeps its
   distinct terms in an array; candidates are the rows where `array_contains_any(terms, query
   terms)`, and omnivec scores them with the same BM25 formula (the analyser's k1 and b; IDF from per-term
   counts, the average length from the ledger). Exact, but a query reads every candidate row
   back: fine to a few hundred thousand chunks, not beyond (docs/scaling.md).
+
+On both paths a query term given twice counts twice, as in bm25s and the local store's index.
+Scores carry Milvus's (k1 + 1) factor, which bm25s leaves out: the same ranking, scaled.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +30,7 @@ from omnivec.stores.milvus_schema import MAX_TERM, MAX_TERMS, MAX_VARCHAR
 BM25 = "milvus-bm25"
 SCAN = "omnivec-scan"
 K1, B = DEFAULT_ANALYZER.k1, DEFAULT_ANALYZER.b
+ANALYSER_ID = DEFAULT_ANALYZER.id  # recorded per collection: what its `kw` tokens and k1/b came from
 SCAN_BATCH = 4096
 
 
@@ -42,11 +48,21 @@ def kw_fields(text: str, engine: str) -> dict[str, Any]:
 
 
 def query_terms(query: str) -> list[str]:
-    return list(dict.fromkeys(DEFAULT_ANALYZER.tokens(query)))
+    """The query's tokens in order, repeats kept (a repeated term weighs more, as in bm25s)."""
+    return DEFAULT_ANALYZER.tokens(query)
+
+
+def bm25_index_params(lite: bool) -> dict[str, Any]:
+    """Build parameters of the sparse index: the analyser's k1 and b, so Milvus ranks like the
+    local store. Milvus Lite reads them only from a nested `params` JSON value (the older wire
+    form): pymilvus >= 2.5 flattens `params={...}` into top-level keys, which Lite ignores."""
+    tuning = {"bm25_k1": K1, "bm25_b": B}
+    return {"params": tuning} if lite else tuning
 
 
 def bm25_search(client: Any, mname: str, terms: list[str], k: int, expr: str) -> list[tuple[str, float]]:
-    """One sparse search; Milvus Lite reports BM25 as a negative distance, servers as positive."""
+    """One sparse search; Milvus Lite reports BM25 as a negative distance, servers as positive.
+    Milvus weighs each query term by its count in the query text, so repeats are kept."""
     res = client.search(
         mname, data=[" ".join(terms)], anns_field="sparse", limit=k, filter=expr,
         output_fields=["id"], search_params={"metric_type": "BM25"}, consistency_level="Strong",
@@ -63,24 +79,25 @@ def scan_search(
     avgdl: float,
     iterate: Callable[[str, str, list[str]], Iterator[dict[str, Any]]],
 ) -> list[tuple[str, float]]:
-    """BM25 over the rows holding any term (and matching `expr`), scored here."""
+    """BM25 over the rows holding any term (and matching `expr`), scored here; a term's weight
+    is its idf times its count in the query."""
     n_docs = _count(client, mname, "")
     if n_docs == 0:
         return []
-    idf = {}
-    for t in terms:
+    weight = {}
+    for t, times in Counter(terms).items():
         df = _count(client, mname, _has(t))
-        idf[t] = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-    any_term = f"array_contains_any(terms, {_list(terms)})"
+        weight[t] = times * math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+    any_term = f"array_contains_any(terms, {_list(list(weight))})"
     scored: list[tuple[float, str]] = []
     for row in iterate(mname, and_all(expr, any_term), ["id", "kw", "kw_len"]):
         words = row["kw"].split()
         dl = max(int(row["kw_len"]), 1)
         score = 0.0
-        for t in terms:
+        for t, w in weight.items():
             tf = words.count(t)
             if tf:
-                score += idf[t] * tf * (K1 + 1) / (tf + K1 * (1 - B + B * dl / max(avgdl, 1e-9)))
+                score += w * tf * (K1 + 1) / (tf + K1 * (1 - B + B * dl / max(avgdl, 1e-9)))
         if score > 0:
             scored.append((score, str(row["id"])))
     scored.sort(key=lambda s: (-s[0], s[1]))

@@ -135,7 +135,11 @@ def meta_schema(client: Any) -> tuple[Any, Any]:
     return s, ip
 
 
-def records_schema(client: Any, dim: int, index: str, full_text: bool) -> tuple[Any, Any]:
+def records_schema(
+    client: Any, dim: int, index: str, full_text: bool, bm25_params: dict[str, Any] | None = None
+) -> tuple[Any, Any]:
+    """The records collection's schema and index parameters; `bm25_params` tune the full-text
+    index (see `milvus_keyword.bm25_index_params`)."""
     pm = import_pymilvus()
     dt = pm.DataType
     s = pm.MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -157,7 +161,9 @@ def records_schema(client: Any, dim: int, index: str, full_text: bool) -> tuple[
         s.add_field("sparse", dt.SPARSE_FLOAT_VECTOR)
         s.add_function(pm.Function(name="kw_bm25", function_type=pm.FunctionType.BM25,
                                    input_field_names=["kw"], output_field_names=["sparse"]))  # fmt: skip
-        ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        ip.add_index(
+            "sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=bm25_params or {}
+        )
     else:
         # older servers: distinct terms in an array (filtered with array_contains_any, which
         # Milvus 2.3 has; its `like` takes prefixes only), scored by omnivec (milvus_keyword)
