@@ -128,13 +128,38 @@ def test_decoder_onnx_matches_the_last_token_reference(tmp_path):
 # --- the export cache ----------------------------------------------------------------------------------
 def test_second_load_reuses_the_export(tiny_bert, fresh_cache, count_exports):
     first = load_encoder(str(tiny_bert), backend="onnx")
+    assert first.backend_check.exported  # the export is built on first use
     second = load_encoder(str(tiny_bert), backend="onnx")
-    assert len(count_exports) == 1
-    assert first.backend_check.exported and not second.backend_check.exported
+    assert not second.backend_check.exported and len(count_exports) == 1
     assert first.backend_check.path == second.backend_check.path
     assert second.backend_check.path.is_relative_to(fresh_cache)
-    load_encoder(str(tiny_bert), backend="onnx-int8")  # another backend is another export
+    load_encoder(str(tiny_bert), backend="onnx-int8").encode(CODE)  # another backend: another export
     assert len(count_exports) == 2
+
+
+def test_load_is_lazy_and_a_cached_export_needs_no_torch_weights(tiny_bert, fresh_cache, count_exports):
+    from omnivec.encoders._hf import TextModelEncoder
+
+    weights: list[int] = []
+    real = TextModelEncoder._load_weights
+
+    def counted(self, path):
+        weights.append(1)
+        return real(self, path)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(TextModelEncoder, "_load_weights", counted)
+        first = load_encoder(str(tiny_bert), backend="onnx-int8")
+        # the recipe, dimension and token counts come without the weights or the export
+        assert first.spec.options["backend"] == "onnx-int8" and first.dim > 0
+        assert first.token_counts(CODE[:2]) and not weights and not count_exports
+        expected = first.encode(CODE)
+        assert weights == [1] and len(count_exports) == 1  # built: torch runs the probe
+        second = load_encoder(str(tiny_bert), backend="onnx-int8")
+        assert second.fingerprint == first.fingerprint
+        np.testing.assert_array_equal(second.encode(CODE), expected)
+        assert weights == [1] and len(count_exports) == 1  # reused: no torch weights at all
+        assert second.backend_check.min_cosine == first.backend_check.min_cosine
 
 
 @pytest.mark.parametrize("damage", ["flip-bytes", "truncate", "no-manifest", "bad-manifest"])
@@ -154,7 +179,7 @@ def test_damaged_export_is_rebuilt(tiny_bert, fresh_cache, count_exports, damage
     else:
         manifest.write_text("{not json")
     again = load_encoder(str(tiny_bert), backend="onnx")
-    assert len(count_exports) == 2 and again.backend_check.exported
+    assert again.backend_check.exported and len(count_exports) == 2  # rebuilt on first use
     np.testing.assert_allclose(again.encode(CODE), expected, atol=1e-6)
     assert json.loads(manifest.read_text())["files"]["model.onnx"]["size"] == model.stat().st_size
 
@@ -232,9 +257,14 @@ def test_fp32_outside_the_tolerance_is_not_compatible(tmp_path, tiny_bert, monke
 
 # --- options and errors -----------------------------------------------------------------------------------
 def test_threads_come_from_the_option_or_the_torch_setting(tiny_bert, monkeypatch):
-    assert load_encoder(str(tiny_bert), backend="onnx", threads=1).runtime.threads == 1
+    def threads(**kw):
+        enc = load_encoder(str(tiny_bert), backend="onnx", **kw)
+        enc.ready()  # the session opens on first use
+        return enc.runtime.threads
+
+    assert threads(threads=1) == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert load_encoder(str(tiny_bert), backend="onnx").runtime.threads == 3
+    assert threads() == 3
 
 
 def test_backend_from_the_environment_applies_to_text_families_only(tiny_bert, monkeypatch):

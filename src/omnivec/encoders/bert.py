@@ -48,7 +48,7 @@ class BertEncoder(TextModelEncoder):
                 expected="a pooling mode (cls, mean or last)",
                 fix="pass --recipe with a registered model, or add 1_Pooling/config.json to the folder",
             )
-        config = self.model.config
+        config = self.config
         max_length = self.cap_length(spec.max_length, config.max_position_embeddings)
         self.check_dim(spec, config.hidden_size)
         return replace(spec, pooling=pooling, max_length=max_length, dim=config.hidden_size)

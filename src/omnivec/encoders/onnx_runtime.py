@@ -140,7 +140,7 @@ def export_graph(encoder: TextModelEncoder, dst: Path, opset: int = OPSET) -> No
     """Trace the encoder's torch model into `dst`: (input_ids, attention_mask) -> last hidden state."""
     import torch
 
-    model, explicit, extra = encoder.model, encoder._explicit_positions, encoder._model_kwargs
+    model, explicit, extra = encoder.model, encoder.explicit_positions, encoder._model_kwargs
 
     class HiddenStates(torch.nn.Module):
         def __init__(self) -> None:
@@ -222,7 +222,7 @@ def build_export(encoder: TextModelEncoder, key: ExportKey, out: Path) -> Path:
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".work-") as work:
         raw = Path(work) / "raw.onnx"
         export_graph(encoder, raw, key.opset)
-        src = optimise(raw, Path(work) / "fused.onnx", encoder.model.config)
+        src = optimise(raw, Path(work) / "fused.onnx", encoder.config)
         if key.backend == "onnx-int8":
             quantise(src, model)
         elif src.stat().st_size > EXTERNAL_DATA_BYTES or any(Path(work).glob("*.data")):
@@ -278,15 +278,16 @@ def _intact(path: Path, want: dict[str, Any]) -> bool:
     return st.st_mtime_ns == want.get("mtime_ns") or file_digest(path) == want["blake2b"]
 
 
-def store_export(root: Path, name: str, build: Any) -> Path:
+def store_export(root: Path, name: str, build: Any, rebuild: bool = False) -> Path:
     """Run `build(folder) -> model path` in a temporary folder; move it into place, manifest last.
 
     A lock serialises builders; the one that waited finds the export done and reuses it.
+    `rebuild` replaces an intact export too (one whose manifest lacks the probe).
     """
     root.mkdir(parents=True, exist_ok=True)
     with _locked(root / f"{name}.lock"):
         found = cached_export(root, name)
-        if found is not None:
+        if found is not None and not (rebuild and cached_probe(root, name) is None):
             return found
         for stale in root.glob(f".{name}.*"):  # left by a builder that was killed
             shutil.rmtree(stale, ignore_errors=True)
@@ -390,24 +391,29 @@ def export_root() -> Path:
 
 
 def attach(encoder: TextModelEncoder, backend: Backend, threads: int | None = None) -> BackendCheck:
-    """Run `encoder` on ONNX Runtime from now on; returns what the probe against torch measured."""
+    """Run `encoder` on ONNX Runtime from now on; returns what the probe against torch measured.
+
+    A build probes the new export against torch and keeps the result in its manifest; a load from
+    the cache reuses it (the key holds the weights' fingerprint and the torch / ONNX Runtime
+    versions, the manifest each file's hash) and never loads the torch weights.
+    """
     from omnivec.config import model_threads
 
     ort_module()
-    key = ExportKey(encoder.weights_id, encoder.model.config.model_type, encoder._explicit_positions, backend)
+    key = ExportKey(encoder.weights_id, encoder.config.model_type, encoder.explicit_positions, backend)
     root, name = export_root(), key.name()
-    path = cached_export(root, name)
-    exported = path is None
-    if path is None:
-        path = store_export(root, name, lambda out: build_export(encoder, key, out))
-    reference = encoder.embed(list(PROBE)).vectors  # still the torch path
     pad_id = encoder.tokenizer.pad_token_id
-    encoder.runtime = OnnxRuntime(
-        path, threads or model_threads(), 0 if pad_id is None else int(pad_id), backend == "onnx-int8"
-    )
-    probe = encoder.embed(list(PROBE)).vectors
-    diff = float(np.abs(probe - reference).max())
-    cosine = float((probe * reference).sum(axis=1).min())
+    pad = 0 if pad_id is None else int(pad_id)
+    n_threads = threads or model_threads()
+    path, probe = cached_export(root, name), cached_probe(root, name)
+    exported = path is None or probe is None
+    if path is None or probe is None:
+        reference = encoder.embed(list(PROBE)).vectors  # still the torch path
+        path = store_export(root, name, lambda out: build_export(encoder, key, out), rebuild=path is not None)
+        probe = _probe(encoder, OnnxRuntime(path, n_threads, pad, backend == "onnx-int8"), reference)
+        _add_probe(root, name, probe)
+    encoder.runtime = OnnxRuntime(path, n_threads, pad, backend == "onnx-int8")
+    diff, cosine = probe["max_abs_diff"], probe["min_cosine"]
     check = BackendCheck(backend, diff, cosine, backend == "onnx" and diff <= COMPATIBLE_ATOL, exported, path)
     log.info("%s on %s: probe max abs diff %.2e, min cosine %.6f vs torch; compatible with torch: %s",
              encoder.spec.name, backend, diff, cosine, check.compatible)  # fmt: skip
@@ -417,3 +423,30 @@ def attach(encoder: TextModelEncoder, backend: Backend, threads: int | None = No
     encoder.spec = replace(encoder.spec, options={**encoder.spec.options, "backend": backend})
     encoder.model = None  # the session holds the weights now; a decoder's torch copy is gigabytes
     return check
+
+
+def _probe(encoder: TextModelEncoder, runtime: OnnxRuntime, reference: np.ndarray) -> dict[str, float]:
+    """The probe texts through `runtime`, compared with torch's `reference` vectors."""
+    before, encoder.runtime = encoder.runtime, runtime
+    try:
+        vectors = encoder.embed(list(PROBE)).vectors
+    finally:
+        encoder.runtime = before
+    diff = float(np.abs(vectors - reference).max())
+    return {"max_abs_diff": diff, "min_cosine": float((vectors * reference).sum(axis=1).min())}
+
+
+def cached_probe(root: Path, name: str) -> dict[str, float] | None:
+    """The probe result a build recorded in its manifest, or None (an export from before probes
+    were recorded, or a build interrupted between its manifest and its probe)."""
+    try:
+        probe = json.loads((root / f"{name}.json").read_text())["probe"]
+        return {"max_abs_diff": float(probe["max_abs_diff"]), "min_cosine": float(probe["min_cosine"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _add_probe(root: Path, name: str, probe: dict[str, float]) -> None:
+    with _locked(root / f"{name}.lock"):
+        manifest = json.loads((root / f"{name}.json").read_text())
+        _write_atomic(root / f"{name}.json", json.dumps({**manifest, "probe": probe}, indent=1))
