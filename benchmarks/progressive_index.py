@@ -88,7 +88,14 @@ def main() -> None:
                 ids = [i for i, _ in reader.keyword_search("text", probe, 10)]
                 found.append(any(probe in r.text for r in reader.get(ids).values()))
             marks["checked"] = time.perf_counter()
+            print(f"keyword-searchable after {marks['keyword'] - start:.2f}s; embedding {p.embed_total} chunks"
+                  f" (load {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
+        elif p.phase == "embedding" and time.perf_counter() - marks.get("shown", 0.0) > 60:
+            marks["shown"] = time.perf_counter()
+            print(f"  {marks['shown'] - start:7.1f}s: {p.embed_done} of {p.embed_total} embedded"
+                  f" (load {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
 
+    start = time.perf_counter()
     with Index.create(tree, store, text_model=args.model, image_model=None, screenshot_model=None) as idx:
         start = time.perf_counter()
         report = idx.update(progress=progress)

@@ -304,3 +304,23 @@ def test_an_index_built_on_onnx_is_searched_on_onnx(tiny_bert, tmp_path, monkeyp
     with Index.open(tmp_path / "s") as idx:  # the stored recipe names the backend
         assert idx.encoder("text").spec.options.get("backend") == "onnx"
         assert idx.search("parse config", k=1, mode="dense")[0].path == "a.py"
+
+
+def test_an_index_is_queried_on_the_backend_it_was_built_with(tmp_path, tiny_bert, monkeypatch):
+    from omnivec.api import Index
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("def add(a, b):\n    return a + b\n")
+    kw = dict(text_model=str(tiny_bert), image_model=None, screenshot_model=None)
+    with Index.create(tmp_path / "src", tmp_path / "torch-store", **kw) as idx:
+        idx.update()
+    monkeypatch.setenv("OMNIVEC_BACKEND", "onnx-int8")  # the default now, not the store's runtime
+    with Index.open(tmp_path / "torch-store") as idx:
+        assert "backend" not in idx.encoder("text").spec.options
+        assert idx.search("add two numbers", k=1)
+    with Index.create(tmp_path / "src", tmp_path / "int8-store", **kw) as idx:
+        idx.update()
+    monkeypatch.delenv("OMNIVEC_BACKEND")
+    with Index.open(tmp_path / "int8-store") as idx:
+        assert idx.encoder("text").spec.options["backend"] == "onnx-int8"
+        assert idx.search("add two numbers", k=1)
