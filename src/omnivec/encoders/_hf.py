@@ -340,7 +340,8 @@ class TextModelEncoder(HFEncoder):
         """The parameters of the model class's `forward`, known from the config alone."""
         from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
-        return inspect.signature(MODEL_MAPPING[type(self.config)].forward).parameters
+        mapping: Any = MODEL_MAPPING  # config class -> the class AutoModel would build
+        return inspect.signature(mapping[type(self.config)].forward).parameters
 
     @property
     def explicit_positions(self) -> bool:

@@ -392,7 +392,7 @@ class OnnxRuntime:
         pairs = list(zip(batch["input_ids"], batch["attention_mask"]))
         if self._pool is None or len(pairs) == 1:
             return np.stack([self._row(ids, mask, pooling) for ids, mask in pairs])
-        return np.stack(list(self._pool.map(lambda pair: self._row(*pair, pooling), pairs)))
+        return np.stack(list(self._pool.map(lambda pair: self._row(pair[0], pair[1], pooling), pairs)))
 
     def _row(self, ids: np.ndarray, mask: np.ndarray, pooling: Pooling) -> np.ndarray:
         real = {"input_ids": ids[mask == 1][None], "attention_mask": mask[mask == 1][None]}
