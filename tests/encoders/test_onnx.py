@@ -324,3 +324,14 @@ def test_an_index_is_queried_on_the_backend_it_was_built_with(tmp_path, tiny_ber
     with Index.open(tmp_path / "int8-store") as idx:
         assert idx.encoder("text").spec.options["backend"] == "onnx-int8"
         assert idx.search("add two numbers", k=1)
+
+
+def test_first_queries_from_several_threads_all_run_on_the_backend(tiny_bert, fresh_cache):
+    from concurrent.futures import ThreadPoolExecutor
+
+    expected = load_encoder(str(tiny_bert), backend="onnx-int8").encode(CODE)
+    enc = load_encoder(str(tiny_bert), backend="onnx-int8")  # nothing attached yet
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: enc.encode(CODE), range(4)))
+    for got in results:  # a thread that ran torch while another attached would differ
+        np.testing.assert_array_equal(got, expected)

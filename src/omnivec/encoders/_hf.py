@@ -8,6 +8,7 @@ import importlib
 import inspect
 import json
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -252,6 +253,7 @@ class TextModelEncoder(HFEncoder):
     #: the checkpoint folder whose weights load on first use; None once loaded (or released)
     _weights_path: Path | None = None
     _model: Any = None
+    _attaching = False
 
     @classmethod
     def load(
@@ -304,15 +306,24 @@ class TextModelEncoder(HFEncoder):
         return self._backend_check
 
     def ready(self) -> None:
-        """Load what a forward pass needs: the weights, and an ONNX backend's session."""
+        """Load what a forward pass needs: the weights, and an ONNX backend's session. Threads
+        that ask while another loads wait for it (a server's first queries arrive together), so
+        none runs torch on an encoder whose recipe says ONNX."""
         from omnivec.encoders.onnx_runtime import attach
 
-        if self._pending_backend is not None:
-            backend, threads = self._pending_backend
-            self._pending_backend = None  # attach embeds its probe on the torch path first
-            self._backend_check = attach(self, backend, threads)  # type: ignore[arg-type]
-        elif self.runtime is None:
-            _ = self.model
+        if self._pending_backend is None and self._weights_path is None:
+            return
+        with self._ready_lock:  # re-entrant: attach embeds its probe on the torch path first
+            if self._pending_backend is not None and not self._attaching:
+                backend, threads = self._pending_backend
+                self._attaching = True
+                try:
+                    self._backend_check = attach(self, backend, threads)  # type: ignore[arg-type]
+                finally:
+                    self._attaching = False
+                self._pending_backend = None
+            elif self._weights_path is not None:
+                _ = self.model
 
     @property
     def weights_id(self) -> str:
@@ -334,6 +345,7 @@ class TextModelEncoder(HFEncoder):
         """Read the config now (`self.config`); the weights load on first use (`model`)."""
         self.config = transformers_module().AutoConfig.from_pretrained(path)
         self._weights_path = path
+        self._ready_lock = threading.RLock()
 
     @functools.cached_property
     def _forward_params(self) -> Any:
