@@ -29,8 +29,7 @@ torch identity compatible (`Encoder.identities()`), and `check_query_any` accept
 store. `onnx-int8` is never declared compatible, whatever the probe says.
 
 Threads: the `threads` load option, else `omnivec.config.model_threads()` (`OMP_NUM_THREADS`,
-the setting torch reads). fp32 sessions use them inside each operator; int8 runs that many rows
-at once, one thread each (see `OnnxRuntime`). One inter-op thread, sequential execution and no
+the setting torch reads). sessions use them inside each operator. One inter-op thread, sequential execution and no
 spin-waiting (spinning threads fight on a busy machine, as OpenMP's do: see `omnivec.runtime`).
 
 Batch dependence of int8. Dynamic quantisation scales each activation tensor by its range over the
@@ -51,7 +50,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
@@ -359,12 +357,10 @@ class OnnxRuntime:
     def __init__(self, path: Path, threads: int, pad_id: int, per_row: bool = False) -> None:
         """`per_row` runs each item of a batch alone, unpadded: int8 graphs quantise activations
         per tensor, so in a batch an item's vector would depend on its companions and padding
-        (measured on MiniLM: cosine down to 0.969 between alone and batched). Rows then run
-        side by side, one thread each (`session.run` is thread-safe and releases the GIL): a
-        single short sequence is too small a job to split across threads inside each product."""
+        (measured on MiniLM: cosine down to 0.969 between alone and batched)."""
         ort = ort_module()
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1 if per_row else threads
+        opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -372,7 +368,6 @@ class OnnxRuntime:
         opts.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.path, self.threads, self.pad_id, self.per_row = path, threads, pad_id, per_row
-        self._pool = ThreadPoolExecutor(threads, "omnivec-onnx") if per_row and threads > 1 else None
 
     def collate(self, prepared: Sequence[Prepared], padding_side: PaddingSide) -> dict[str, np.ndarray]:
         length = max(len(p.data) for p in prepared)
@@ -389,10 +384,11 @@ class OnnxRuntime:
         if not self.per_row:
             hidden = self.session.run(["last_hidden_state"], batch)[0]
             return pool_numpy(hidden, batch["attention_mask"], pooling)
-        pairs = list(zip(batch["input_ids"], batch["attention_mask"]))
-        if self._pool is None or len(pairs) == 1:
-            return np.stack([self._row(ids, mask, pooling) for ids, mask in pairs])
-        return np.stack(list(self._pool.map(lambda pair: self._row(pair[0], pair[1], pooling), pairs)))
+        # rows run one after another: running them side by side on a thread pool (one thread
+        # each) was faster but gave wrong vectors now and then with several callers at once
+        return np.stack(
+            [self._row(ids, mask, pooling) for ids, mask in zip(batch["input_ids"], batch["attention_mask"])]
+        )
 
     def _row(self, ids: np.ndarray, mask: np.ndarray, pooling: Pooling) -> np.ndarray:
         real = {"input_ids": ids[mask == 1][None], "attention_mask": mask[mask == 1][None]}
