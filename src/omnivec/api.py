@@ -203,11 +203,11 @@ class Index:
         shared = [e for e in self._encoders.values() if wanted and e.spec.name == wanted]
         if shared:
             kw["text_encoder"] = shared[0]
-        # a collection built on another runtime (onnx, onnx-int8) is queried on that runtime
+        # a collection is queried on the runtime it was built with: onnx, onnx-int8, or torch
+        # (recorded as no backend), whatever OMNIVEC_BACKEND says now
         stored = next((c for c in self.store.collections() if c.name == collection), None)
-        backend = dict(stored.recipe.get("options") or {}).get("backend") if stored else None
-        if backend:
-            kw["backend"] = backend
+        if stored is not None:
+            kw["backend"] = dict(stored.recipe.get("options") or {}).get("backend") or "torch"
         return load_encoder(name, **kw)
 
     def encoders(self) -> dict[str, Encoder]:

@@ -90,3 +90,16 @@ def test_explicit_max_length_is_honoured_up_to_the_position_table(tiny_bert):
     assert load_encoder(str(tiny_bert), max_length=100).spec.max_length == 100
     assert load_encoder(str(tiny_bert), max_length=1000).spec.max_length == 128
     assert load_encoder(str(tiny_bert)).spec.max_length == 64
+
+
+def test_token_counts_are_what_preprocess_counts(minilm, tiny_bert):
+    from omnivec.types import as_items
+
+    texts = ["x", "def add(a, b): return a + b", "über straße " * 40, "word " * 600, "日本語のテキスト"]
+    for enc in (minilm, load_encoder(str(tiny_bert), recipe="BAAI/bge-small-en-v1.5")):
+        for role in ("document", "query"):
+            instruction = enc.spec.resolve_instruction(role, None)
+            prepared = enc.preprocess(as_items(texts), role, instruction)
+            assert enc.token_counts(texts, role) == [p.original_cost or p.cost for p in prepared]
+    minilm.embed(["word " * 600])  # the wrapper truncates at 256 here; counts stay whole after it
+    assert minilm.token_counts(["word " * 600])[0] == 602

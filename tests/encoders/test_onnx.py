@@ -2,11 +2,11 @@
 
 Numbers asserted here (measured, see docs/benchmarks.md): fp32 ONNX matches torch within 1e-4
 (max abs diff of normalised vectors; about 1e-7 on the tiny model, 1e-6 on MiniLM). int8 on
-MiniLM: mean cosine to torch >= 0.99, but not every vector reaches issue 12's 0.99 (a one-token
-"x" gets 0.977, the worst dev document 0.981), so the per-vector floor asserted is 0.97. int8
-graphs quantise activations per tensor, so the runtime runs int8 items one by one, unpadded: their
-vectors are then exactly batch-independent, and the contract's batch checks run at its default
-tolerance, the reference (torch) at `INT8_ATOL`.
+MiniLM (five sensitive products kept in fp32): every one of 2,000 dev documents at cosine >= 0.993
+to torch; the one-token "x" is the worst input at 0.988, so the per-vector floor asserted on these
+short texts is 0.985. int8 graphs quantise activations per tensor, so the runtime runs int8 items
+one by one, unpadded: their vectors are then exactly batch-independent, and the contract's batch
+checks run at its default tolerance, the reference (torch) at `INT8_ATOL`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ CODE = [
 ]
 FP32_ATOL = 1e-4
 INT8_COSINE = 0.99  # mean over the texts; and the tiny random model meets it per vector
-INT8_MIN_COSINE = 0.97  # per vector on MiniLM (issue 12's target of 0.99 is missed: see above)
+INT8_MIN_COSINE = 0.985  # per vector on MiniLM's short texts ("x": 0.988, see above)
 INT8_ATOL = 3e-2  # per component against the torch reference (normalised vectors)
 
 
@@ -128,13 +128,38 @@ def test_decoder_onnx_matches_the_last_token_reference(tmp_path):
 # --- the export cache ----------------------------------------------------------------------------------
 def test_second_load_reuses_the_export(tiny_bert, fresh_cache, count_exports):
     first = load_encoder(str(tiny_bert), backend="onnx")
+    assert first.backend_check.exported  # the export is built on first use
     second = load_encoder(str(tiny_bert), backend="onnx")
-    assert len(count_exports) == 1
-    assert first.backend_check.exported and not second.backend_check.exported
+    assert not second.backend_check.exported and len(count_exports) == 1
     assert first.backend_check.path == second.backend_check.path
     assert second.backend_check.path.is_relative_to(fresh_cache)
-    load_encoder(str(tiny_bert), backend="onnx-int8")  # another backend is another export
+    load_encoder(str(tiny_bert), backend="onnx-int8").encode(CODE)  # another backend: another export
     assert len(count_exports) == 2
+
+
+def test_load_is_lazy_and_a_cached_export_needs_no_torch_weights(tiny_bert, fresh_cache, count_exports):
+    from omnivec.encoders._hf import TextModelEncoder
+
+    weights: list[int] = []
+    real = TextModelEncoder._load_weights
+
+    def counted(self, path):
+        weights.append(1)
+        return real(self, path)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(TextModelEncoder, "_load_weights", counted)
+        first = load_encoder(str(tiny_bert), backend="onnx-int8")
+        # the recipe, dimension and token counts come without the weights or the export
+        assert first.spec.options["backend"] == "onnx-int8" and first.dim > 0
+        assert first.token_counts(CODE[:2]) and not weights and not count_exports
+        expected = first.encode(CODE)
+        assert weights == [1] and len(count_exports) == 1  # built: torch runs the probe
+        second = load_encoder(str(tiny_bert), backend="onnx-int8")
+        assert second.fingerprint == first.fingerprint
+        np.testing.assert_array_equal(second.encode(CODE), expected)
+        assert weights == [1] and len(count_exports) == 1  # reused: no torch weights at all
+        assert second.backend_check.min_cosine == first.backend_check.min_cosine
 
 
 @pytest.mark.parametrize("damage", ["flip-bytes", "truncate", "no-manifest", "bad-manifest"])
@@ -154,7 +179,7 @@ def test_damaged_export_is_rebuilt(tiny_bert, fresh_cache, count_exports, damage
     else:
         manifest.write_text("{not json")
     again = load_encoder(str(tiny_bert), backend="onnx")
-    assert len(count_exports) == 2 and again.backend_check.exported
+    assert again.backend_check.exported and len(count_exports) == 2  # rebuilt on first use
     np.testing.assert_allclose(again.encode(CODE), expected, atol=1e-6)
     assert json.loads(manifest.read_text())["files"]["model.onnx"]["size"] == model.stat().st_size
 
@@ -232,9 +257,14 @@ def test_fp32_outside_the_tolerance_is_not_compatible(tmp_path, tiny_bert, monke
 
 # --- options and errors -----------------------------------------------------------------------------------
 def test_threads_come_from_the_option_or_the_torch_setting(tiny_bert, monkeypatch):
-    assert load_encoder(str(tiny_bert), backend="onnx", threads=1).runtime.threads == 1
+    def threads(**kw):
+        enc = load_encoder(str(tiny_bert), backend="onnx", **kw)
+        enc.ready()  # the session opens on first use
+        return enc.runtime.threads
+
+    assert threads(threads=1) == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert load_encoder(str(tiny_bert), backend="onnx").runtime.threads == 3
+    assert threads() == 3
 
 
 def test_backend_from_the_environment_applies_to_text_families_only(tiny_bert, monkeypatch):
@@ -274,3 +304,34 @@ def test_an_index_built_on_onnx_is_searched_on_onnx(tiny_bert, tmp_path, monkeyp
     with Index.open(tmp_path / "s") as idx:  # the stored recipe names the backend
         assert idx.encoder("text").spec.options.get("backend") == "onnx"
         assert idx.search("parse config", k=1, mode="dense")[0].path == "a.py"
+
+
+def test_an_index_is_queried_on_the_backend_it_was_built_with(tmp_path, tiny_bert, monkeypatch):
+    from omnivec.api import Index
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("def add(a, b):\n    return a + b\n")
+    kw = dict(text_model=str(tiny_bert), image_model=None, screenshot_model=None)
+    with Index.create(tmp_path / "src", tmp_path / "torch-store", **kw) as idx:
+        idx.update()
+    monkeypatch.setenv("OMNIVEC_BACKEND", "onnx-int8")  # the default now, not the store's runtime
+    with Index.open(tmp_path / "torch-store") as idx:
+        assert "backend" not in idx.encoder("text").spec.options
+        assert idx.search("add two numbers", k=1)
+    with Index.create(tmp_path / "src", tmp_path / "int8-store", **kw) as idx:
+        idx.update()
+    monkeypatch.delenv("OMNIVEC_BACKEND")
+    with Index.open(tmp_path / "int8-store") as idx:
+        assert idx.encoder("text").spec.options["backend"] == "onnx-int8"
+        assert idx.search("add two numbers", k=1)
+
+
+def test_first_queries_from_several_threads_all_run_on_the_backend(tiny_bert, fresh_cache):
+    from concurrent.futures import ThreadPoolExecutor
+
+    expected = load_encoder(str(tiny_bert), backend="onnx-int8").encode(CODE)
+    enc = load_encoder(str(tiny_bert), backend="onnx-int8")  # nothing attached yet
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: enc.encode(CODE), range(4)))
+    for got in results:  # a thread that ran torch while another attached would differ
+        np.testing.assert_array_equal(got, expected)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import inspect
 import json
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -228,6 +231,12 @@ class TextModelEncoder(HFEncoder):
 
     `load(..., backend="onnx" | "onnx-int8")` runs the same model on ONNX Runtime instead
     (`omnivec.encoders.onnx_runtime`): `collate` and `forward` hand over to the session.
+
+    Loading is in two steps. `load` reads the tokenizer and the config (enough for the recipe, the
+    fingerprint, the dimension and token counts); the weights, and an ONNX backend's export, probe
+    and session, load on first use (`model`, a forward pass, `backend_check`). So a run that only
+    chunks and keyword-indexes (the first phase of `index`), or a keyword search, never pays for
+    the model (MiniLM: 8 s of a 16 s load on a busy 2-core machine; an ONNX backend adds more).
     """
 
     backends: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
@@ -236,9 +245,15 @@ class TextModelEncoder(HFEncoder):
     #: pooling when the spec names none (the spec is settled at load, so this is a fallback only)
     default_pooling: Pooling = "cls"
     tokenizer: Any
-    #: set by an ONNX backend at load; None runs torch
+    #: set by an ONNX backend on first use; None runs torch
     runtime: OnnxRuntime | None = None
-    backend_check: BackendCheck | None = None
+    _backend_check: BackendCheck | None = None
+    #: (backend, threads) still to attach on first use; None when nothing is pending
+    _pending_backend: tuple[str, int | None] | None = None
+    #: the checkpoint folder whose weights load on first use; None once loaded (or released)
+    _weights_path: Path | None = None
+    _model: Any = None
+    _attaching = False
 
     @classmethod
     def load(
@@ -247,7 +262,7 @@ class TextModelEncoder(HFEncoder):
     ) -> HFEncoder:  # fmt: skip
         """`backend`: torch, onnx (fp32) or onnx-int8; `threads`: ONNX Runtime intra-op threads
         (default `omnivec.config.model_threads()`; torch's are process-wide, set by the CLI)."""
-        from omnivec.encoders.onnx_runtime import attach, check_backend
+        from omnivec.encoders.onnx_runtime import check_backend, ort_module
 
         if check_backend(backend) == "torch":
             if threads is not None:
@@ -263,10 +278,52 @@ class TextModelEncoder(HFEncoder):
                 expected="the CPU (the ONNX backends run on ONNX Runtime's CPU provider)",
                 fix="drop the device, or use backend='torch' on a GPU",
             )
+        ort_module()  # a missing extra fails now, not at the first embedding
         enc = super().load(spec, weights, device="cpu")
         assert isinstance(enc, TextModelEncoder)
-        enc.backend_check = attach(enc, backend, threads)  # type: ignore[arg-type]
+        # the backend is in the recipe from the start (the fingerprint must not change on first use)
+        enc.spec = replace(enc.spec, options={**enc.spec.options, "backend": backend})
+        enc._pending_backend = (backend, threads)
         return enc
+
+    # --- weights and runtime on first use ------------------------------------------------------
+    @property
+    def model(self) -> Any:
+        """The torch model, loaded on first access; None once an ONNX backend has replaced it."""
+        if self._weights_path is not None:
+            self._load_weights(self._weights_path)
+        return self._model
+
+    @model.setter
+    def model(self, value: Any) -> None:
+        self._weights_path = None  # set explicitly (an ONNX backend releasing the torch copy)
+        self._model = value
+
+    @property
+    def backend_check(self) -> BackendCheck | None:
+        """What an ONNX backend's probe measured against torch (attaches it if still pending)."""
+        self.ready()
+        return self._backend_check
+
+    def ready(self) -> None:
+        """Load what a forward pass needs: the weights, and an ONNX backend's session. Threads
+        that ask while another loads wait for it (a server's first queries arrive together), so
+        none runs torch on an encoder whose recipe says ONNX."""
+        from omnivec.encoders.onnx_runtime import attach
+
+        if self._pending_backend is None and self._weights_path is None:
+            return
+        with self._ready_lock:  # re-entrant: attach embeds its probe on the torch path first
+            if self._pending_backend is not None and not self._attaching:
+                backend, threads = self._pending_backend
+                self._attaching = True
+                try:
+                    self._backend_check = attach(self, backend, threads)  # type: ignore[arg-type]
+                finally:
+                    self._attaching = False
+                self._pending_backend = None
+            elif self._weights_path is not None:
+                _ = self.model
 
     @property
     def weights_id(self) -> str:
@@ -276,6 +333,8 @@ class TextModelEncoder(HFEncoder):
     def identities(self) -> list[tuple[str, dict[str, Any]]]:
         """Own identity first; then torch's when an fp32 ONNX probe showed equal vectors."""
         own = super().identities()
+        if self.spec.options.get("backend") != "onnx":  # only fp32 may be declared compatible
+            return own
         if self.backend_check is None or not self.backend_check.compatible:
             return own
         options = {k: v for k, v in self.spec.options.items() if k != "backend"}
@@ -283,26 +342,49 @@ class TextModelEncoder(HFEncoder):
         return [*own, (f"{self._fingerprint}:{torch_spec.recipe_hash()}", torch_spec.recipe())]
 
     def load_model(self, path: Path) -> None:
-        tf = transformers_module()
-        self.model = tf.AutoModel.from_pretrained(path, dtype=self.dtype).to(self.device).eval()
-        params = inspect.signature(self.model.forward).parameters
-        self._explicit_positions = (
-            "position_ids" in params and self.model.config.model_type not in self.mask_positions
-        )
+        """Read the config now (`self.config`); the weights load on first use (`model`)."""
+        self.config = transformers_module().AutoConfig.from_pretrained(path)
+        self._weights_path = path
+        self._ready_lock = threading.RLock()
+
+    @functools.cached_property
+    def _forward_params(self) -> Any:
+        """The parameters of the model class's `forward`, known from the config alone."""
+        from transformers.models.auto.modeling_auto import MODEL_MAPPING
+
+        mapping: Any = MODEL_MAPPING  # config class -> the class AutoModel would build
+        return inspect.signature(mapping[type(self.config)].forward).parameters
+
+    @property
+    def explicit_positions(self) -> bool:
+        """Whether omnivec passes positions (counting real tokens only, so left padding works)."""
+        return "position_ids" in self._forward_params and self.config.model_type not in self.mask_positions
+
+    @property
+    def _model_kwargs(self) -> dict[str, Any]:
         # an embedding pass never generates: a key/value cache would only cost memory
-        self._model_kwargs = {"use_cache": False} if "use_cache" in params else {}
+        return {"use_cache": False} if "use_cache" in self._forward_params else {}
+
+    def _load_weights(self, path: Path) -> None:
+        tf = transformers_module()
+        start = time.perf_counter()
+        model = tf.AutoModel.from_pretrained(path, dtype=self.dtype).to(self.device).eval()
+        self._model, self._weights_path = model, None
+        log.info("loaded the weights of %s in %.2fs", self.spec.name, time.perf_counter() - start)
 
     def collate(self, prepared: Sequence[Prepared], padding_side: PaddingSide) -> Any:
+        self.ready()
         if self.runtime is not None:
             return self.runtime.collate(prepared, padding_side)
         return pad_ids(self.tokenizer, prepared, padding_side, self.device)
 
     def forward(self, batch: Any) -> Any:
         pooling = self.spec.pooling or self.default_pooling
+        self.ready()
         if self.runtime is not None:
             return self.runtime.forward(batch, pooling)
         torch = torch_module()
-        if self._explicit_positions:
+        if self.explicit_positions:
             # positions count real tokens only, so a left-padded item sees the positions it has alone
             batch = {**batch, "position_ids": (batch["attention_mask"].cumsum(1) - 1).clamp(min=0)}
         with torch.inference_mode():

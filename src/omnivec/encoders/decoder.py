@@ -86,7 +86,7 @@ class DecoderEncoder(TextModelEncoder):
                 expected="a pooling mode (decoder embedders use 'last')",
                 fix="pass --recipe with a registered model, e.g. --recipe BAAI/bge-code-v1",
             )
-        config = self.model.config
+        config = self.config
         limit = getattr(config, "max_position_embeddings", None) or spec.max_length
         max_length = self.cap_length(spec.max_length, limit)
         self.check_dim(spec, config.hidden_size)
