@@ -205,7 +205,8 @@ def summarise(scores: dict[str, Any], side: dict[str, str], resamples: int) -> d
     from omnivec.evaluate.significance import paired_bootstrap
 
     out: dict[str, Any] = {}
-    for half in sorted(set(side.values())):
+    scored = set().union(*(pq.keys() for pq in scores.values()))
+    for half in sorted({side[q] for q in scored}):  # a sampled corpus scores the eval half only
         for system, pq in scores.items():
             qs = [q for q in pq if side[q] == half]
             if qs:
@@ -253,7 +254,7 @@ def main() -> None:
     ap.add_argument("--evalsets", default=str(Path(__file__).resolve().parents[2] / "shared" / "evalsets"))
     ap.add_argument("--cache", default=None, help="embedding cache (default: OUT/cache.sqlite)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-pairs", type=int, default=4000)
+    ap.add_argument("--max-pairs", type=int, default=3000, help="as `omnivec tune --max-pairs`")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=128)
