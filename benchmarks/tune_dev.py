@@ -6,11 +6,14 @@ are mined from the *source files* of the train half only (found on this machine:
 3.11 stdlib and its site-packages; tests and vendored code skipped), with hard negatives from the
 base model's dense neighbours, and the model is tuned with omnivec's own `omnivec.tune` code.
 Evaluation uses the queries whose target lies in the *other* half, searched over the full corpus:
-dense and hybrid (RRF of dense and BM25 over `code_tokens`, the evaluator's own retrievers),
-tuned vs untuned MiniLM. Train-half queries are reported too, as what a leak would look like.
+dense and hybrid exactly as `omnivec eval` runs them (the evaluator's retrievers with their
+defaults: the task's title mode, top 1000, self hits dropped, the default analyser and fusion),
+tuned vs untuned MiniLM, with paired bootstrap intervals of tuned - untuned per query. Train-half
+queries are reported too, as what a leak would look like.
 
     python benchmarks/tune_dev.py train --out .bench/run       # mine + tune (CPU time reported)
     python benchmarks/tune_dev.py eval --out .bench/run        # before/after on both sets
+    python benchmarks/tune_dev.py eval --out .bench/run --models base   # untuned only (fills the cache)
 """
 
 from __future__ import annotations
@@ -145,57 +148,103 @@ def sample_corpus(data: Any, n: int, seed: int, queries: set[str]) -> Any:
 
     qrels = {q: d for q, d in data.qrels.items() if q in queries}
     if not n or n >= len(data.corpus):
-        return RetrievalData.build(data.corpus, data.queries, qrels)
+        return RetrievalData.build(data.corpus, [q for q in data.queries if q.id in queries], qrels)
     judged = {d for rel in qrels.values() for d in rel}
     rest = [r for r in data.corpus if r.id not in judged]
     keep = judged | {r.id for r in random.Random(seed).sample(rest, max(0, n - len(judged)))}
-    return RetrievalData.build([r for r in data.corpus if r.id in keep], data.queries, qrels)
+    kept_queries = [q for q in data.queries if q.id in queries]
+    return RetrievalData.build([r for r in data.corpus if r.id in keep], kept_queries, qrels)
+
+
+def per_query(run: dict[str, dict[str, float]], qrels: Any, top_k: int) -> dict[str, dict[str, float]]:
+    """nDCG@10 and Recall@100 per query, self hits dropped (as `omnivec eval` scores the dev sets)."""
+    from omnivec.evaluate import metrics
+    from omnivec.evaluate.runner import drop_self_hits
+
+    run = drop_self_hits({q: run.get(q, {}) for q in qrels}, top_k)
+    return metrics.evaluate_run(run, qrels, k_values=(10, 100), families=("ndcg", "recall"))
+
+
+def set_runs(
+    name: str, args: argparse.Namespace, halves: dict[str, list[str]], models: dict[str, Any]
+) -> Any:
+    """Per-query scores of bm25, and dense and hybrid per model, on one set, with `omnivec eval`'s
+    retrievers and defaults: the task's title mode, top 1000 (+1 for the self hit), the default
+    analyser and fusion (`build_retriever("hybrid")` with no keyword settings)."""
+    from omnivec.encoders.cache import EmbeddingCache
+    from omnivec.evaluate.retrievers import BM25Retriever, HybridRetriever, Request, build_retriever
+    from omnivec.evaluate.tasks import DataRoots, resolve_tasks
+
+    folder = Path(args.evalsets) / name
+    (task,) = resolve_tasks([str(folder)], DataRoots(evalsets=Path(args.evalsets), cache=Path(args.out)))
+    full = task.subsets[0].load()
+    unit = {m["_id"]: m["unit"] for m in read_jsonl(folder / "corpus_meta.jsonl")}
+    side = {q: "eval" if unit[next(iter(d))] in halves["eval"] else "train" for q, d in full.qrels.items()}
+    # train-half queries (what a leak would look like) only on the full corpus
+    wanted = {q for q, s in side.items() if s == "eval" or not args.corpus_sample}
+    data = sample_corpus(full, args.corpus_sample, args.seed, wanted)
+    req = Request(task.title_mode, None, args.top_k + (1 if task.drop_self_hits else 0))
+    runs = {"bm25": BM25Retriever().retrieve(data, req)}
+    times = {}
+    for label, enc in models.items():
+        t0, c0 = time.monotonic(), cpu_seconds()
+        hybrid = build_retriever("hybrid", enc, EmbeddingCache(args.cache))
+        assert isinstance(hybrid, HybridRetriever)
+        runs[f"dense/{label}"] = hybrid.dense.retrieve(data, req)
+        runs[f"hybrid/{label}"] = hybrid.fuse(data.queries, runs[f"dense/{label}"], runs["bm25"], req.k)
+        times[label] = {"wall_s": time.monotonic() - t0, "cpu_s": cpu_seconds() - c0}
+        log.info("%s %s embedded and searched in %s", name, label, times[label])
+    scores = {k: per_query(r, data.qrels, args.top_k) for k, r in runs.items()}
+    info = {"queries": dict(Counter(side[q] for q in data.qrels)), "corpus": len(data.corpus), "time": times,
+            "recipe": hybrid.describe()["recipe"]}  # fmt: skip
+    return scores, side, info
+
+
+def summarise(scores: dict[str, Any], side: dict[str, str], resamples: int) -> dict[str, Any]:
+    """Means per half and system, and tuned - base per half with a paired bootstrap interval."""
+    from omnivec.evaluate.significance import paired_bootstrap
+
+    out: dict[str, Any] = {}
+    scored = set().union(*(pq.keys() for pq in scores.values()))
+    for half in sorted({side[q] for q in scored}):  # a sampled corpus scores the eval half only
+        for system, pq in scores.items():
+            qs = [q for q in pq if side[q] == half]
+            if qs:
+                out[f"{half}/{system}"] = {
+                    m: round(sum(pq[q][m] for q in qs) / len(qs), 4) for m in ("ndcg_at_10", "recall_at_100")
+                }
+        for kind in ("dense", "hybrid"):
+            base, tuned = scores.get(f"{kind}/base"), scores.get(f"{kind}/tuned")
+            if base is None or tuned is None:
+                continue
+            d = paired_bootstrap(_ndcg(base, side, half), _ndcg(tuned, side, half), resamples)
+            out[f"{half}/{kind} tuned - base"] = {**vars(d), "text": str(d)}
+    return out
+
+
+def _ndcg(pq: dict[str, dict[str, float]], side: dict[str, str], half: str) -> dict[str, float]:
+    return {q: s["ndcg_at_10"] for q, s in pq.items() if side[q] == half}
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from omnivec.encoders.cache import EmbeddingCache
     from omnivec.encoders.registry import load_encoder
-    from omnivec.evaluate import BM25Retriever, DenseRetriever, HybridRetriever, load_beir
-    from omnivec.evaluate.metrics import ndcg_at_k, recall_at_k
-    from omnivec.evaluate.retrievers import Request
 
     out = Path(args.out)
-    halves = json.loads((out / "train.json").read_text())["halves"]
-    models = {"base": load_encoder("minilm"), "tuned": load_encoder(str(out / "model"))}
-    cache = EmbeddingCache(args.cache)
-    results: dict[str, Any] = {}
-    req = Request(title_mode="text", instruction=None, k=100)
+    trained = out / "train.json"
+    halves = split_units(Path(args.evalsets), args.seed)  # the split `train` used, recomputed
+    if trained.is_file() and json.loads(trained.read_text())["halves"] != halves:
+        raise SystemExit(f"{trained} was trained on another split: pass its --seed")
+    paths = {"base": "minilm", "tuned": str(out / "model")}
+    models = {m: load_encoder(paths[m]) for m in args.models}
+    tag = f"-sample{args.corpus_sample}" if args.corpus_sample else ""
+    path = out / f"eval{tag}.json"
+    results: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
     for name in args.sets:
-        full = load_beir(Path(args.evalsets) / name)
-        unit = {m["_id"]: m["unit"] for m in read_jsonl(Path(args.evalsets) / name / "corpus_meta.jsonl")}
-        side = {
-            q: "eval" if unit[next(iter(d))] in halves["eval"] else "train" for q, d in full.qrels.items()
-        }
-        # train-half queries (what a leak would look like) only on the full corpus
-        wanted = {q for q, s in side.items() if s == "eval" or not args.corpus_sample}
-        data = sample_corpus(full, args.corpus_sample, args.seed, wanted)
-        bm25 = BM25Retriever().retrieve(data, req)
-        res: dict[str, Any] = {
-            "queries": dict(Counter(side[q] for q in data.qrels)),
-            "corpus": len(data.corpus),
-        }
-        for label, enc in models.items():
-            t0, c0 = time.monotonic(), cpu_seconds()
-            dense = DenseRetriever(enc, cache).retrieve(data, req)
-            hybrid = HybridRetriever(DenseRetriever(enc), BM25Retriever()).fuse(
-                data.queries, dense, bm25, req.k
-            )
-            for half in ("eval", "train") if not args.corpus_sample else ("eval",):
-                qrels = {q: d for q, d in data.qrels.items() if side[q] == half}
-                for kind, run in (("dense", dense), ("hybrid", hybrid), ("bm25", bm25)):
-                    res[f"{half}/{kind}/{label}"] = {
-                        "ndcg@10": round(ndcg_at_k(run, qrels, 10), 4),
-                        "recall@100": round(recall_at_k(run, qrels, 100), 4),
-                    }
-            res[f"time/{label}"] = {"wall_s": time.monotonic() - t0, "cpu_s": cpu_seconds() - c0}
-            log.info("%s %s: %s", name, label, {k: v for k, v in res.items() if label in k})
-        results[name] = res
-        (out / "eval.json").write_text(json.dumps(results, indent=2))
+        scores, side, info = set_runs(name, args, halves, models)
+        (out / f"per-query-{name}{tag}.json").write_text(json.dumps({"side": side, "scores": scores}))
+        results[name] = {**info, **summarise(scores, side, args.resamples)}
+        log.info("%s: %s", name, json.dumps(results[name], indent=1))
+        path.write_text(json.dumps(results, indent=2))
 
 
 def main() -> None:
@@ -203,16 +252,20 @@ def main() -> None:
     ap.add_argument("command", choices=("train", "eval", "split"))
     ap.add_argument("--out", default=".bench/tune")
     ap.add_argument("--evalsets", default=str(Path(__file__).resolve().parents[2] / "shared" / "evalsets"))
-    ap.add_argument("--cache", default=".bench/cache.sqlite")
+    ap.add_argument("--cache", default=None, help="embedding cache (default: OUT/cache.sqlite)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-pairs", type=int, default=4000)
+    ap.add_argument("--max-pairs", type=int, default=3000, help="as `omnivec tune --max-pairs`")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--budget-minutes", type=float, default=0, help="0: no wall-clock budget")
     ap.add_argument("--sets", nargs="+", default=list(SETS))
     ap.add_argument("--corpus-sample", type=int, default=0, help="eval: 0 = full corpus (the protocol)")
+    ap.add_argument("--models", nargs="+", default=["base", "tuned"], choices=("base", "tuned"))
+    ap.add_argument("--top-k", type=int, default=1000, help="eval: depth of each run (omnivec eval's)")
+    ap.add_argument("--resamples", type=int, default=2000, help="eval: paired bootstrap resamples")
     args = ap.parse_args()
+    args.cache = args.cache or str(Path(args.out) / "cache.sqlite")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     if args.command == "split":
         print(json.dumps(split_units(Path(args.evalsets), args.seed), indent=1))

@@ -65,3 +65,17 @@ def test_tune_refuses_from_outside_the_root_and_unknown_kinds(cli, repo, bert_st
     assert isinstance(out.exception, OmnivecError) and "inside the indexed root" in str(out.exception)
     out = cli.invoke(app, ["tune", str(repo), "--store", str(bert_store), "--kinds", "calls"])
     assert isinstance(out.exception, OmnivecError) and "--kinds calls" in str(out.exception)
+
+
+def test_cli_defaults_are_the_measured_budget(cli):
+    """The CLI's pair count and budget are those of `TuneOptions`/`TrainSettings` (docs/results.md)."""
+    import typer.main
+
+    from omnivec.tune.run import TuneOptions
+
+    command = typer.main.get_command(app).get_command(None, "tune")  # type: ignore[attr-defined]
+    defaults = {p.name: p.default for p in command.params}
+    options = TuneOptions()
+    assert defaults["max_pairs"] == options.max_pairs == 3000
+    assert defaults["budget_minutes"] * 60 == options.train.budget_s
+    assert (defaults["batch_size"], defaults["epochs"]) == (options.train.batch_size, options.train.epochs)

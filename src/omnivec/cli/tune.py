@@ -30,7 +30,7 @@ def tune(
     ] = 10.0,
     max_pairs: Annotated[
         int, typer.Option("--max-pairs", help="Most training pairs, split between kinds.")
-    ] = 4000,
+    ] = 3000,
     epochs: Annotated[int, typer.Option("--epochs")] = 1,
     batch_size: Annotated[int, typer.Option("--batch-size", help="In-batch negatives per step.")] = 32,
     seed: Annotated[int, typer.Option("--seed")] = 0,

@@ -21,7 +21,7 @@ from omnivec.tune.train import TrainProgress, TrainReport, TrainSettings, cpu_se
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_PAIRS = 4000
+DEFAULT_MAX_PAIRS = 3000  # 1500 per kind: 94 steps of 32; see docs/results.md (omnivec tune)
 
 
 @dataclass(frozen=True)
