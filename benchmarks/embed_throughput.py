@@ -134,7 +134,7 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}"
     )
     print(f"{len(texts)} documents from {CORPUS}; model {MODEL} ({enc.path})")
-    budget = args.batch_tokens or enc.default_batch_tokens()
+    budget = args.batch_tokens or enc.batch_tokens
     print(f"omnivec batch_tokens {budget}; ST batch_size {args.st_batch_size}")
 
     def run_omnivec(b: int = budget) -> Any:

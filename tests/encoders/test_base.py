@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omnivec.encoders.base import CPU_BATCH_TOKENS
 from omnivec.encoders.cache import EmbeddingCache
 from omnivec.encoders.registry import get_spec, list_specs, load_encoder
 from omnivec.errors import InputError, OmnivecError, UnknownModelError
@@ -104,23 +103,3 @@ def test_non_oom_errors_propagate(fake, monkeypatch):
     monkeypatch.setattr(fake, "forward", boom)
     with pytest.raises(ValueError, match="real bug"):
         fake.encode(["a"])
-
-
-def test_cpu_passes_default_to_a_smaller_budget_with_the_same_vectors(fake, monkeypatch):
-    texts = [" ".join(f"w{j}" for j in range(i % 40 + 1)) for i in range(300)]
-    sizes: list[int] = []
-    real = fake.forward
-
-    def counting(batch):
-        sizes.append(len(batch))
-        return real(batch)
-
-    monkeypatch.setattr(fake, "forward", counting)
-    monkeypatch.setattr(fake, "device", "cuda:0", raising=False)
-    assert fake.default_batch_tokens() == fake.batch_tokens
-    wide = fake.encode(texts)
-    wide_passes = len(sizes)
-    monkeypatch.setattr(fake, "device", "cpu", raising=False)
-    assert fake.default_batch_tokens() == min(fake.batch_tokens, CPU_BATCH_TOKENS)
-    np.testing.assert_allclose(fake.encode(texts), wide, atol=1e-6)
-    assert len(sizes) - wide_passes > wide_passes  # more, smaller passes on a CPU

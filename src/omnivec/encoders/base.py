@@ -78,13 +78,6 @@ def check_modalities(items: Sequence[Item], spec: EncoderSpec) -> None:
             )
 
 
-#: padded tokens per forward pass on a CPU unless the caller asks otherwise. Large passes cost more
-#: CPU per token there (MiniLM on 512 lines of code: 8192 -> 2048 tokens per pass took a third less
-#: CPU; the serving section of docs/benchmarks.md), while 2048 tokens still make matrices large
-#: enough for the cores. Accelerators keep the family's own budget. Vectors do not depend on it.
-CPU_BATCH_TOKENS = 2048
-
-
 class Encoder(ABC):
     """Turns items into float32, L2-normalised vectors following `spec`'s recipe."""
 
@@ -99,12 +92,6 @@ class Encoder(ABC):
     def __init__(self, spec: EncoderSpec, fingerprint: str = "") -> None:
         self.spec = spec
         self._fingerprint = fingerprint or spec.name
-
-    def default_batch_tokens(self) -> int:
-        """Tokens (or patches) per forward pass when the caller names none: the family's budget,
-        capped at `CPU_BATCH_TOKENS` when this encoder runs on a CPU."""
-        on_cpu = str(getattr(self, "device", "")) == "cpu"
-        return min(self.batch_tokens, CPU_BATCH_TOKENS) if on_cpu else self.batch_tokens
 
     # --- family hooks -------------------------------------------------------------------
     @abstractmethod
@@ -194,7 +181,7 @@ class Encoder(ABC):
                     out[i] = found[k]
             todo = [i for i, k in enumerate(keys) if k not in found]
             result.cached = len(items) - len(todo)
-        budget = batch_tokens or self.default_batch_tokens()
+        budget = batch_tokens or self.batch_tokens
         side = padding_side or self.spec.padding_side
         with _Progress(progress and len(todo) > 64, len(todo)) as advance:
             for lo in range(0, len(todo), self.window):

@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, get_args
 
-from omnivec.encoders.base import CPU_BATCH_TOKENS
 from omnivec.errors import InputError, OmnivecError, UnknownModelError
 from omnivec.server.batcher import Batcher, Slice
 from omnivec.types import Item, Role
@@ -26,10 +25,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROLE_SUFFIXES: tuple[str, ...] = get_args(Role)
-#: padded tokens per forward pass on a CPU (the encoders' own default there): a shared batch of
-#: short requests with a few long ones pads far less in small length-sorted passes than in large
-#: ones (see the serving section of docs/benchmarks.md)
-CPU_FORWARD_TOKENS = CPU_BATCH_TOKENS
+#: padded tokens per forward pass on a CPU. Each forward pads its rows to the longest one; a
+#: shared batch of short requests with a few long ones pads far less in small length-sorted
+#: passes than in large ones, while 2048 tokens still make matrices large enough for the cores
+#: (MiniLM on 512 lines of code: 8192 -> 2048 tokens per pass took a third less CPU; see the
+#: serving section of docs/benchmarks.md). Accelerators keep the encoder's own budget.
+CPU_FORWARD_TOKENS = 2048
 
 
 class ModelPool:
@@ -111,9 +112,13 @@ class ModelPool:
 
 
 def forward_tokens(enc: Encoder, configured: int | None) -> int:
-    """Padded tokens per forward pass: as configured, else the encoder's default (capped at
-    `CPU_BATCH_TOKENS` on a CPU; the budget only groups rows: the vectors are the same)."""
-    return configured or enc.default_batch_tokens()
+    """Padded tokens per forward pass: as configured, else the encoder's own budget, capped at
+    `CPU_FORWARD_TOKENS` when the encoder says it runs on a CPU (the budget only groups rows:
+    the vectors are the same)."""
+    if configured:
+        return configured
+    on_cpu = str(getattr(enc, "device", "")) == "cpu"
+    return min(enc.batch_tokens, CPU_FORWARD_TOKENS) if on_cpu else enc.batch_tokens
 
 
 def _registered_name(name: str) -> str:

@@ -34,7 +34,7 @@ class ServerSettings:
     batch_wait_ms: float = 5.0
     batch_tokens: int | None = None  # the dynamic batcher's budget; default 4x the encoder's
     #: padded tokens per forward pass within a shared batch; default: the encoder's own, capped
-    #: at `CPU_BATCH_TOKENS` on a CPU (see `omnivec.encoders.base.Encoder.default_batch_tokens`)
+    #: at `CPU_FORWARD_TOKENS` on a CPU (see `omnivec.server.models.forward_tokens`)
     forward_tokens: int | None = None
 
     def check(self) -> None:
