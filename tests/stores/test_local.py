@@ -392,3 +392,28 @@ def test_a_schema_1_store_is_upgraded_in_place_by_a_writer(tmp_path):
         assert [i for i, _ in store.keyword_search("code", "parse config", 5)] == ["a.py#0:v1"]
     with LocalStore(root, writer=False) as reader:
         assert [i for i, _ in reader.keyword_search("code", "config", 5)] == ["a.py#0:v1"]
+
+
+def test_a_store_without_the_rid_index_is_read_and_gains_it_from_a_writer(tmp_path: Path) -> None:
+    """Schema-3 stores written before `records_rid_id` existed: readers map rowids without it, and
+    the next writer adds it in place; both answer with the same ids."""
+    root = tmp_path / "store"
+    with open_writer(root) as store:
+        fill(store, range(4))
+        expected = store.keyword_search("code", "chunk", 10)
+        assert len(expected) == 10
+    conn = sqlite3.connect(root / DB_NAME, isolation_level=None)
+    conn.execute("DROP INDEX records_rid_id")
+    conn.close()
+    with LocalStore(root, writer=False) as reader:
+        assert reader.keyword_search("code", "chunk", 10) == expected
+    with open_writer(root) as store:
+        assert store.keyword_search("code", "chunk", 10) == expected
+    conn = sqlite3.connect(root / DB_NAME, isolation_level=None)
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT rid, id FROM records INDEXED BY records_rid_id WHERE rid IN (1, 2)"
+    ).fetchall()
+    conn.close()
+    assert "COVERING INDEX records_rid_id" in str(plan)
+    with LocalStore(root, writer=False) as reader:
+        assert reader.keyword_search("code", "chunk", 10) == expected

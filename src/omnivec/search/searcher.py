@@ -106,22 +106,28 @@ class Searcher:
         self, fused: Sequence[tuple[str, float]], parts: Mapping[str, tuple[float | None, ...]], q: Query
     ) -> list[Hit]:
         """Best-first hits; pieces of one split symbol (or, grouped, of one file) count once."""
-        records = self.store.get([i for i, _ in fused[: q.k * 10]])
         hits: list[Hit] = []
         seen: set[tuple[Any, ...]] = set()
-        for rid, score in fused:
-            rec = records.get(rid)
-            if rec is None:
-                continue
-            f = rec.fields
-            key = _group_key(rid, f, q.group_by_file)
-            if key in seen:
-                continue
-            seen.add(key)
-            cosine, bm25 = parts.get(rid, (None, None))
-            hits.append(_hit(rid, score, f, q.text, dense_score=cosine, keyword_score=bm25))
-            if len(hits) == q.k:
-                break
+        window = list(fused[: q.k * 10])  # grouping looks this deep, never further
+        # Records are fetched in growing batches (one query each): most searches fill k hits from
+        # the first 2k fused ids, and each record read costs a page of its text.
+        start, size = 0, 2 * q.k
+        while start < len(window) and len(hits) < q.k:
+            batch = window[start : start + size]
+            records = self.store.get([i for i, _ in batch])
+            for rid, score in batch:
+                rec = records.get(rid)
+                if rec is None:
+                    continue
+                key = _group_key(rid, rec.fields, q.group_by_file)
+                if key in seen:
+                    continue
+                seen.add(key)
+                cosine, bm25 = parts.get(rid, (None, None))
+                hits.append(_hit(rid, score, rec.fields, q.text, dense_score=cosine, keyword_score=bm25))
+                if len(hits) == q.k:
+                    break
+            start, size = start + len(batch), 4 * size
         return hits
 
 

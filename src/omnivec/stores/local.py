@@ -49,7 +49,7 @@ from omnivec.stores.failures import stamp_clean, translate
 from omnivec.stores.faiss_index import IVF_MIN_VECTORS
 from omnivec.stores.keyword import Bm25Keyword, KeywordBackend
 from omnivec.stores.local_tx import SqliteHandle
-from omnivec.stores.sqlite_schema import DB_NAME, SCHEMA_VERSION, WriterLock, connect, store_id
+from omnivec.stores.sqlite_schema import DB_NAME, SCHEMA_VERSION, WriterLock, connect, has_rid_index, store_id
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ class LocalStore(SqliteHandle):
                 self._main = connect(self.path, writer=writer)
                 self._conns.append(self._main)
                 self._local.conn = self._main
+                self._rid_index = has_rid_index(self._main)
                 self._dense = dense(self.path, store_id(self._main), writer=writer, ivf_min=ivf_min)
                 self._keyword = keyword(self.path, store_id(self._main), writer=writer)
                 if writer:
@@ -303,7 +304,7 @@ class LocalStore(SqliteHandle):
         return sq.allowed_rids(self._conn, row.cid, flt)
 
     def _named(self, rids: np.ndarray, scores: np.ndarray) -> list[tuple[str, float]]:
-        ids = sq.ids_for(self._conn, rids.tolist())
+        ids = sq.ids_for(self._conn, rids.tolist(), rid_index=self._rid_index)
         missing = [int(r) for r in rids if int(r) not in ids]
         if missing:  # would mean FAISS and SQLite disagree; never expected
             log.warning("dense index returned %d rowids unknown to SQLite: %s", len(missing), missing[:5])

@@ -216,9 +216,13 @@ def stack(rows: Iterable[tuple[int, bytes]], dim: int) -> tuple[np.ndarray, np.n
     return rids, vecs
 
 
-def ids_for(conn: sqlite3.Connection, rids: Sequence[int]) -> dict[int, str]:
+def ids_for(conn: sqlite3.Connection, rids: Sequence[int], *, rid_index: bool = True) -> dict[int, str]:
+    """Record ids of rowids (unknown rowids are left out). `rid_index`: the store has the covering
+    index `records_rid_id`; SQLite's planner would pick the rowid lookup, which reads each record's
+    own (text-sized) page, so the index is named."""
+    source = "records INDEXED BY records_rid_id" if rid_index else "records"
     rows = conn.execute(
-        "SELECT rid, id FROM records WHERE rid IN (SELECT value FROM json_each(?))",
+        f"SELECT rid, id FROM {source} WHERE rid IN (SELECT value FROM json_each(?))",
         (json.dumps([int(r) for r in rids]),),
     )
     return dict(rows.fetchall())

@@ -70,6 +70,9 @@ CREATE INDEX IF NOT EXISTS records_source ON records(source, cid);
 -- scanning record rows; records_path lets a glob with a literal prefix seek.
 CREATE INDEX IF NOT EXISTS records_filter ON records(cid, kind, language, path);
 CREATE INDEX IF NOT EXISTS records_path ON records(cid, path);
+-- rowid -> id for the top hits of each list (`sqlite_records.ids_for`): record rows hold their text,
+-- so a rowid lookup reads a page per row; this index packs ~60 (rid, id) pairs per page.
+CREATE INDEX IF NOT EXISTS records_rid_id ON records(rid, id);
 -- Vectors apart from the records keeps record rows small for keyword joins and filter lookups.
 CREATE TABLE IF NOT EXISTS vectors (rid INTEGER PRIMARY KEY, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS changes (
@@ -196,6 +199,7 @@ def _upgrade(conn: sqlite3.Connection, root: Path) -> None:
         return  # unreadable or newer: `_check_version` says so
     reanalyse = version == "1" or _meta(conn, "analyser") != ANALYSER_ID
     if version == str(SCHEMA_VERSION) and not reanalyse:
+        _add_indexes(conn)
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -222,6 +226,26 @@ def _upgrade(conn: sqlite3.Connection, root: Path) -> None:
     if reanalyse:
         for derived in (root / "keyword").glob("*.bm25"):
             derived.unlink()
+
+
+def _add_indexes(conn: sqlite3.Connection) -> None:
+    """Indexes added to schema 3 after it shipped (readers work without them: `has_rid_index`)."""
+    if has_rid_index(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE INDEX IF NOT EXISTS records_rid_id ON records(rid, id)")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def has_rid_index(conn: sqlite3.Connection) -> bool:
+    """Whether the store has `records_rid_id` (stores written before it was added lack it until
+    a writer opens them)."""
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'records_rid_id'")
+    return row.fetchone() is not None
 
 
 def _widen_changes(conn: sqlite3.Connection) -> None:
