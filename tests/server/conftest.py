@@ -51,10 +51,15 @@ class Server:
 
 
 def start_server(
-    args: list[str], log: Path, env: dict[str, str] | None = None, key: str | None = None
+    args: list[str],
+    log: Path,
+    env: dict[str, str] | None = None,
+    key: str | None = None,
+    module: str = "omnivec",
 ) -> Server:
-    """Start the server on a free port; returns once /healthz answers (or fails with its log)."""
-    cmd = [sys.executable, "-m", "omnivec", "serve", "--port", "0", *args]
+    """Start the server on a free port; returns once /healthz answers (or fails with its log).
+    `module` runs the CLI through a wrapper such as tests/index/fault_runner.py."""
+    cmd = [sys.executable, "-m", module, "serve", "--port", "0", *args]
     with log.open("w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env or child_env())
     deadline = time.monotonic() + START_DEADLINE_S

@@ -1,23 +1,24 @@
 """POST /v1/documents survives a killed server: every document is whole or absent, never half.
 
-The server is killed (SIGKILL, by PID) while it writes a large upsert, one transaction per
-document; a reader in this process decides the moment (some documents written, not all), so the
-test waits on a condition, not a clock.
+The server runs under tests/index/fault_runner.py and SIGKILLs itself right after the KILL_AT-th
+document's transaction commits, in the middle of a large upsert (one transaction per document):
+the kill lands at the same point on a fast or a loaded machine, and the test waits for the
+process to end, not for a clock.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-import time
 
 import httpx
 
 from omnivec.api import Index
 from omnivec.index.documents import is_document_source
-from tests.server.conftest import start_server
+from tests.server.conftest import child_env, start_server
 
 N = 1500
+KILL_AT = 500  # the fault point fires after this many committed documents
 DEADLINE_S = 300.0
 
 
@@ -52,20 +53,18 @@ def test_a_killed_documents_request_leaves_whole_documents(tmp_path):
     store = tmp_path / "kb"
     args = ["--store", str(store), "--writable", "--model", "omnivec/fake"]
     docs = _docs()
-    srv = start_server(args, tmp_path / "first.log")
+    faulty = child_env(OMNIVEC_FAULT=f"after-commit:{KILL_AT}")
+    srv = start_server(args, tmp_path / "first.log", env=faulty, module="tests.index.fault_runner")
     try:
         sender = _post_in_background(srv.url, {"upsert": docs})
-        deadline = time.monotonic() + DEADLINE_S
-        while not _written(store) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        srv.proc.kill()  # SIGKILL to the server's own PID, mid-write
-        srv.proc.wait(timeout=30)
+        srv.proc.wait(timeout=DEADLINE_S)  # the server kills itself mid-write
     finally:
         srv.stop()
     sender.join(timeout=60)
 
     written = _written(store)
     assert 0 < len(written) < N, f"{len(written)} of {N} written: the kill did not land mid-request"
+    assert len(written) == KILL_AT
     assert _text_count(store) == len(written)  # one record per committed document, no strays
 
     srv = start_server(args, tmp_path / "second.log")  # the crashed store opens for writing again

@@ -32,7 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from omnivec.errors import RecipeMismatchError
+from omnivec.errors import InputError, RecipeMismatchError
 
 INDEXED = "indexed"
 
@@ -213,3 +213,13 @@ def check_query_any(
             first = first or exc
     if first is not None:
         raise first
+
+
+def check_one_source(state: SourceState, by_collection: Mapping[str, Sequence[Record]]) -> None:
+    """A source is replaced with its own records only: refuse any record of another source."""
+    for recs in by_collection.values():
+        for rec in recs:
+            if rec.source != state.source:
+                raise InputError(received=f"record {rec.id!r} of source {rec.source!r}",
+                                 expected=f"records of {state.source!r}, the source being replaced",
+                                 fix="group records by source before writing")  # fmt: skip

@@ -41,6 +41,7 @@ from omnivec.stores.base import (
     Record,
     SourceState,
     canonical_recipe,
+    check_one_source,
     check_recipe,
 )
 from omnivec.stores.bm25 import analyse
@@ -199,12 +200,7 @@ class LocalStore(SqliteHandle):
     def _write_source(
         self, state: SourceState, by_collection: Mapping[str, Sequence[Record]], drop_others: bool
     ) -> None:
-        for recs in by_collection.values():
-            for rec in recs:
-                if rec.source != state.source:
-                    raise InputError(received=f"record {rec.id!r} of source {rec.source!r}",
-                                     expected=f"records of {state.source!r}, the source being replaced",
-                                     fix="group records by source before writing")  # fmt: skip
+        check_one_source(state, by_collection)
         with self._write():
             targets = {
                 row.cid: (row, recs) for row, recs in ((self._row(n), r) for n, r in by_collection.items())

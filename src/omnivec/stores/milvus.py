@@ -29,7 +29,15 @@ import numpy as np
 
 from omnivec.errors import InputError, StoreError
 from omnivec.stores import milvus_keyword as kw
-from omnivec.stores.base import CollectionInfo, Filter, Record, SourceState, canonical_recipe, check_recipe
+from omnivec.stores.base import (
+    CollectionInfo,
+    Filter,
+    Record,
+    SourceState,
+    canonical_recipe,
+    check_one_source,
+    check_recipe,
+)
 from omnivec.stores.milvus_expr import filter_expr, glob_regex, ids_expr, quote
 from omnivec.stores.milvus_ledger import (
     LEASE_STALE_S,
@@ -208,12 +216,7 @@ class MilvusStore:
     def _write_source(
         self, state: SourceState, by_coll: Mapping[str, Sequence[Record]], drop_others: bool
     ) -> None:
-        for recs in by_coll.values():
-            for rec in recs:
-                if rec.source != state.source:
-                    raise InputError(received=f"record {rec.id!r} of source {rec.source!r}",
-                                     expected=f"records of {state.source!r}, the source being replaced",
-                                     fix="group records by source before writing")  # fmt: skip
+        check_one_source(state, by_coll)
         with self._write():
             raws = {name: self._raw(name) for name in by_coll}
             rows = {n: [self._row(r, raws[n]) for r in recs] for n, recs in by_coll.items()}
