@@ -10,6 +10,15 @@ import pytest
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
+#: code of several shapes and lengths, a one-character text among them
+CODE = [
+    "def add(a, b): return a + b",
+    "class Stack: def push(self, x): self.items.append(x)",
+    "SELECT name FROM users WHERE id = 1;",
+    "print('hello world')\n" * 12,
+    "x",
+]
+
 
 def picture(seed: int, size: tuple[int, int] = (40, 56), mode: str = "RGB") -> Any:
     """Random pixels of `size` (width, height): nothing a classifier or OCR could read."""

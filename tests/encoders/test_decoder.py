@@ -11,15 +11,9 @@ from omnivec.encoders.decoder import CODE_INSTRUCTIONS, COIR_INSTRUCTIONS
 from omnivec.encoders.registry import get_spec, load_encoder
 from omnivec.errors import InputError, ModelUnavailableError
 from tests.encoders.contract import check_contract
+from tests.encoders.inputs import CODE
 from tests.encoders.references import last_token_reference
 
-CODE = [
-    "def add(a, b): return a + b",
-    "class Stack: def push(self, x): self.items.append(x)",
-    "SELECT name FROM users WHERE id = 1;",
-    "print('hello world')\n" * 12,
-    "x",
-]
 QUERIES = ["binary search in a sorted array", "add two numbers", "q"]
 RECIPE = "BAAI/bge-code-v1"
 

@@ -23,17 +23,11 @@ from omnivec.encoders.registry import load_encoder
 from omnivec.errors import InputError, MissingExtraError, RecipeMismatchError
 from omnivec.stores import LocalStore, check_query_any
 from tests.encoders.contract import check_contract
+from tests.encoders.inputs import CODE
 from tests.encoders.references import bert_reference, last_token_reference
 
 pytest.importorskip("onnxruntime")
 
-CODE = [
-    "def add(a, b): return a + b",
-    "class Stack: def push(self, x): self.items.append(x)",
-    "SELECT name FROM users WHERE id = 1;",
-    "print('hello world')\n" * 12,
-    "x",
-]
 FP32_ATOL = 1e-4
 INT8_COSINE = 0.99  # mean over the texts; and the tiny random model meets it per vector
 INT8_MIN_COSINE = 0.985  # per vector on MiniLM's short texts ("x": 0.988, see above)
