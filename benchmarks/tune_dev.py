@@ -254,7 +254,7 @@ def main() -> None:
     ap.add_argument("--evalsets", default=str(Path(__file__).resolve().parents[2] / "shared" / "evalsets"))
     ap.add_argument("--cache", default=None, help="embedding cache (default: OUT/cache.sqlite)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-pairs", type=int, default=3000, help="as `omnivec tune --max-pairs`")
+    ap.add_argument("--max-pairs", type=int, default=4000, help="as `omnivec tune --max-pairs`")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=128)

@@ -95,9 +95,11 @@ def test_mine_pairs_caps_are_seeded_and_spread_over_kinds():
     ]
     all_pairs = mine_pairs(cands)
     assert count_kinds(all_pairs) == {"docstring": 20, "halves": 20}
-    some = mine_pairs(cands, max_pairs=10, seed=1)
-    assert count_kinds(some) == {"docstring": 5, "halves": 5}
-    assert some == mine_pairs(cands, max_pairs=10, seed=1)
+    some = mine_pairs(cands, max_pairs=12, seed=1)
+    assert count_kinds(some) == {"docstring": 9, "halves": 3}  # KIND_SHARES 3:1
+    assert count_kinds(mine_pairs(cands, max_pairs=30)) == {"docstring": 20, "halves": 10}  # short kind
+    assert count_kinds(mine_pairs(cands, max_pairs=36)) == {"docstring": 20, "halves": 16}
+    assert some == mine_pairs(cands, max_pairs=12, seed=1)
     assert count_kinds(mine_pairs(cands, ("docstring",), max_pairs=50)) == {"docstring": 20}
 
 

@@ -14,6 +14,7 @@ import typer
 from omnivec.cli.app import StoreOpt, app
 from omnivec.cli.output import safe_name
 from omnivec.runtime import setup_runtime
+from omnivec.tune.pairs import DEFAULT_MAX_PAIRS
 
 
 @app.command()
@@ -30,7 +31,7 @@ def tune(
     ] = 10.0,
     max_pairs: Annotated[
         int, typer.Option("--max-pairs", help="Most training pairs, split between kinds.")
-    ] = 3000,
+    ] = DEFAULT_MAX_PAIRS,
     epochs: Annotated[int, typer.Option("--epochs")] = 1,
     batch_size: Annotated[int, typer.Option("--batch-size", help="In-batch negatives per step.")] = 32,
     seed: Annotated[int, typer.Option("--seed")] = 0,

@@ -24,6 +24,12 @@ from typing import Literal
 
 PairKind = Literal["docstring", "halves"]
 PAIR_KINDS: tuple[PairKind, ...] = ("docstring", "halves")
+# How a total budget of pairs is shared between kinds. Halves pairs teach code-to-code quickly
+# (512 of them: +0.084 dense nDCG@10 on code-to-code-dev), docstring pairs need thousands before
+# docstring queries move (512: +0.007; 3200: most of the +0.09 a 5460-pair run gives), so a
+# budget goes mostly to docstrings. See docs/results.md (omnivec tune).
+KIND_SHARES: dict[PairKind, int] = {"docstring": 3, "halves": 1}
+DEFAULT_MAX_PAIRS = 4000  # 3000 docstring + 1000 halves: 125 steps of 32
 
 MIN_DOC_WORDS = 4  # shorter summaries ("Getter.", "Return x.") teach little
 MAX_ANCHOR_CHARS = 300
@@ -154,8 +160,8 @@ def mine_pairs(
 ) -> list[Pair]:
     """Every usable pair of each kind, de-duplicated, then a seeded sample of at most `max_pairs`.
 
-    `max_pairs` is a total (split evenly between kinds, the unused share of a short kind going to
-    the others) or a cap per kind. The result is shuffled (seeded).
+    `max_pairs` is a total (split between kinds by `KIND_SHARES`, the unused share of a short kind
+    going to the others) or a cap per kind. The result is shuffled (seeded).
     """
     found: dict[PairKind, list[Pair]] = {k: [] for k in kinds}
     seen: set[tuple[str, str]] = set()
@@ -182,9 +188,10 @@ def _caps(available: dict[PairKind, int], max_pairs: int | dict[PairKind, int] |
     caps = dict.fromkeys(available, 0)
     left, open_kinds = max_pairs, [k for k, n in available.items() if n]
     while left > 0 and open_kinds:
-        share = max(1, left // len(open_kinds))
+        weight = sum(KIND_SHARES[k] for k in open_kinds)
+        shares = {k: max(1, left * KIND_SHARES[k] // weight) for k in open_kinds}
         for k in list(open_kinds):
-            take = min(share, available[k] - caps[k], left)
+            take = min(shares[k], available[k] - caps[k], left)
             caps[k] += take
             left -= take
             if caps[k] == available[k]:

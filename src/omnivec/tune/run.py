@@ -14,14 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from omnivec.errors import InputError
-from omnivec.tune.pairs import PAIR_KINDS, PairKind, attach_negatives, count_kinds, mine_pairs, render_like
+from omnivec.tune.pairs import (
+    DEFAULT_MAX_PAIRS,
+    PAIR_KINDS,
+    PairKind,
+    attach_negatives,
+    count_kinds,
+    mine_pairs,
+    render_like,
+)
 from omnivec.tune.sources import store_candidates, store_neighbours
 from omnivec.tune.store import base_of, keep_model, scratch_dir, switch_text_model
 from omnivec.tune.train import TrainProgress, TrainReport, TrainSettings, cpu_seconds, train
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MAX_PAIRS = 3000  # 1500 per kind: 94 steps of 32; see docs/results.md (omnivec tune)
 
 
 @dataclass(frozen=True)
