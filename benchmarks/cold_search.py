@@ -1,0 +1,104 @@
+"""Time from command to first result: whole `omnivec search` processes on the demo store.
+
+Builds the `make demo` store once per backend (not timed: `omnivec index demo-data`), then runs
+`omnivec search QUERY --store S -k 5` as a fresh process per query (interpreter start, imports,
+store open, model load where the mode needs one, the search, printing), for `--mode keyword` and
+the default hybrid, queries from `python -m omnivec.demo queries` in turn, modes alternating.
+Prints the median and p90 wall time of each and the issue's targets (keyword <= 1.0 s, hybrid
+<= 1.5 s). A bare `python -c pass` is timed the same way as the floor no command can go under.
+
+    python benchmarks/cold_search.py [--backends torch onnx-int8] [--runs 10] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine
+
+TARGETS = {"keyword": 1.0, "hybrid": 1.5}
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def build_store(demo: Path, work: Path, backend: str, threads: int) -> tuple[Path, dict[str, str]]:
+    cache = Path(tempfile.mkdtemp(prefix=f"cache-{backend}-", dir=work))
+    env = {
+        **os.environ,
+        "OMNIVEC_CACHE": str(cache),
+        "OMNIVEC_BACKEND": backend,
+        "OMP_NUM_THREADS": str(threads),
+    }
+    store = work / f"store-{backend}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "omnivec",
+        "index",
+        str(demo),
+        "--store",
+        str(store),
+        "--threads",
+        str(threads),
+    ]
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    print(f"  {backend}: demo store built in {time.perf_counter() - start:.1f}s (not counted)")
+    return store, env
+
+
+def summary(name: str, times: list[float]) -> str:
+    p90 = statistics.quantiles(times, n=10)[-1] if len(times) >= 2 else times[0]
+    target = TARGETS.get(name.rsplit(maxsplit=1)[-1])
+    verdict = (
+        ""
+        if target is None
+        else f"  target <= {target:.1f}s: {'met' if statistics.median(times) <= target else 'missed'}"
+    )
+    return f"{name:<24} median {statistics.median(times):6.3f}s  p90 {p90:6.3f}s  n={len(times)}{verdict}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backends", nargs="+", default=["torch", "onnx-int8"])
+    ap.add_argument("--runs", type=int, default=10, help="processes per backend and mode")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="omnivec-cold-search-"))
+    demo = work / "demo-data"
+    subprocess.run([sys.executable, "-m", "omnivec.demo", str(demo)], check=True, stdout=subprocess.DEVNULL)
+    queries = subprocess.run(
+        [sys.executable, "-m", "omnivec.demo", "queries", "-"], check=True, capture_output=True, text=True
+    ).stdout.split("\n")
+    queries = [q for q in queries if q.strip()]
+    print(f"{machine()}; {args.threads} threads; load {os.getloadavg()}")
+    stores = {b: build_store(demo, work, b, args.threads) for b in args.backends}
+    floor = [timed([sys.executable, "-c", "pass"], dict(os.environ)) for _ in range(args.runs)]
+    results: dict[str, list[float]] = {}
+    for i in range(args.runs):
+        q = queries[i % len(queries)]
+        for backend, (store, env) in stores.items():
+            for mode in ("keyword", "hybrid"):
+                cmd = [sys.executable, "-m", "omnivec", "search", q, "--store", str(store), "-k", "5"]
+                cmd += ["--mode", mode]
+                results.setdefault(f"{backend} {mode}", []).append(timed(cmd, env))
+    print(f"load after {os.getloadavg()}")
+    print(summary("python -c pass", floor))
+    for name, times in results.items():
+        print(summary(name, times))
+
+
+if __name__ == "__main__":
+    main()
