@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from omnivec.encoders import onnx_runtime
+from omnivec.encoders import onnx_cache, onnx_export, onnx_runtime
 from omnivec.encoders.registry import load_encoder
 from omnivec.errors import InputError, MissingExtraError, RecipeMismatchError
 from omnivec.stores import LocalStore, check_query_any
@@ -44,13 +44,13 @@ def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def count_exports(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    real = onnx_runtime.export_graph
+    real = onnx_export.export_graph
 
     def counted(*args, **kw):
         calls.append(1)
         return real(*args, **kw)
 
-    monkeypatch.setattr(onnx_runtime, "export_graph", counted)
+    monkeypatch.setattr(onnx_export, "export_graph", counted)
     return calls
 
 
@@ -179,14 +179,14 @@ def test_damaged_export_is_rebuilt(tiny_bert, fresh_cache, count_exports, damage
 
 
 def test_leftovers_of_a_killed_build_are_cleared(tiny_bert, fresh_cache):
-    key = onnx_runtime.ExportKey("w", "bert", True, "onnx")
+    key = onnx_export.ExportKey("w", "bert", True, "onnx")
     fresh_cache.mkdir(parents=True)
     stale = fresh_cache / f".{key.name()}.abc123"
     stale.mkdir()
     (stale / "model.onnx").write_bytes(b"half")
-    built = onnx_runtime.store_export(fresh_cache, key.name(), _fake_model)
+    built = onnx_cache.store_export(fresh_cache, key.name(), _fake_model)
     assert not stale.exists() and built.read_bytes() == b"complete"
-    assert onnx_runtime.cached_export(fresh_cache, key.name()) == built
+    assert onnx_cache.cached_export(fresh_cache, key.name()) == built
 
 
 def _fake_model(out: Path) -> Path:

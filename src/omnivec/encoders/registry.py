@@ -25,7 +25,8 @@ _FAMILIES: dict[str, type[Encoder]] = {}
 _SPECS: dict[str, EncoderSpec] = {}
 _ALIASES: dict[str, str] = {}
 _discovered = False
-_PRIVATE = {"base", "spec", "registry", "cache", "_hf", "composite", "onnx_runtime"}
+_PRIVATE = {"base", "spec", "registry", "cache", "_hf", "composite"}
+_PRIVATE |= {"onnx_runtime", "onnx_export", "onnx_cache"}  # the ONNX backend, not families
 
 E = TypeVar("E", bound=type[Encoder])
 

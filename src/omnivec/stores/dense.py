@@ -6,7 +6,8 @@ covering them is on disk. Otherwise the file is loaded (stamp s, same replay fro
 neither works (file missing, unreadable, from another store) the index is rebuilt from the
 vectors in SQLite. Records without a vector yet (progressive indexing) are skipped; the 'vec'
 op that fills one in adds it. So a crash between a SQLite commit and a FAISS write costs a replay, and
-`kill -9` at any point leaves nothing a reader could see half-written.
+`kill -9` at any point leaves nothing a reader could see half-written. The lifecycle (load, check,
+replay, rebuild, flush, forget) is shared with the keyword side: `omnivec.stores.derived`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ import numpy as np
 
 from omnivec.errors import InputError
 from omnivec.stores import sqlite_records as sq
+from omnivec.stores.derived import (
+    DerivedIndexes,
+    NewerOnDiskError,  # noqa: F401  (its home before derived.py)
+)
 from omnivec.stores.faiss_index import (
     IVF_KEEP_FRACTION,
     IVF_MIN_VECTORS,
@@ -47,10 +52,6 @@ class CollectionRow:
     count: int
     generation: int
     pruned_gen: int
-
-
-class NewerOnDiskError(Exception):
-    """The FAISS file is newer than this reader's snapshot: start a new snapshot and retry."""
 
 
 class DenseBackend(Protocol):
@@ -86,26 +87,17 @@ class DenseBackend(Protocol):
     def files(self) -> list[Path]: ...
 
 
-class FaissDense:
+class FaissDense(DerivedIndexes[DenseIndex]):
     """The default `DenseBackend`: in-memory FAISS indexes, one per collection, loaded lazily
     and persisted as files under `dense/`."""
 
+    suffix, label = ".faiss", "dense"
+
     def __init__(self, root: Path, store_id: str, *, writer: bool, ivf_min: int = IVF_MIN_VECTORS) -> None:
-        self.dir = root / "dense"
-        self.store_id = store_id
+        super().__init__(root / "dense", store_id, writer=writer)
         self.writer = writer
         self.ivf_min = ivf_min
-        self._mem: dict[int, DenseIndex] = {}
-        self._saved: dict[int, int] = {}  # cid -> generation of the file on disk (writer only)
         self._unusable: set[tuple[int, int, int]] = set()  # (cid, size, mtime) already reported
-        if writer:
-            self.dir.mkdir(parents=True, exist_ok=True)
-
-    def path(self, cid: int) -> Path:
-        return self.dir / f"{cid}.faiss"
-
-    def files(self) -> list[Path]:
-        return sorted(self.dir.glob("*.faiss"))
 
     def search(
         self,
@@ -122,26 +114,9 @@ class FaissDense:
     def stamp(self, row: CollectionRow) -> dict[str, Any]:
         return {"store": self.store_id, "cid": row.cid, "dim": row.dim}
 
-    def current(self, conn: sqlite3.Connection, row: CollectionRow, *, force: bool = False) -> DenseIndex:
-        """The index at exactly `row.generation`; `conn` must be inside a read transaction.
-
-        Raises `NewerOnDiskError` (unless `force`) when only a file newer than the snapshot is usable.
-        """
-        mem = self._mem.get(row.cid)
-        if mem is not None and mem.generation == row.generation:
-            return mem
-        if mem is not None and row.pruned_gen <= mem.generation < row.generation:
-            return self._replay(conn, row, mem)
-        loaded = self._load(row)
-        if loaded is not None and row.pruned_gen <= loaded.generation <= row.generation:
-            return self._replay(conn, row, loaded)
-        if loaded is not None and loaded.generation > row.generation and not force:
-            raise NewerOnDiskError(row.name)
-        return self._rebuild(conn, row)
-
-    def _load(self, row: CollectionRow) -> DenseIndex | None:
-        """The file's index, or None. An unusable file is reported once per handle; a writer
-        forgets it was saved, so its next flush writes a good one."""
+    def _read(self, row: CollectionRow) -> tuple[dict[str, Any], DenseIndex] | None:
+        """The file's header and index, or None. An unusable file is reported once per handle; a
+        writer forgets it was saved, so its next flush writes a good one."""
         path = self.path(row.cid)
         try:
             st = path.stat()
@@ -152,15 +127,10 @@ class FaissDense:
         if got is None:
             self._unusable.add(seen)
             self._saved.pop(row.cid, None)
-            return None
-        head, dense = got
-        if any(head.get(k) != v for k, v in self.stamp(row).items()):
-            log.warning(
-                "dense index %s belongs to another store or collection; rebuilding", self.path(row.cid)
-            )
-            return None
-        self._saved[row.cid] = dense.generation
-        return dense
+        return got
+
+    def _read_stamp(self, path: Path) -> dict[str, Any] | None:
+        return read_stamp(path)
 
     def _replay(self, conn: sqlite3.Connection, row: CollectionRow, dense: DenseIndex) -> DenseIndex:
         t0, start = time.perf_counter(), dense.generation
@@ -198,21 +168,11 @@ class FaissDense:
         while batch := cursor.fetchmany(_REBUILD_BATCH):
             dense.add(*sq.stack(batch, dim))
 
-    def flush(self, conn: sqlite3.Connection, row: CollectionRow) -> bool:
-        """Writer: persist the index at `row.generation` (re-shaped if its size asks). True if written."""
-        if self._saved.get(row.cid) == row.generation and row.cid not in self._mem:
-            return False
-        dense = self.current(conn, row, force=True)
-        reshaped = self._reshape(conn, row, dense)
-        if reshaped is None and self._saved.get(row.cid) == row.generation:
-            return False
-        dense = reshaped or dense
+    def _save(self, path: Path, dense: DenseIndex, stamp: dict[str, Any]) -> None:
         t0 = time.perf_counter()
-        save_index(self.path(row.cid), dense, self.stamp(row))
-        self._saved[row.cid] = row.generation
-        log.debug("wrote %s (%s, %d vectors) in %.2fs", self.path(row.cid), dense.kind, dense.ntotal,
+        save_index(path, dense, stamp)  # looked up here at each call: the crash test wraps it
+        log.debug("wrote %s (%s, %d vectors) in %.2fs", path, dense.kind, dense.ntotal,
                   time.perf_counter() - t0)  # fmt: skip
-        return True
 
     def _reshape(self, conn: sqlite3.Connection, row: CollectionRow, dense: DenseIndex) -> DenseIndex | None:
         """A flat or IVF index better suited to the collection's size, or None to keep `dense`."""
@@ -236,28 +196,6 @@ class FaissDense:
                  time.perf_counter() - t0)  # fmt: skip
         self._mem[row.cid] = new
         return new
-
-    def check_files(self, rows: list[CollectionRow]) -> None:
-        """Writer, at open: delete files a later write could be mistaken for (stamp from the
-        future after a power loss rolled SQLite back, or another store's), and stale temp files."""
-        for tmp in self.dir.glob("*.tmp"):
-            tmp.unlink(missing_ok=True)
-        known = {r.cid: r for r in rows}
-        for path in self.dir.glob("*.faiss"):
-            head = read_stamp(path)
-            row = known.get(int(path.stem)) if path.stem.isdigit() else None
-            ok = (row is not None and head is not None and head["generation"] <= row.generation
-                  and all(head.get(k) == v for k, v in self.stamp(row).items()))  # fmt: skip
-            if not ok:
-                log.warning("removing dense index %s: it does not match the database", path)
-                path.unlink(missing_ok=True)
-            elif row is not None and head is not None:
-                self._saved[row.cid] = head["generation"]
-
-    def forget(self, cid: int) -> None:
-        self._mem.pop(cid, None)
-        self._saved.pop(cid, None)
-        self.path(cid).unlink(missing_ok=True)
 
     def describe(self, cid: int) -> dict[str, Any]:
         mem = self._mem.get(cid)

@@ -1,12 +1,13 @@
 """Keeps each collection's keyword index in step with SQLite: load, replay, rebuild, persist.
 
-The same scheme as the dense side (`omnivec.stores.dense`): SQLite holds every record's tokens
-(table `tokens`, written in the record's transaction) and the changelog; the keyword index of a
-collection is derived from them. An in-memory index at generation g is brought to a snapshot's
-generation G by replaying the changelog (g, G]; otherwise the file `keyword/<cid>.bm25` is loaded
-(its header names its generation) and replayed, and when neither works the index is rebuilt from
-SQLite. Files are written atomically (temp file, fsync, rename), so `kill -9` at any point leaves
-either the old file or the new one, and SQLite's changelog covers whatever the file lacks.
+The same lifecycle as the dense side (`omnivec.stores.derived`): SQLite holds every record's
+tokens (table `tokens`, written in the record's transaction) and the changelog; the keyword index
+of a collection is derived from them. An in-memory index at generation g is brought to a
+snapshot's generation G by replaying the changelog (g, G]; otherwise the file `keyword/<cid>.bm25`
+is loaded (its header names its generation) and replayed, and when neither works the index is
+rebuilt from SQLite. Files are written atomically (temp file, fsync, rename), so `kill -9` at any
+point leaves either the old file or the new one, and SQLite's changelog covers whatever the file
+lacks. This module holds the replay and rebuild from SQLite and the file format.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from omnivec.stores.bm25 import Bm25Index
-from omnivec.stores.dense import CollectionRow, NewerOnDiskError
+from omnivec.stores.dense import CollectionRow
+from omnivec.stores.derived import DerivedIndexes
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +64,13 @@ class KeywordBackend(Protocol):
     def files(self) -> list[Path]: ...
 
 
-class Bm25Keyword:
+class Bm25Keyword(DerivedIndexes[Bm25Index]):
     """The default `KeywordBackend`: exact BM25 (`Bm25Index`) per collection, files under `keyword/`."""
 
+    suffix, label = ".bm25", "keyword"
+
     def __init__(self, root: Path, store_id: str, *, writer: bool) -> None:
-        self.dir = root / "keyword"
-        self.store_id = store_id
-        self._mem: dict[int, Bm25Index] = {}
-        self._saved: dict[int, int] = {}  # cid -> generation of the file on disk (writer only)
-        if writer:
-            self.dir.mkdir(parents=True, exist_ok=True)
-
-    def path(self, cid: int) -> Path:
-        return self.dir / f"{cid}.bm25"
-
-    def files(self) -> list[Path]:
-        return sorted(self.dir.glob("*.bm25"))
-
-    def stamp(self, row: CollectionRow) -> dict[str, Any]:
-        return {"store": self.store_id, "cid": row.cid}
+        super().__init__(root / "keyword", store_id, writer=writer)
 
     def search(
         self,
@@ -94,33 +84,11 @@ class Bm25Keyword:
     ) -> tuple[np.ndarray, np.ndarray]:
         return self.current(conn, row, force=force).search(tokens, k, allowed)
 
-    def current(self, conn: sqlite3.Connection, row: CollectionRow, *, force: bool = False) -> Bm25Index:
-        """The index at exactly `row.generation` (see the module docstring); `NewerOnDiskError`
-        (unless `force`) when only a file newer than the snapshot is usable."""
-        mem = self._mem.get(row.cid)
-        if mem is not None and mem.generation == row.generation:
-            return mem
-        if mem is not None and row.pruned_gen <= mem.generation < row.generation:
-            return self._replay(conn, row, mem)
-        loaded = self._load(row)
-        if loaded is not None and row.pruned_gen <= loaded.generation <= row.generation:
-            return self._replay(conn, row, loaded)
-        if loaded is not None and loaded.generation > row.generation and not force:
-            raise NewerOnDiskError(row.name)
-        return self._rebuild(conn, row)
+    def _read(self, row: CollectionRow) -> tuple[dict[str, Any], Bm25Index] | None:
+        return load_index(self.path(row.cid))
 
-    def _load(self, row: CollectionRow) -> Bm25Index | None:
-        got = load_index(self.path(row.cid))
-        if got is None:
-            return None
-        head, index = got
-        if any(head.get(k) != v for k, v in self.stamp(row).items()):
-            log.warning(
-                "keyword index %s belongs to another store or collection; rebuilding", self.path(row.cid)
-            )
-            return None
-        self._saved[row.cid] = index.generation
-        return index
+    def _read_stamp(self, path: Path) -> dict[str, Any] | None:
+        return read_stamp(path)
 
     def _replay(self, conn: sqlite3.Connection, row: CollectionRow, index: Bm25Index) -> Bm25Index:
         args = (row.cid, index.generation, row.generation)
@@ -155,39 +123,12 @@ class Bm25Keyword:
                  time.perf_counter() - t0)  # fmt: skip
         return index
 
-    def flush(self, conn: sqlite3.Connection, row: CollectionRow) -> bool:
-        """Writer: persist the index at `row.generation` (compacted if enough is dead). True if written."""
-        if self._saved.get(row.cid) == row.generation and row.cid not in self._mem:
-            return False
-        index = self.current(conn, row, force=True)
-        compacted = index.compact()
-        if not compacted and self._saved.get(row.cid) == row.generation:
-            return False
-        save_index(self.path(row.cid), index, self.stamp(row))
-        self._saved[row.cid] = row.generation
-        return True
+    def _reshape(self, conn: sqlite3.Connection, row: CollectionRow, index: Bm25Index) -> Bm25Index | None:
+        """`index` compacted in place when enough of it is dead, else None."""
+        return index if index.compact() else None
 
-    def check_files(self, rows: list[CollectionRow]) -> None:
-        """Writer, at open: delete stale temp files and index files the database does not vouch
-        for (another store's, or from a generation SQLite never reached after a power loss)."""
-        for tmp in self.dir.glob("*.tmp"):
-            tmp.unlink(missing_ok=True)
-        known = {r.cid: r for r in rows}
-        for path in self.dir.glob("*.bm25"):
-            head = read_stamp(path)
-            row = known.get(int(path.stem)) if path.stem.isdigit() else None
-            ok = (row is not None and head is not None and head["generation"] <= row.generation
-                  and all(head.get(k) == v for k, v in self.stamp(row).items()))  # fmt: skip
-            if not ok:
-                log.warning("removing keyword index %s: it does not match the database", path)
-                path.unlink(missing_ok=True)
-            elif row is not None and head is not None:
-                self._saved[row.cid] = head["generation"]
-
-    def forget(self, cid: int) -> None:
-        self._mem.pop(cid, None)
-        self._saved.pop(cid, None)
-        self.path(cid).unlink(missing_ok=True)
+    def _save(self, path: Path, index: Bm25Index, stamp: dict[str, Any]) -> None:
+        save_index(path, index, stamp)
 
     def describe(self, cid: int) -> dict[str, Any]:
         head = read_stamp(self.path(cid))

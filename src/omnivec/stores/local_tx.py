@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from omnivec.errors import StoreError
-from omnivec.stores.dense import NewerOnDiskError
+from omnivec.stores.derived import NewerOnDiskError
 from omnivec.stores.failures import translate
 from omnivec.stores.sqlite_schema import connect
 
