@@ -161,6 +161,26 @@ def test_unusable_derived_file_is_rebuilt(tmp_path: Path, damage: str, kind: str
         assert hits[0] == "x.py#0:v1" and len(hits) == 31
 
 
+@pytest.mark.parametrize("kind", ["dense/*.faiss", "keyword/*.bm25"])
+def test_writer_rewrites_a_damaged_derived_file(tmp_path: Path, kind: str) -> None:
+    """A truncated file keeps a readable header, so it survives the writer's open-time check; the
+    writer must still save a good one at its next flush, not leave every reader rebuilding."""
+    from omnivec.stores import dense, keyword
+
+    w = open_writer(tmp_path)
+    fill(w, range(4))
+    w.close()
+    (path,) = tmp_path.glob(kind)
+    path.write_bytes(path.read_bytes()[:-100])
+    load = dense.load_index if kind.startswith("dense") else keyword.load_index
+    assert load(path) is None
+    w = LocalStore(tmp_path, writer=True)
+    assert len(w.keyword_search("code", "chunk", 100)) == 20
+    assert len(w.dense_search("code", unit(0), 100)) == 20
+    w.close()
+    assert load(path) is not None
+
+
 def test_faiss_file_newer_than_sqlite_is_discarded(tmp_path: Path) -> None:
     """Power loss can roll SQLite back (synchronous=NORMAL) after a FAISS file was written."""
     w = open_writer(tmp_path)

@@ -84,7 +84,8 @@ class DerivedIndexes(ABC, Generic[IndexT]):
     def _load(self, row: CollectionRow) -> IndexT | None:
         """The file's index if it is this collection's, else None."""
         got = self._read(row)
-        if got is None:
+        if got is None:  # missing or unreadable: the next flush must write it, whatever was saved
+            self._saved.pop(row.cid, None)
             return None
         head, index = got
         if any(head.get(k) != v for k, v in self.stamp(row).items()):
