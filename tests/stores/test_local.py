@@ -355,16 +355,21 @@ def _await_progress(proc: subprocess.Popen[bytes], lines: int, errors: Path, tim
             seen += chunk.count(b"\n")
 
 
-def test_kill_9_at_random_points_leaves_a_consistent_resumable_store(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ivf_min", [None, 300], ids=["default-sizes", "ivf-sq8-from-300"])
+def test_kill_9_at_random_points_leaves_a_consistent_resumable_store(
+    tmp_path: Path, ivf_min: int | None
+) -> None:
     """Each round is killed once it has written a (seeded) random number of sources, wherever the
     writer then is: in a transaction, between a commit and a FAISS write, inside one. Kill rounds
     are given far more work than they can do, so every kill lands in a running writer however
-    slow or fast the machine; the last round finishes the real job."""
+    slow or fast the machine; the last round finishes the real job. With `ivf_min` 300 the text
+    collection's index turns ivf-sq8 in the first rounds and is retrained at 4x while killed."""
     root, n, rng = tmp_path / "store", 1200, random.Random(1234)
     env = subprocess_env()
 
     def cmd(count: int) -> list[str]:
-        return [sys.executable, "-m", "tests.stores.crash_writer", str(root), str(count)]
+        sizes = [] if ivf_min is None else [str(ivf_min)]
+        return [sys.executable, "-m", "tests.stores.crash_writer", str(root), str(count), *sizes]
 
     errors = tmp_path / "writer.err"
     for _ in range(8):  # at most 8 * 130 = 1040 < n sources written before the last round

@@ -31,7 +31,9 @@ from omnivec.stores.faiss_index import (
     IVF_KEEP_FRACTION,
     IVF_MIN_VECTORS,
     IVF_RETRAIN_GROWTH,
+    SQ_MIN_VECTORS,
     DenseIndex,
+    IndexKind,
     load_index,
     read_stamp,
     save_index,
@@ -93,10 +95,19 @@ class FaissDense(DerivedIndexes[DenseIndex]):
 
     suffix, label = ".faiss", "dense"
 
-    def __init__(self, root: Path, store_id: str, *, writer: bool, ivf_min: int = IVF_MIN_VECTORS) -> None:
+    def __init__(
+        self,
+        root: Path,
+        store_id: str,
+        *,
+        writer: bool,
+        ivf_min: int = IVF_MIN_VECTORS,
+        sq_min: int = SQ_MIN_VECTORS,
+    ) -> None:
         super().__init__(root / "dense", store_id, writer=writer)
         self.writer = writer
         self.ivf_min = ivf_min
+        self.sq_min = max(sq_min, ivf_min)  # the codes ride on IVF lists
         self._unusable: set[tuple[int, int, int]] = set()  # (cid, size, mtime) already reported
 
     def search(
@@ -174,20 +185,29 @@ class FaissDense(DerivedIndexes[DenseIndex]):
         log.debug("wrote %s (%s, %d vectors) in %.2fs", path, dense.kind, dense.ntotal,
                   time.perf_counter() - t0)  # fmt: skip
 
+    def target_kind(self, kind: IndexKind, n: int) -> IndexKind:
+        """The kind an index of `kind` holding `n` vectors should be: the largest whose threshold
+        `n` reaches; a step down only below IVF_KEEP_FRACTION of a threshold (no flip-flopping)."""
+        kinds: list[tuple[IndexKind, int]] = [("flat", 0), ("ivf", self.ivf_min), ("ivf-sq8", self.sq_min)]
+        rank = [name for name, _ in kinds].index(kind)
+        up = max(i for i, (_, least) in enumerate(kinds) if n >= least)
+        if up >= rank:
+            return kinds[up][0]
+        keep = [i for i, (_, least) in enumerate(kinds[: rank + 1]) if n >= least * IVF_KEEP_FRACTION]
+        return kinds[max(keep)][0]
+
     def _reshape(self, conn: sqlite3.Connection, row: CollectionRow, dense: DenseIndex) -> DenseIndex | None:
-        """A flat or IVF index better suited to the collection's size, or None to keep `dense`."""
+        """An index of the kind better suited to the collection's size, or None to keep `dense`."""
         n = dense.ntotal
-        if dense.kind == "flat" and n >= self.ivf_min:
-            kind = "ivf"
-        elif dense.kind == "ivf" and n < self.ivf_min * IVF_KEEP_FRACTION:
-            kind = "flat"
-        elif dense.kind == "ivf" and n > IVF_RETRAIN_GROWTH * max(dense.trained_on, 1):
-            kind = "ivf"
-        else:
+        kind = self.target_kind(dense.kind, n)
+        grown = dense.is_ivf and n > IVF_RETRAIN_GROWTH * max(dense.trained_on, 1)
+        if kind == dense.kind and not (grown and kind != "flat"):
             return None
         rids, vecs = sq.stack(sq.collection_vectors(conn, row.cid), row.dim)
         t0 = time.perf_counter()
-        if kind == "ivf":
+        if kind == "ivf-sq8":
+            new = DenseIndex.ivf_sq8(vecs, rids, row.dim, row.generation)
+        elif kind == "ivf":
             new = DenseIndex.ivf(vecs, rids, row.dim, row.generation)
         else:
             new = DenseIndex.flat(row.dim, row.generation)

@@ -1,0 +1,174 @@
+"""The ivf-sq8 dense index: 8-bit codes probed, the best candidates re-scored with float vectors.
+
+Thresholds are lowered through the constructors (`ivf_min`, `sq_min`) so a few thousand vectors
+take the path a store takes past 200k."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from omnivec.stores import Filter, LocalStore
+from omnivec.stores.dense import FaissDense
+from omnivec.stores.faiss_index import _MAGIC, DenseIndex, load_index, save_index
+from tests.stores.helpers import DIM, RECIPE, brute_force, records, state, unit
+
+N, D = 4000, 32
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clustered unit vectors (like embeddings, unlike uniform noise), rowids with gaps, queries."""
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((40, D)).astype(np.float32)
+    xb = centres[rng.integers(0, 40, N)] + 0.6 * rng.standard_normal((N, D)).astype(np.float32)
+    xb /= np.linalg.norm(xb, axis=1, keepdims=True)
+    xq = xb[rng.integers(0, N, 30)] + 0.3 * rng.standard_normal((30, D)).astype(np.float32)
+    xq /= np.linalg.norm(xq, axis=1, keepdims=True)
+    return xb, 7 + 3 * np.arange(N, dtype=np.int64), xq
+
+
+def exact(
+    xb: np.ndarray, rids: np.ndarray, q: np.ndarray, k: int, keep: np.ndarray | None = None
+) -> list[int]:
+    mask = np.ones(len(rids), bool) if keep is None else np.isin(rids, keep)
+    order = np.argsort(-(xb[mask] @ q), kind="stable")[:k]
+    return rids[mask][order].tolist()
+
+
+def check_exact_scores(dense: DenseIndex, xb: np.ndarray, rids: np.ndarray, q: np.ndarray,
+                       scores: np.ndarray, found: np.ndarray) -> None:  # fmt: skip
+    rows = np.searchsorted(rids, found)
+    assert np.array_equal(rids[rows], found)
+    np.testing.assert_allclose(scores, xb[rows] @ q, atol=1e-5)  # float cosines, not code estimates
+    assert np.all(np.diff(scores) <= 1e-7)  # best first
+
+
+def test_build_search_scores_are_exact_and_recall_matches_ivf_flat(data) -> None:
+    xb, rids, xq = data
+    dense = DenseIndex.ivf_sq8(xb, rids, D, generation=3)
+    assert (dense.kind, dense.ntotal, dense.codes.ntotal, dense.trained_on) == ("ivf-sq8", N, N, N)
+    assert dense.codes.nprobe == dense.index.nprobe and dense.nlist == dense.codes.nlist
+    hits = 0
+    for q in xq:
+        scores, found = dense.search(q, 10)
+        assert len(found) == 10
+        check_exact_scores(dense, xb, rids, q, scores, found)
+        hits += len(set(found.tolist()) & set(exact(xb, rids, q, 10)))
+        # the same lists probed in float: the codes lose nothing once re-scored
+        _, flat_ids = dense._search(q, 10, None, exhaustive=False)
+        assert found.tolist() == flat_ids.tolist()
+    assert hits / (10 * len(xq)) >= 0.95
+
+
+def test_filters_never_under_fill_and_stay_exact(data) -> None:
+    xb, rids, xq = data
+    dense = DenseIndex.ivf_sq8(xb, rids, D, generation=1)
+    broad, selective = rids[::2], rids[[5, 900, 1800, 3999]]
+    probed = dense.index.quantizer.search(xq[:1], dense.index.nprobe)[1][0]
+    lists = dense.index.quantizer.search(xb, 1)[1][:, 0]
+    unprobed = rids[~np.isin(lists, probed)][:25]  # a probe finds none of them
+    for q in xq[:10]:
+        scores, found = dense.search(q, 10, broad)
+        assert len(found) == 10 and set(found.tolist()) <= set(broad.tolist())
+        check_exact_scores(dense, xb, rids, q, scores, found)
+        assert dense.search(q, 10, selective)[1].tolist() == exact(xb, rids, q, 10, selective)
+        assert dense.search(q, 100, np.array([rids[1], 10**9]))[1].tolist() == [rids[1]]  # unknown id
+    scores, found = dense.search(xq[0], 10, unprobed)
+    assert found.tolist() == exact(xb, rids, xq[0], 10, unprobed)
+    check_exact_scores(dense, xb, rids, xq[0], scores, found)
+
+
+def test_remove_add_and_reload_from_disk(data, tmp_path: Path) -> None:
+    xb, rids, xq = data
+    dense = DenseIndex.ivf_sq8(xb[:3000], rids[:3000], D, generation=1)
+    dense.remove(rids[:500])
+    dense.add(rids[3000:], xb[3000:])
+    assert dense.ntotal == dense.codes.ntotal == N - 500
+    path = tmp_path / "1.faiss"
+    save_index(path, dense, {"store": "s", "cid": 1, "dim": D})
+    head, loaded = load_index(path)
+    assert head["kind"] == loaded.kind == "ivf-sq8" and len(head["parts"]) == 2
+    assert loaded.index.nprobe == loaded.codes.nprobe == dense.index.nprobe
+    for q in xq[:10]:
+        assert loaded.search(q, 10)[1].tolist() == dense.search(q, 10)[1].tolist()
+        assert not set(loaded.search(q, 50)[1].tolist()) & set(rids[:500].tolist())
+    loaded.remove(rids[3000:3010])  # the rowid -> vector map survived the file
+    scores, found = loaded.search(xb[3005], 5)
+    assert rids[3005] not in found.tolist()
+    check_exact_scores(loaded, xb, rids, xb[3005], scores, found)
+
+
+def test_target_kind_has_hysteresis(tmp_path: Path) -> None:
+    fd = FaissDense(tmp_path, "s", writer=False, ivf_min=100, sq_min=1000)
+    assert [fd.target_kind("flat", n) for n in (99, 100, 999, 1000)] == ["flat", "ivf", "ivf", "ivf-sq8"]
+    assert [fd.target_kind("ivf-sq8", n) for n in (1000, 500, 499, 50, 49)] == [
+        "ivf-sq8", "ivf-sq8", "ivf", "ivf", "flat"]  # fmt: skip
+    assert [fd.target_kind("ivf", n) for n in (50, 49, 5000)] == ["ivf", "flat", "ivf-sq8"]
+
+
+def open_writer(root: Path, **kw) -> LocalStore:
+    s = LocalStore(root, writer=True, flush_interval=None, **kw)
+    s.ensure_collection("code", model="fake-model", fingerprint="fp1", dim=DIM, recipe=RECIPE)
+    return s
+
+
+def fill(store: LocalStore, sources: range, n: int = 100, **kw) -> dict[str, np.ndarray]:
+    vectors = {}
+    for s in sources:
+        recs = records(f"f{s}.py", n, **kw)
+        store.replace_source("code", state(f"f{s}.py", n), recs)
+        vectors.update({r.id: r.vector for r in recs})
+    return vectors
+
+
+def strip_to_old_format(path: Path) -> None:
+    """Rewrite an ivf file the way the store wrote it before ivf-sq8: no "parts" in the header."""
+    data = path.read_bytes()
+    start = len(_MAGIC) + 4
+    (hlen,) = struct.unpack("<I", data[len(_MAGIC) : start])
+    head = json.loads(data[start : start + hlen])
+    assert head.pop("parts") == [head["payload_bytes"]]
+    new = json.dumps(head).encode()
+    path.write_bytes(_MAGIC + struct.pack("<I", len(new)) + new + data[start + hlen :])
+
+
+def test_store_moves_an_old_ivf_file_to_ivf_sq8(tmp_path: Path) -> None:
+    w = open_writer(tmp_path, ivf_min=1000)
+    vectors = fill(w, range(30))
+    w.flush()
+    assert w.stats()["collections"]["code"]["kind"] == "ivf"
+    w.close()
+    (path,) = (tmp_path / "dense").glob("*.faiss")
+    strip_to_old_format(path)
+    queries = [unit(f"q{i}") for i in range(20)]
+    with LocalStore(tmp_path, writer=False, ivf_min=1000, sq_min=1000) as r:
+        before = [[i for i, _ in r.dense_search("code", q, 10)] for q in queries]
+        assert r.stats()["collections"]["code"]["kind"] == "ivf"  # the old file still loads
+    w = open_writer(tmp_path, ivf_min=1000, sq_min=1000)
+    vectors.update(fill(w, range(30, 31)))
+    w.flush()  # past sq_min: rebuilt as ivf-sq8
+    assert w.stats()["collections"]["code"]["kind"] == "ivf-sq8"
+    w.close()
+    with LocalStore(tmp_path, writer=False) as r:
+        assert r.stats()["collections"]["code"]["kind"] == "ivf-sq8"
+        hits = [r.dense_search("code", q, 10) for q in queries]
+        broad = [r.dense_search("code", q, 10, Filter(path_glob="f1*.py")) for q in queries[:5]]
+        narrow = [r.dense_search("code", q, 10, Filter(path_glob="f30.py")) for q in queries[:5]]
+    recall = np.mean(
+        [len({i for i, _ in h} & set(brute_force(vectors, q, 10))) / 10 for h, q in zip(hits, queries)]
+    )
+    assert recall >= 0.9 and len(before) == 20
+    for h, q in zip(hits, queries):
+        np.testing.assert_allclose([s for _, s in h], [vectors[i] @ q for i, _ in h], atol=1e-5)
+    for h, q in zip(broad, queries):  # probed: within the filter, k filled, exact scores
+        assert len(h) == 10 and all(i.startswith("f1") for i, _ in h)
+        np.testing.assert_allclose([s for _, s in h], [vectors[i] @ q for i, _ in h], atol=1e-5)
+    for h, q in zip(narrow, queries):  # selective: every list scanned, exact
+        assert [i for i, _ in h] == brute_force(
+            {i: v for i, v in vectors.items() if i.startswith("f30.")}, q, 10
+        )
