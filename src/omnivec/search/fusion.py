@@ -155,17 +155,18 @@ class Fusion:
             stats = [_z_stats(s.tolist(), self.depth, f) for (_, s), f in zip(arrays, floors)]
             contrib = [(s - mean) / sd for (_, s), (mean, sd, _) in zip(arrays, stats)]
             lows = [st[2] for st in stats]
-        # a key listed twice counts with its last entry, as `fuse`'s dicts have it
-        keeps = [_last_positions(r) for r, _ in arrays]
-        contrib = [c if k is None else c[k] for c, k in zip(contrib, keeps)]
-        arrays = [(r, s) if k is None else (r[k], s[k]) for (r, s), k in zip(arrays, keeps)]
-        if self.method == "zscore":
-            weights = _peak_weights(weights, [float(c.max()) if len(c) else 0.0 for c in contrib])
         rows, inverse = np.unique(np.concatenate([r for r, _ in arrays]), return_inverse=True)
         where = np.split(inverse.reshape(-1), np.cumsum([len(r) for r, _ in arrays])[:-1])
+        raw = [s for _, s in arrays]
+        for j, at in enumerate(where):  # a key listed twice counts with its last entry, as in `fuse`
+            if len(at) and np.bincount(at).max() > 1:
+                keep = _last_positions(at)
+                where[j], raw[j], contrib[j] = at[keep], raw[j][keep], contrib[j][keep]
+        if self.method == "zscore":
+            weights = _peak_weights(weights, [float(c.max()) if len(c) else 0.0 for c in contrib])
         total = np.zeros(len(rows))
         parts = np.full((len(rows), len(arrays)), np.nan)
-        for j, ((_, s), c, w, lo, at) in enumerate(zip(arrays, contrib, weights, lows, where)):
+        for j, (s, c, w, lo, at) in enumerate(zip(raw, contrib, weights, lows, where)):
             parts[at, j] = s
             if w > 0:  # same steps as `fuse`: 0 + w0 * z0 + w1 * z1, an absent key at the list's low
                 col = np.full(len(rows), lo)
@@ -209,12 +210,10 @@ def _peak_weights(weights: Sequence[float], peaks: Sequence[float]) -> list[floa
     return [given * w / total for w in out]  # same sum as the caller's: scores keep their scale
 
 
-def _last_positions(rows: np.ndarray) -> np.ndarray | None:
-    """Positions of each key's last entry, in list order; None when every key is listed once."""
-    uniq, first_from_end = np.unique(rows[::-1], return_index=True)
-    if len(uniq) == len(rows):
-        return None
-    return np.sort(len(rows) - 1 - first_from_end)
+def _last_positions(keys: np.ndarray) -> np.ndarray:
+    """Positions of each key's last entry, in list order."""
+    _, first_from_end = np.unique(keys[::-1], return_index=True)
+    return np.sort(len(keys) - 1 - first_from_end)
 
 
 def _rrf_scores(run: Scored[K], k: int) -> dict[K, float]:
