@@ -75,6 +75,28 @@ def same(a: list[Any], b: list[Any]) -> bool:
     )
 
 
+def stages(
+    store: Any, searcher: Searcher, queries: list[Any], vectors: dict[str, np.ndarray]
+) -> dict[str, list[float]]:
+    """The by-rows search cut into its steps, as `Searcher._search_rows` runs them (one collection)."""
+    from omnivec.search import by_row
+
+    out: dict[str, list[float]] = {k: [] for k in ("store: both lists, one snapshot", "fusion (fuse_rows)",
+                                                   "hits (ids + fields of shown rows)")}  # fmt: skip
+    for q in queries:
+        t0 = time.perf_counter()
+        lists = store.search_rows("text", vectors[q.text], q.text, 100, q.filter())
+        t1 = time.perf_counter()
+        floors = [None, 0.0 if len(lists.keyword[0]) < 100 else None]
+        fr = searcher.fusion.fuse_rows([lists.dense, lists.keyword], [1.0, 1.0], floors)
+        t2 = time.perf_counter()
+        by_row.hits(store, fr.rows, fr.scores, fr.ties_open, fr.parts_of, q)
+        t3 = time.perf_counter()
+        for key, dt in zip(out, (t1 - t0, t2 - t1, t3 - t2)):
+            out[key].append(dt)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workdir", required=True, help="a store built by search_latency.py --build-only")
@@ -117,6 +139,9 @@ def main() -> None:
         p50[name] = float(np.percentile(xs, 50) * 1000)
         print(f"  {name:16s} p50 {p50[name]:7.2f} ms   p95 {np.percentile(xs, 95) * 1000:7.2f} ms")
     print(f"  p50 ratio by ids / by rows: {p50['by ids (before)'] / p50['by rows']:.2f}x")
+    print("  by rows, its stages (p50, each timed apart):")
+    for name, xs in stages(store, rows, queries, vectors).items():
+        print(f"    {name:38s} {np.percentile(xs, 50) * 1000:7.3f} ms")
     if args.profile:
         for name, searcher in (("by ids (before)", ids), ("by rows", rows)):
             prof = cProfile.Profile()
