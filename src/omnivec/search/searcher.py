@@ -3,8 +3,10 @@
 Within a collection, the dense (cosine) and keyword (BM25) lists are fused by their scores'
 distributions (`fusion.DEFAULT_FUSION`, z-scores); collections of different embedding spaces are
 then fused by rank, since their scores are not comparable. Each hit keeps the cosine and the BM25
-score that went into the fusion. No I/O framework types here: the CLI and the server both call
-`Searcher.search`.
+score that went into the fusion. A store with `RowSearch` (the local store) is searched by rows:
+both lists in one snapshot, fused as arrays, ids and fields read only for the hits shown
+(`by_row`); the hits are those of the search by ids, which other stores get. No I/O framework
+types here: the CLI and the server both call `Searcher.search`.
 """
 
 from __future__ import annotations

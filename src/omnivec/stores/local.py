@@ -17,6 +17,7 @@ so searches run side by side and only the in-memory dense indexes are guarded.
 The dense side is pluggable (`DenseBackend`; FAISS by default), and so is the keyword side
 (`KeywordBackend`; exact BM25 by default, `omnivec.stores.keyword`): both are derived from
 SQLite's records and changelog, which stay the source of truth, and persisted the same lazy way.
+Searches and reads live in `local_search.SearchSide` (by id, and by row for `RowSearch`).
 """
 
 from __future__ import annotations
