@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import pytest
 
 from omnivec.errors import InputError
@@ -107,3 +108,50 @@ def test_settings_are_checked_and_described() -> None:
         DEFAULT_FUSION.fuse([[("a", 1.0)]], weights=[1.0, 1.0])
     assert DEFAULT_FUSION.describe()["fusion"] == "zscore" and DEFAULT_FUSION.describe()["depth"] == 100
     assert Fusion("rrf").describe() == {"fusion": "rrf", "rrf_k": 60}
+
+
+def _rows_in_fuse_order(fusion: Fusion, runs, weights=None, floors=None) -> list[tuple[int, float, tuple]]:
+    """`fuse_rows`, with its open ties put in `fuse`'s order (by str of the key)."""
+    got = fusion.fuse_rows(
+        [(np.array([d for d, _ in r], np.int64), np.array([s for _, s in r])) for r in runs], weights, floors
+    )
+    out = [(int(d), float(s), got.parts_of(i)) for i, (d, s) in enumerate(zip(got.rows, got.scores))]
+    return sorted(out, key=lambda t: (-t[1], str(t[0]))) if got.ties_open else out
+
+
+def _random_runs(rng: random.Random, ties: bool) -> list[list[tuple[int, float]]]:
+    pool = rng.sample(range(1, 400), 150)
+    runs = []
+    for _ in range(2):
+        n = rng.choice([0, 1, 2, 5, 60, 120])
+        # coarse scores make exact ties, within and across lists (so equal fused scores too)
+        draw = (lambda: float(rng.randint(0, 6))) if ties else (lambda: rng.gauss(0.0, 3.0))
+        run = [(d, draw()) for d in rng.sample(pool, n)]
+        if rng.random() < 0.2 and run:  # a key listed twice: `fuse` keeps its last entry
+            run.append((run[0][0], draw()))
+        runs.append(sorted(run, key=lambda kv: -kv[1]))
+    return runs
+
+
+@pytest.mark.parametrize("method", ["zscore", "zsum", "rrf"])
+def test_fuse_rows_is_fuse_to_the_bit(method: str) -> None:
+    rng = random.Random(11)
+    for trial in range(300):
+        fusion = Fusion(method, depth=rng.choice([2, 10, 100]))  # type: ignore[arg-type]
+        runs = _random_runs(rng, ties=trial % 2 == 0)
+        weights = rng.choice([None, [1.0, 1.0], [1.0, 0.0], [0.0, 2.0], [0.3, 1.7]])
+        floors = rng.choice([None, [None, 0.0], [0.5, None]])
+        ref = [(f.id, f.score, f.parts) for f in fusion.fuse(runs, weights, floors)]
+        assert _rows_in_fuse_order(fusion, runs, weights, floors) == ref  # same order, same floats
+
+
+def test_fuse_rows_leaves_ties_in_row_order_and_passes_one_list_through() -> None:
+    got = DEFAULT_FUSION.fuse_rows(
+        [(np.array([9, 3]), np.array([1.0, 1.0])), (np.array([10, 3]), np.array([1.0, 1.0]))]
+    )
+    assert got.rows.tolist() == [3, 9, 10] and got.ties_open  # `fuse` would say 10, 3, 9 (by str)
+    one = DEFAULT_FUSION.fuse_rows(
+        [(np.array([5, 2]), np.array([0.7, 0.7])), (np.array([], np.int64), np.array([]))]
+    )
+    assert (one.rows.tolist(), one.scores.tolist(), one.ties_open) == ([5, 2], [0.7, 0.7], False)
+    assert one.parts_of(0) == (0.7, None)

@@ -27,6 +27,8 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, get_args
 
+import numpy as np
+
 K = TypeVar("K", bound=Hashable)
 
 RRF_K = 60  # the constant of Cormack et al. (2009); damps the head of each list
@@ -45,6 +47,26 @@ class Fused(Generic[K]):
     id: K
     score: float
     parts: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class FusedRows:
+    """`Fusion.fuse_rows`' result: integer keys (a store's row numbers) as arrays, best first.
+
+    `parts[i, j]` is the raw score row `rows[i]` had in list j (NaN: that list did not hold it).
+    `ties_open`: rows of equal score are in row order, and a caller that wants `Fusion.fuse`'s
+    order (ties by id) must sort each run of equal scores by id; False when the order is final
+    (a single list, passed through as it came).
+    """
+
+    rows: np.ndarray
+    scores: np.ndarray
+    parts: np.ndarray
+    ties_open: bool
+
+    def parts_of(self, i: int) -> tuple[float | None, ...]:
+        """The raw scores of the i-th row per list, as `Fused.parts` has them (None: not held)."""
+        return tuple(None if math.isnan(p) else p for p in self.parts[i].tolist())
 
 
 @dataclass(frozen=True)
@@ -90,11 +112,11 @@ class Fusion:
             contrib = [_rrf_scores(r, self.rrf_k) for r in runs]
             lows = [0.0] * len(runs)
         else:
-            stats = [_z_stats(r, self.depth, f) for r, f in zip(runs, floors)]
+            stats = [_z_stats([s for _, s in r], self.depth, f) for r, f in zip(runs, floors)]
             contrib = [_z_scores(r, s) for r, s in zip(runs, stats)]
             lows = [s[2] for s in stats]
             if self.method == "zscore":
-                weights = _peak_weights(weights, contrib)
+                weights = _peak_weights(weights, [max(z.values(), default=0.0) for z in contrib])
         raw = [dict(r) for r in runs]
         ids: dict[K, None] = {d: None for r in runs for d, _ in r}
         out = [
@@ -104,6 +126,54 @@ class Fusion:
         ]  # fmt: skip
         out.sort(key=lambda f: (-f.score, str(f.id)))
         return out
+
+    def fuse_rows(
+        self,
+        runs: Sequence[tuple[np.ndarray, np.ndarray]],
+        weights: Sequence[float] | None = None,
+        floors: Sequence[float | None] | None = None,
+    ) -> FusedRows:
+        """`fuse` over integer keys held as arrays, (rows, scores) per list, best first: the same
+        fused scores and parts, in the same floating-point steps (equal to the bit), without a
+        Python object per document. Runs of equal score stay in row order (`ties_open`).
+        """
+        weights = _check_len(list(weights) if weights is not None else [1.0] * len(runs), runs, "weights")
+        floors = _check_len(list(floors) if floors is not None else [None] * len(runs), runs, "floors")
+        arrays = [
+            (np.asarray(r, np.int64).reshape(-1), np.asarray(s, np.float64).reshape(-1)) for r, s in runs
+        ]
+        live = [i for i, (r, _) in enumerate(arrays) if len(r) and weights[i] > 0]
+        if len(live) == 1:  # nothing to fuse: the list as it came, raw scores kept
+            rows, scores = arrays[live[0]]
+            parts = np.full((len(rows), len(arrays)), np.nan)
+            parts[:, live[0]] = scores
+            return FusedRows(rows, scores, parts, ties_open=False)
+        if self.method == "rrf":
+            contrib = [1.0 / (self.rrf_k + np.arange(1, len(r) + 1, dtype=np.float64)) for r, _ in arrays]
+            lows = [0.0] * len(arrays)
+        else:
+            stats = [_z_stats(s.tolist(), self.depth, f) for (_, s), f in zip(arrays, floors)]
+            contrib = [(s - mean) / sd for (_, s), (mean, sd, _) in zip(arrays, stats)]
+            lows = [st[2] for st in stats]
+        rows, inverse = np.unique(np.concatenate([r for r, _ in arrays]), return_inverse=True)
+        where = np.split(inverse.reshape(-1), np.cumsum([len(r) for r, _ in arrays])[:-1])
+        raw = [s for _, s in arrays]
+        for j, at in enumerate(where):  # a key listed twice counts with its last entry, as in `fuse`
+            if len(at) and np.bincount(at).max() > 1:
+                keep = _last_positions(at)
+                where[j], raw[j], contrib[j] = at[keep], raw[j][keep], contrib[j][keep]
+        if self.method == "zscore":
+            weights = _peak_weights(weights, [float(c.max()) if len(c) else 0.0 for c in contrib])
+        total = np.zeros(len(rows))
+        parts = np.full((len(rows), len(arrays)), np.nan)
+        for j, (s, c, w, lo, at) in enumerate(zip(raw, contrib, weights, lows, where)):
+            parts[at, j] = s
+            if w > 0:  # same steps as `fuse`: 0 + w0 * z0 + w1 * z1, an absent key at the list's low
+                col = np.full(len(rows), lo)
+                col[at] = c
+                total = total + w * col
+        order = np.argsort(-total, kind="stable")  # `rows` is sorted: ties come in row order
+        return FusedRows(rows[order], total[order], parts[order], ties_open=True)
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready settings, for result files."""
@@ -130,10 +200,9 @@ def _single(runs: Sequence[Scored[K]], i: int) -> list[Fused[K]]:
     return [Fused(d, float(s), tuple(float(s) if j == i else None for j in range(n))) for d, s in runs[i]]
 
 
-def _peak_weights(weights: Sequence[float], zs: Sequence[dict[K, float]]) -> list[float]:
-    """Each caller weight times the z of that list's best hit; the caller's weights alone when no
-    list stands out at all (every list flat)."""
-    peaks = [max(z.values(), default=0.0) for z in zs]
+def _peak_weights(weights: Sequence[float], peaks: Sequence[float]) -> list[float]:
+    """Each caller weight times the z of that list's best hit (`peaks`); the caller's weights
+    alone when no list stands out at all (every list flat)."""
     out = [w * max(p, 0.0) for w, p in zip(weights, peaks)]
     total, given = sum(out), sum(weights)
     if total <= 0:
@@ -141,18 +210,24 @@ def _peak_weights(weights: Sequence[float], zs: Sequence[dict[K, float]]) -> lis
     return [given * w / total for w in out]  # same sum as the caller's: scores keep their scale
 
 
+def _last_positions(keys: np.ndarray) -> np.ndarray:
+    """Positions of each key's last entry, in list order."""
+    _, first_from_end = np.unique(keys[::-1], return_index=True)
+    return np.sort(len(keys) - 1 - first_from_end)
+
+
 def _rrf_scores(run: Scored[K], k: int) -> dict[K, float]:
     return {d: 1.0 / (k + rank) for rank, (d, _) in enumerate(run, 1)}
 
 
-def _z_stats(run: Scored[K], depth: int, floor: float | None) -> tuple[float, float, float]:
+def _z_stats(scores: Sequence[float], depth: int, floor: float | None) -> tuple[float, float, float]:
     """(mean, spread, z of an unlisted document) over the list's top `depth` scores; a list
     shorter than `depth` with a known `floor` counts its unlisted documents at the floor.
     Without a floor, an unlisted document scores as the last listed one (it ranked no higher)."""
-    head = [float(s) for _, s in run[:depth]]
+    head = [float(s) for s in scores[:depth]]
     if not head:
         return 0.0, 1.0, 0.0
-    low = floor if floor is not None else float(run[-1][1])
+    low = floor if floor is not None else float(scores[-1])
     if floor is not None and len(head) < depth:
         head += [floor] * (depth - len(head))
     mean = math.fsum(head) / len(head)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from omnivec.errors import InputError
-from omnivec.search.searcher import _group_key, _hit
+from omnivec.search.hits import group_key, make_hit
 from omnivec.stores.base import Filter, Record
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def find_related(
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
         raise InputError(f"k = {k!r}", "a number of results from 1 to 100", "pass k=5, for example")
     origin = chunk_at(store, path, line)
-    seen: set[tuple[Any, ...]] = {_group_key(origin.id, origin.fields, False)}
+    seen: set[tuple[Any, ...]] = {group_key(origin.id, origin.fields, False)}
     depth = max(4 * k, 20)
     while True:
         found = store.dense_search(origin.collection, origin.vector, depth)
@@ -105,11 +105,11 @@ def _collect(
         rec = records.get(rid)
         if rec is None or rid == origin.id or (not same_file and rec.fields.get("path") == path):
             continue
-        key = _group_key(rid, rec.fields, False)
+        key = group_key(rid, rec.fields, False)
         if key in seen:
             continue
         seen.add(key)
-        hits.append(_hit(rid, score, rec.fields, None, dense_score=score))
+        hits.append(make_hit(rid, score, rec.fields, None, dense_score=score))
         if len(hits) == k:
             break
     return hits

@@ -12,6 +12,8 @@ from omnivec.stores.base import (
     Filter,
     PendingVectors,
     Record,
+    RowLists,
+    RowSearch,
     SourceState,
     VectorStore,
     check_query_any,
@@ -20,5 +22,5 @@ from omnivec.stores.local import LocalStore
 
 __all__ = [
     "INDEXED", "NO_VECTOR", "CollectionInfo", "Filter", "LocalStore", "PendingVectors", "Record",
-    "SourceState", "VectorStore", "check_query_any",
+    "RowLists", "RowSearch", "SourceState", "VectorStore", "check_query_any",
 ]  # fmt: skip

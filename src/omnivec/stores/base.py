@@ -160,6 +160,40 @@ class PendingVectors(Protocol):
         ...  # fmt: skip
 
 
+@dataclass(frozen=True)
+class RowLists:
+    """A collection's dense and keyword lists read in one snapshot, each (rows, scores) best
+    first: rows as int64, scores as floats (empty arrays for a list not asked for)."""
+
+    dense: tuple[np.ndarray, np.ndarray]
+    keyword: tuple[np.ndarray, np.ndarray]
+
+
+@runtime_checkable
+class RowSearch(Protocol):
+    """Optional store capability: search by *row*, an integer that names one version of one
+    record store-wide and is never reused (a record rewritten gets a new row), so a row seen in
+    one snapshot can be looked up in a later one and is either that same record or gone.
+
+    A searcher fuses rows and turns only the hits it shows into ids and fields.
+    """
+
+    def search_rows(
+        self, collection: str, vector: np.ndarray | None, text: str | None, k: int, flt: Filter | None = None
+    ) -> RowLists:
+        """`dense_search(vector)` and `keyword_search(text)` as rows, in one snapshot; a None
+        argument leaves its list empty. Same scores, same order, same filter semantics."""
+        ...  # fmt: skip
+
+    def row_ids(self, rows: Sequence[int]) -> dict[int, str]:
+        """Record ids of rows; rows of records deleted since are left out."""
+        ...  # fmt: skip
+
+    def hit_rows(self, rows: Sequence[int]) -> dict[int, tuple[str, dict[str, Any]]]:
+        """(id, fields) of rows, without text or vector; rows of records deleted since are left out."""
+        ...  # fmt: skip
+
+
 def canonical_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:
     """The recipe as it is stored: JSON types only, so tuples and lists compare equal."""
     return json.loads(json.dumps(dict(recipe), sort_keys=True, default=str))

@@ -17,6 +17,7 @@ so searches run side by side and only the in-memory dense indexes are guarded.
 The dense side is pluggable (`DenseBackend`; FAISS by default), and so is the keyword side
 (`KeywordBackend`; exact BM25 by default, `omnivec.stores.keyword`): both are derived from
 SQLite's records and changelog, which stay the source of truth, and persisted the same lazy way.
+Searches and reads live in `local_search.SearchSide` (by id, and by row for `RowSearch`).
 """
 
 from __future__ import annotations
@@ -37,29 +38,25 @@ from omnivec.errors import InputError
 from omnivec.stores import sqlite_records as sq
 from omnivec.stores.base import (
     CollectionInfo,
-    Filter,
     Record,
     SourceState,
     canonical_recipe,
     check_one_source,
     check_recipe,
 )
-from omnivec.stores.bm25 import analyse
-from omnivec.stores.dense import CollectionRow, DenseBackend, FaissDense, query_vector
+from omnivec.stores.dense import DenseBackend, FaissDense
 from omnivec.stores.failures import stamp_clean, translate
 from omnivec.stores.faiss_index import IVF_MIN_VECTORS, SQ_MIN_VECTORS
 from omnivec.stores.keyword import Bm25Keyword, KeywordBackend
-from omnivec.stores.local_tx import SqliteHandle
+from omnivec.stores.local_search import SearchSide
 from omnivec.stores.sqlite_schema import DB_NAME, SCHEMA_VERSION, WriterLock, connect, has_rid_index, store_id
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 60.0
 
-_COLLECTION_COLUMNS = "cid, name, dim, count, generation, pruned_gen"
 
-
-class LocalStore(SqliteHandle):
+class LocalStore(SearchSide):
     """FAISS + SQLite store in one folder. See the module docstring for the concurrency model."""
 
     def __init__(
@@ -114,20 +111,6 @@ class LocalStore(SqliteHandle):
         self.close()
 
     # -- collections --------------------------------------------------------------------------
-
-    def _all_rows(self) -> list[CollectionRow]:
-        rows = self._conn.execute(f"SELECT {_COLLECTION_COLUMNS} FROM collections ORDER BY cid")
-        return [CollectionRow(*r) for r in rows]
-
-    def _row(self, name: str) -> CollectionRow:
-        r = self._conn.execute(
-            f"SELECT {_COLLECTION_COLUMNS} FROM collections WHERE name = ?", (name,)
-        ).fetchone()
-        if r is None:
-            known = ", ".join(c.name for c in self._all_rows()) or "none yet"
-            raise InputError(received=f"collection {name!r}", expected=f"one of: {known}",
-                             fix="index into that collection first, or pick an existing one")  # fmt: skip
-        return CollectionRow(*r)
 
     def _infos(self, where: str = "", params: Sequence[Any] = ()) -> list[CollectionInfo]:
         rows = self._conn.execute(
@@ -272,67 +255,6 @@ class LocalStore(SqliteHandle):
                 "SELECT source, content_hash, size, mtime_ns, chunks, status FROM sources"
             ).fetchall()
         return {r[0]: SourceState(*r) for r in rows}
-
-    # -- search -------------------------------------------------------------------------------
-
-    def dense_search(
-        self, collection: str, vector: np.ndarray, k: int, flt: Filter | None = None
-    ) -> list[tuple[str, float]]:
-        """Top-k (id, inner product). A filter never under-fills: all matches up to k come back."""
-        if k <= 0:
-            return []
-        return self._snapshot(lambda force: self._dense_search(collection, vector, k, flt, force))
-
-    def _dense_search(
-        self, collection: str, vector: np.ndarray, k: int, flt: Filter | None, force: bool
-    ) -> list[tuple[str, float]]:
-        row = self._row(collection)
-        query = query_vector(vector, row.dim)
-        allowed = self._allowed(row, flt)
-        if allowed is not None and len(allowed) == 0:
-            return []
-        with self._dense_lock:
-            scores, rids = self._dense.search(self._conn, row, query, k, allowed, force=force)
-        return self._named(rids, scores)
-
-    def _allowed(self, row: CollectionRow, flt: Filter | None) -> np.ndarray | None:
-        """Filters run in SQLite (covering indexes) and reach FAISS and BM25 as allowed rowids."""
-        if flt is None or flt.is_empty:
-            return None
-        return sq.allowed_rids(self._conn, row.cid, flt)
-
-    def _named(self, rids: np.ndarray, scores: np.ndarray) -> list[tuple[str, float]]:
-        ids = sq.ids_for(self._conn, rids.tolist(), rid_index=self._rid_index)
-        missing = [int(r) for r in rids if int(r) not in ids]
-        if missing:  # would mean FAISS and SQLite disagree; never expected
-            log.warning("dense index returned %d rowids unknown to SQLite: %s", len(missing), missing[:5])
-        return [(ids[int(r)], float(s)) for r, s in zip(rids, scores) if int(r) in ids]
-
-    def keyword_search(
-        self, collection: str, query: str, k: int, flt: Filter | None = None
-    ) -> list[tuple[str, float]]:
-        """Top-k (id, BM25) over code-aware tokens, query terms OR-ed; exact (every term counts).
-        A filter never under-fills: it restricts the documents inside the BM25 index."""
-        tokens = analyse(query)
-        if k <= 0 or not tokens:
-            return []
-        return self._snapshot(lambda force: self._keyword_search(collection, tokens, k, flt, force))
-
-    def _keyword_search(
-        self, collection: str, tokens: list[str], k: int, flt: Filter | None, force: bool
-    ) -> list[tuple[str, float]]:
-        row = self._row(collection)
-        allowed = self._allowed(row, flt)
-        if allowed is not None and len(allowed) == 0:
-            return []
-        with self._keyword_lock:
-            scores, rids = self._keyword.search(self._conn, row, tokens, k, allowed, force=force)
-        return self._named(rids, scores)
-
-    def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> dict[str, Record]:
-        """Records by id (unknown ids are left out). Vectors are empty arrays unless `with_vectors`."""
-        with self._read():
-            return {r.id: r for r in sq.record_rows(self._conn, ids, with_vectors)}
 
     # -- lifecycle ----------------------------------------------------------------------------
 

@@ -242,3 +242,13 @@ def record_rows(conn: sqlite3.Connection, ids: Sequence[str], with_vectors: bool
                vector=empty if v is None else np.frombuffer(v, dtype=np.float32).reshape(dim).copy())
         for i, s, t, f, c, dim, v in rows
     ]  # fmt: skip
+
+
+def hit_fields(conn: sqlite3.Connection, rids: Sequence[int]) -> dict[int, tuple[str, dict[str, Any]]]:
+    """rowid -> (id, fields) for the hits a search shows; rowids of deleted records are left out.
+    The record text is not read into Python: a hit's snippet comes from `fields["display"]`."""
+    rows = conn.execute(
+        "SELECT rid, id, fields FROM records WHERE rid IN (SELECT value FROM json_each(?))",
+        (json.dumps([int(r) for r in rids]),),
+    )
+    return {rid: (i, json.loads(f)) for rid, i, f in rows}
