@@ -1,6 +1,7 @@
 """The embedded store vs Milvus (Lite, and a standalone server if given) through the normal path.
 
     python benchmarks/milvus_compare.py quality [--limit-docs N] [--queries Q] [--standalone auto|milvus://H:P]
+        [--backends milvus-lite,milvus-standalone] [--modes dense,keyword,hybrid]
     python benchmarks/milvus_compare.py throughput [--n 100000] [--standalone auto|milvus://H:P]
     python benchmarks/milvus_compare.py ray [--files 200] [--model NAME]
 
@@ -64,7 +65,7 @@ def quality(args: argparse.Namespace, work: Path) -> None:
                   f"{report.as_dict()['seconds']}", flush=True)  # fmt: skip
             searcher = idx.searcher()
             tops[name] = {}
-            for mode in ("dense", "keyword", "hybrid"):
+            for mode in args.modes.split(","):
                 t = time.perf_counter()
                 run = {q["_id"]: [Path(h.path or "").stem for h in searcher.search(
                     Query(text=q["text"], k=10, mode=mode, group_by_file=True))] for q in queries}  # fmt: skip
@@ -170,6 +171,7 @@ def main() -> None:
         default="milvus-lite,milvus-standalone",
         help="quality, throughput: which Milvus backends to compare with the embedded store",
     )
+    ap.add_argument("--modes", default="dense,keyword,hybrid", help="quality: search modes to compare")
     ap.add_argument("--kw-seconds", type=float, default=120.0, help="throughput: keyword query time budget")  # fmt: skip
     args = ap.parse_args()
     from omnivec.runtime import setup_runtime

@@ -39,7 +39,7 @@ def test_index_search_status_update_delete(tmp_path: Path) -> None:
     assert hits[0]["path"] == "pkg3/mod_3.py" and hits[0]["symbol"] == "handler_3_1"
     status = json.loads(run("status", "--store", uri, "--json"))
     assert status["store"] == uri and status["files"] == 8
-    assert status["stats"]["keyword"] == ["milvus-bm25"] and status["stats"]["backend"] == "milvus-lite"
+    assert status["stats"]["keyword"] == ["omnivec-scan"] and status["stats"]["backend"] == "milvus-lite"
     (repo / "pkg0" / "mod_0.py").unlink()
     (repo / "pkg1" / "mod_1.py").write_text("def fresh_name():\n    return 1\n")
     again = json.loads(run("index", str(repo), "--store", uri, *FAKE, "--json"))

@@ -331,15 +331,18 @@ def test_keyword_scores_are_the_local_stores_scaled(store: VectorStore, tmp_path
 
 
 @pytest.mark.skipif(not HAVE_MILVUS, reason="no milvus extra")
-def test_milvus_scan_keyword_scores_are_the_local_stores_scaled(tmp_path) -> None:
-    """The same for omnivec's own scan over Milvus (`keyword=scan`, the path of servers older than
-    2.5), on Milvus Lite; the standalone 2.3 server runs it in the suite above."""
+def test_milvus_lite_bm25_keyword_scores_are_the_local_stores_scaled(tmp_path, caplog) -> None:
+    """The same for Milvus Lite's own BM25 (`keyword=bm25`; the default there is omnivec's scan,
+    which the suite above runs), without flushes: Lite keeps BM25 statistics per sealed segment,
+    which choosing it says in a warning."""
     from omnivec.stores.milvus import MilvusStore
 
-    s = MilvusStore(f"milvus-lite://{tmp_path}/scan.db?keyword=scan", writer=True)
+    s = MilvusStore(f"milvus-lite://{tmp_path}/bm25.db?keyword=bm25", writer=True)
     try:
-        s.ensure_collection("code", model="fake-model", fingerprint="fp1", dim=DIM, recipe=RECIPE)
-        assert s.stats()["collections"]["code"]["keyword"] == "omnivec-scan"
+        with caplog.at_level("WARNING", logger="omnivec.stores.milvus"):
+            s.ensure_collection("code", model="fake-model", fingerprint="fp1", dim=DIM, recipe=RECIPE)
+        assert "per sealed segment" in caplog.text
+        assert s.stats()["collections"]["code"]["keyword"] == "milvus-bm25"
         _check_scaled_scores(s, tmp_path)
     finally:
         s.close()
@@ -347,8 +350,9 @@ def test_milvus_scan_keyword_scores_are_the_local_stores_scaled(tmp_path) -> Non
 
 def _per_segment_bm25(store: VectorStore) -> bool:
     """Milvus Lite keeps BM25 statistics per sealed segment (docs/scaling.md): after a flush its
-    scores are per segment by design, so the flush is left out of the comparison there."""
-    return store.stats().get("backend") == "milvus-lite"
+    own BM25 scores are per segment by design, so the flush is left out of the comparison there."""
+    stats = store.stats()
+    return stats.get("backend") == "milvus-lite" and stats.get("keyword") == ["milvus-bm25"]
 
 
 def _check_scaled_scores(store: VectorStore, tmp_path) -> None:

@@ -144,8 +144,9 @@ class MilvusStore(MilvusHandle):
 
     def _where(self, mname: str, flt: Filter | None, escapes: bool = True) -> str | None:
         """The filter as an expression; None when nothing can match. A widened glob becomes ids,
-        and so does an escaped `like` when `escapes` is False: Milvus Lite 3.2's full-text search
-        matches nothing under `like "a\\_b"` though query and dense search honour it."""
+        and so does an escaped `like` when `escapes` is False: Milvus Lite 3.2 matches nothing
+        under `like "a\\_b"` in a full-text search or next to `array_contains*` (the scan's
+        candidate test), though a plain query and dense search honour it."""
         expr, exact = filter_expr(flt, prefix_only=self._prefix_like)
         exact = exact and (escapes or "\\" not in expr)
         if exact or flt is None or flt.path_glob is None:
@@ -180,14 +181,15 @@ class MilvusStore(MilvusHandle):
         raw = self._raw(collection)
         terms = kw.query_terms(query)
         mname = self._mname(collection)
-        expr = self._where(mname, flt, escapes=raw.get("keyword") != kw.BM25) if terms and k > 0 else None
+        escapes = raw.get("keyword") != kw.BM25 and self.target.scheme != "milvus-lite"
+        expr = self._where(mname, flt, escapes=escapes) if terms and k > 0 else None
         if expr is None:
             return []
         if raw.get("keyword") == kw.BM25:
             return kw.bm25_search(self._client, mname, terms, min(k, 16_384), expr)
         count = self._count(mname, "")
         avgdl = raw.get("kw_tokens", 0) / max(count, 1)
-        return kw.scan_search(self._client, mname, terms, k, expr, avgdl, self._iterate)
+        return kw.scan_search(self._client, mname, terms, k, expr, avgdl, self._query)
 
     def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> dict[str, Record]:
         out: dict[str, Record] = {}

@@ -166,14 +166,23 @@ class MilvusHandle:
         return info
 
     def _keyword_engine(self) -> str:
-        if self.target.keyword == "scan":
+        """The keyword engine of a new collection (an existing one keeps the engine it recorded).
+
+        `auto` is Milvus BM25 on servers >= 2.5 and omnivec's exact scan elsewhere, Milvus Lite
+        included: Lite 3.2 keeps BM25 statistics per sealed segment, so its scores drift from
+        the local store's once it has flushed more than once (docs/scaling.md)."""
+        lite = self.target.scheme == "milvus-lite"
+        if self.target.keyword == "scan" or (self.target.keyword == "auto" and lite):
             return kw.SCAN
-        if has_full_text(self._client):
-            return kw.BM25
-        if self.target.keyword == "bm25":
-            raise StoreError(received=f"keyword=bm25 for {self.target.display}, a server without full-text search",
-                             expected="Milvus 2.5 or newer for BM25", fix="drop keyword=bm25 to use omnivec's scan")  # fmt: skip
-        return kw.SCAN
+        if not has_full_text(self._client):
+            if self.target.keyword == "bm25":
+                raise StoreError(received=f"keyword=bm25 for {self.target.display}, a server without full-text search",
+                                 expected="Milvus 2.5 or newer for BM25", fix="drop keyword=bm25 to use omnivec's scan")  # fmt: skip
+            return kw.SCAN
+        if lite:
+            log.warning("keyword=bm25 on Milvus Lite: its BM25 statistics are kept per sealed segment, so "
+                        "keyword scores drift from the embedded store's after flushes; keyword=scan is exact")  # fmt: skip
+        return kw.BM25
 
     def collections(self) -> list[CollectionInfo]:
         return [self._info(n, r) for n, r in sorted(self._infos_raw().items())]
@@ -219,10 +228,10 @@ class MilvusHandle:
         """Seal what was written (reads are Strong and need no flush; this bounds recovery work).
 
         Milvus Lite 3.2 keeps BM25 statistics per sealed segment, so after several flushes its
-        keyword scores are per segment and drift from the local store's (docs/scaling.md). Not
-        flushing there would keep them exact, but Lite then searches unsealed rows without an
-        index: a dense search took ~880 ms instead of ~15 ms on 3,884 chunks. Speed wins; the
-        drift is documented."""
+        own BM25 scores are per segment and drift from the local store's (docs/scaling.md); that
+        is why Lite's default keyword engine is omnivec's scan, which flushes do not affect. Not
+        flushing would keep Lite's BM25 exact, but Lite then searches unsealed rows without an
+        index: a dense search took ~880 ms instead of ~15 ms on 3,884 chunks."""
         if self.writer and not self._closed:
             for mname in [self._meta, *self._mnames().values()]:
                 self._client.flush(mname)

@@ -3,14 +3,17 @@
 Both paths index omnivec's code-aware tokens (`omnivec.search.tokens.DEFAULT_ANALYZER`, only
 [a-z0-9_]) joined by single spaces, so they agree with the local store on what a word is.
 
-- `milvus-bm25` (Milvus >= 2.5, Milvus Lite): a BM25 function turns `kw` into a sparse vector
-  inside Milvus; a query is one sparse search, filtered by the same expression as dense search.
-  The index is built with the analyser's k1 and b (`bm25_index_params`), not Milvus's defaults.
-- `omnivec-scan` (older servers such as the 2.3 standalone on PyPI): each row also keeps its
-  distinct terms in an array; candidates are the rows where `array_contains_any(terms, query
-  terms)`, and omnivec scores them with the same BM25 formula (the analyser's k1 and b; IDF from per-term
-  counts, the average length from the ledger). Exact, but a query reads every candidate row
-  back: fine to a few hundred thousand chunks, not beyond (docs/scaling.md).
+- `milvus-bm25` (Milvus >= 2.5; Milvus Lite only with `keyword=bm25`): a BM25 function turns `kw`
+  into a sparse vector inside Milvus; a query is one sparse search, filtered by the same
+  expression as dense search. The index is built with the analyser's k1 and b
+  (`bm25_index_params`), not Milvus's defaults. Milvus Lite 3.2 keeps its statistics per sealed
+  segment, so there scores drift from the local store's after flushes.
+- `omnivec-scan` (Milvus Lite by default; older servers such as the 2.3 standalone on PyPI):
+  each row also keeps its distinct terms in an array; the rows where `array_contains_any(terms,
+  query terms)` are read back in one query, and omnivec scores them with the same BM25 formula
+  (the analyser's k1 and b; document frequencies counted in those rows, the average length from
+  the ledger). Exact, but a query reads every candidate row back: fine to a few hundred thousand
+  chunks, not beyond (docs/scaling.md).
 
 On both paths a query term given twice counts twice, as in bm25s and the local store's index.
 Scores carry Milvus's (k1 + 1) factor, which bm25s leaves out: the same ranking, scaled.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from omnivec.search.tokens import DEFAULT_ANALYZER
@@ -77,20 +80,28 @@ def scan_search(
     k: int,
     expr: str,
     avgdl: float,
-    iterate: Callable[[str, str, list[str]], Iterator[dict[str, Any]]],
+    query: Callable[[str, str, list[str]], Iterable[dict[str, Any]]],
 ) -> list[tuple[str, float]]:
     """BM25 over the rows holding any term (and matching `expr`), scored here; a term's weight
-    is its idf times its count in the query."""
-    n_docs = _count(client, mname, "")
-    if n_docs == 0:
+    is its idf times its count in the query.
+
+    One read of every row holding a query term gives both the candidates and each term's
+    document frequency (a row holds a term exactly when it is among them), instead of one count
+    per term: on Milvus Lite each count is a round trip of ~0.1-1 s. A filter costs one more
+    read, of ids only."""
+    times = Counter(terms)
+    any_term = f"array_contains_any(terms, {_list(list(times))})"
+    rows = list(query(mname, any_term, ["id", "kw", "kw_len", "terms"]))
+    if not rows:
         return []
-    weight = {}
-    for t, times in Counter(terms).items():
-        df = _count(client, mname, _has(t))
-        weight[t] = times * math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-    any_term = f"array_contains_any(terms, {_list(list(weight))})"
+    n_docs = _count(client, mname, "")
+    df = Counter(t for row in rows for t in set(row["terms"]) if t in times)
+    weight = {t: n * math.log(1 + (n_docs - df[t] + 0.5) / (df[t] + 0.5)) for t, n in times.items()}
+    keep = {str(r["id"]) for r in query(mname, and_all(expr, any_term), ["id"])} if expr else None
     scored: list[tuple[float, str]] = []
-    for row in iterate(mname, and_all(expr, any_term), ["id", "kw", "kw_len"]):
+    for row in rows:
+        if keep is not None and str(row["id"]) not in keep:
+            continue
         words = row["kw"].split()
         dl = max(int(row["kw_len"]), 1)
         score = 0.0
@@ -102,10 +113,6 @@ def scan_search(
             scored.append((score, str(row["id"])))
     scored.sort(key=lambda s: (-s[0], s[1]))
     return [(i, s) for s, i in scored[:k]]
-
-
-def _has(term: str) -> str:
-    return f"array_contains(terms, {quote(term)})"
 
 
 def _list(terms: list[str]) -> str:

@@ -1,0 +1,53 @@
+"""Which keyword engine a Milvus collection gets, and that it keeps it (docs/scaling.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.stores.conftest import HAVE_MILVUS
+from tests.stores.helpers import DIM, RECIPE, record, state
+
+pytestmark = pytest.mark.skipif(not HAVE_MILVUS, reason="no milvus extra")
+
+
+def _open(uri: str, collection: str = "code"):  # type: ignore[no-untyped-def]
+    from omnivec.stores.milvus import MilvusStore
+
+    s = MilvusStore(uri, writer=True)
+    s.ensure_collection(collection, model="fake-model", fingerprint="fp1", dim=DIM, recipe=RECIPE)
+    return s
+
+
+def test_lite_defaults_to_the_exact_scan_without_a_warning(tmp_path: Path, caplog) -> None:
+    """Lite's BM25 is per sealed segment, so `keyword=auto` there is omnivec's exact scan."""
+    with caplog.at_level("WARNING", logger="omnivec.stores.milvus"):
+        s = _open(f"milvus-lite://{tmp_path}/auto.db")
+    try:
+        s.replace_source("code", state("a.py", 1), [record("a.py", 0, text="parse_args here")])
+        assert s.stats()["keyword"] == ["omnivec-scan"]
+        assert s.stats()["collections"]["code"]["keyword"] == "omnivec-scan"
+        assert [i for i, _ in s.keyword_search("code", "parse args", 5)] == ["a.py#0:v1"]
+    finally:
+        s.close()
+    assert "per sealed segment" not in caplog.text
+
+
+def test_a_collection_keeps_the_engine_it_was_made_with(tmp_path: Path) -> None:
+    """A store made with Lite's BM25 (the default before) keeps it when opened with the default
+    URI; only collections created from then on get the scan."""
+    s = _open(f"milvus-lite://{tmp_path}/old.db?keyword=bm25")
+    try:
+        s.replace_source("code", state("a.py", 1), [record("a.py", 0, text="parse_args here")])
+    finally:
+        s.close()
+    s = _open(f"milvus-lite://{tmp_path}/old.db")
+    try:
+        s.ensure_collection("docs", model="fake-model", fingerprint="fp1", dim=DIM, recipe=RECIPE)
+        colls = s.stats()["collections"]
+        assert (colls["code"]["keyword"], colls["docs"]["keyword"]) == ("milvus-bm25", "omnivec-scan")
+        assert s.stats()["keyword"] == ["milvus-bm25", "omnivec-scan"]
+        assert [i for i, _ in s.keyword_search("code", "parse args", 5)] == ["a.py#0:v1"]
+    finally:
+        s.close()
