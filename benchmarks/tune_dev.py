@@ -117,7 +117,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     pairs = attach_negatives(pairs, near, lambda nid, p: render_like(by_id[nid], p.kind))
     mine_wall, mine_cpu = time.monotonic() - t0, cpu_seconds() - c0
     settings = TrainSettings(
-        epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length,
+        epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length, learning_rate=args.learning_rate,
         budget_s=args.budget_minutes * 60 if args.budget_minutes else None, seed=args.seed, threads=2,
     )  # fmt: skip
     base = load_encoder("minilm")
@@ -258,6 +258,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--learning-rate", type=float, default=TrainSettings.learning_rate)
     ap.add_argument("--budget-minutes", type=float, default=0, help="0: no wall-clock budget")
     ap.add_argument("--sets", nargs="+", default=list(SETS))
     ap.add_argument("--corpus-sample", type=int, default=0, help="eval: 0 = full corpus (the protocol)")

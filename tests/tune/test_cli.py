@@ -76,6 +76,6 @@ def test_cli_defaults_are_the_measured_budget(cli):
     command = typer.main.get_command(app).get_command(None, "tune")  # type: ignore[attr-defined]
     defaults = {p.name: p.default for p in command.params}
     options = TuneOptions()
-    assert defaults["max_pairs"] == options.max_pairs == 3000
+    assert defaults["max_pairs"] == options.max_pairs == 4000
     assert defaults["budget_minutes"] * 60 == options.train.budget_s
     assert (defaults["batch_size"], defaults["epochs"]) == (options.train.batch_size, options.train.epochs)

@@ -28,9 +28,12 @@ def tune(
     budget_minutes: Annotated[
         float,
         typer.Option("--budget-minutes", help="Stop training cleanly after this many minutes (0: none)."),
-    ] = 10.0,
+    ] = 25.0,
     max_pairs: Annotated[
-        int, typer.Option("--max-pairs", help="Most training pairs, split between kinds.")
+        int,
+        typer.Option(
+            "--max-pairs", help="Most training pairs, split 3:1 between docstring and halves pairs."
+        ),
     ] = DEFAULT_MAX_PAIRS,
     epochs: Annotated[int, typer.Option("--epochs")] = 1,
     batch_size: Annotated[int, typer.Option("--batch-size", help="In-batch negatives per step.")] = 32,
