@@ -296,8 +296,7 @@ class TextModelEncoder(HFEncoder):
 
     @classmethod
     def load_cold(cls, spec: EncoderSpec, weights: str | Path, backend: str) -> HFEncoder | None:
-        """The encoder without torch or transformers when an ONNX export is cached, else None
-        (families that have no cold path; see `onnx_cold`)."""
+        """The encoder without torch or transformers (`onnx_cold`), or None: load the usual way."""
         return None
 
     def keep_for_cold(self) -> None:

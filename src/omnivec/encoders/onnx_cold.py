@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -64,23 +65,34 @@ class ColdTokenizer:
         self.backend_tokenizer = backend
         self.pad_token_id = pad_token_id
         self.truncation_side = truncation_side
+        # one configured copy per truncation setting: switching one shared object's setting per
+        # call (as transformers does) lets concurrent queries tokenise with each other's setting
+        self._configured: dict[int | None, Any] = {}
+        self._lock = threading.Lock()
 
     def __call__(
         self, text: str | list[str], *, truncation: bool = False, max_length: int | None = None,
         add_special_tokens: bool = True, verbose: bool = True,
     ) -> dict[str, Any]:  # fmt: skip
         """transformers' `__call__` for these arguments: truncation set (or cleared), no padding."""
-        tok = self.backend_tokenizer
-        if truncation and max_length is not None:
-            tok.enable_truncation(
-                max_length, stride=0, strategy="longest_first", direction=self.truncation_side
-            )
-        else:
-            tok.no_truncation()
-        tok.no_padding()
+        tok = self._with_truncation(max_length if truncation else None)
         texts = [text] if isinstance(text, str) else list(text)
         ids = [e.ids for e in tok.encode_batch(texts, add_special_tokens=add_special_tokens)]
         return {"input_ids": ids[0] if isinstance(text, str) else ids}
+
+    def _with_truncation(self, max_length: int | None) -> Any:
+        with self._lock:
+            if max_length not in self._configured:
+                tok = self.backend_tokenizer.from_str(self.backend_tokenizer.to_str())
+                tok.no_padding()
+                if max_length is None:
+                    tok.no_truncation()
+                else:  # as transformers sets it for truncation=True, max_length=N
+                    tok.enable_truncation(
+                        max_length, stride=0, strategy="longest_first", direction=self.truncation_side
+                    )
+                self._configured[max_length] = tok
+            return self._configured[max_length]
 
     def __len__(self) -> int:
         return int(self.backend_tokenizer.get_vocab_size(with_added_tokens=True))
