@@ -41,10 +41,9 @@ def transformers_module() -> Any:
 
 
 def pick_device(device: str | None = None) -> str:
-    torch = torch_module()
-    if device:
+    if device:  # no torch import: the ONNX cold path names the CPU and never needs it
         return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda" if torch_module().cuda.is_available() else "cpu"
 
 
 def pick_dtype(device: str, gpu_dtype: str = "float16") -> Any:
@@ -195,7 +194,11 @@ class HFEncoder(Encoder):
         super().__init__(spec, fingerprint)
         self.path = path
         self.device = pick_device(device)
-        self.dtype = pick_dtype(self.device, self.gpu_dtype)
+
+    @functools.cached_property
+    def dtype(self) -> Any:
+        """The weights' torch dtype, on first use (the ONNX cold path never imports torch)."""
+        return pick_dtype(self.device, self.gpu_dtype)
 
     @classmethod
     def load(cls, spec: EncoderSpec, weights: str | Path, device: str | None = None) -> HFEncoder:
@@ -237,6 +240,8 @@ class TextModelEncoder(HFEncoder):
     and session, load on first use (`model`, a forward pass, `backend_check`). So a run that only
     chunks and keyword-indexes (the first phase of `index`), or a keyword search, never pays for
     the model (MiniLM: 8 s of a 16 s load on a busy 2-core machine; an ONNX backend adds more).
+    With an ONNX backend whose export is cached, a family may load even the first step without
+    torch or transformers (`load_cold`, see `onnx_cold`): a one-query search then imports neither.
     """
 
     backends: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
@@ -254,6 +259,8 @@ class TextModelEncoder(HFEncoder):
     _weights_path: Path | None = None
     _model: Any = None
     _attaching = False
+    #: the position scheme when loaded on the cold path (`onnx_cold`), which has no model class
+    cold_positions: bool | None = None
 
     @classmethod
     def load(
@@ -279,12 +286,24 @@ class TextModelEncoder(HFEncoder):
                 fix="drop the device, or use backend='torch' on a GPU",
             )
         ort_module()  # a missing extra fails now, not at the first embedding
-        enc = super().load(spec, weights, device="cpu")
+        enc = cls.load_cold(spec, weights, backend) or super().load(spec, weights, device="cpu")
         assert isinstance(enc, TextModelEncoder)
+        enc.keep_for_cold()
         # the backend is in the recipe from the start (the fingerprint must not change on first use)
         enc.spec = replace(enc.spec, options={**enc.spec.options, "backend": backend})
         enc._pending_backend = (backend, threads)
         return enc
+
+    @classmethod
+    def load_cold(cls, spec: EncoderSpec, weights: str | Path, backend: str) -> HFEncoder | None:
+        """The encoder without torch or transformers (`onnx_cold`), or None: load the usual way."""
+        return None
+
+    def keep_for_cold(self) -> None:
+        """Save what the next `load_cold` needs (families with a cold path)."""
+
+    def leave_cold(self) -> None:
+        """Swap cold-path stand-ins for transformers' own before torch runs (families with one)."""
 
     # --- weights and runtime on first use ------------------------------------------------------
     @property
@@ -358,6 +377,8 @@ class TextModelEncoder(HFEncoder):
     @property
     def explicit_positions(self) -> bool:
         """Whether omnivec passes positions (counting real tokens only, so left padding works)."""
+        if self.cold_positions is not None:
+            return self.cold_positions
         return "position_ids" in self._forward_params and self.config.model_type not in self.mask_positions
 
     @property
@@ -366,6 +387,7 @@ class TextModelEncoder(HFEncoder):
         return {"use_cache": False} if "use_cache" in self._forward_params else {}
 
     def _load_weights(self, path: Path) -> None:
+        self.leave_cold()  # torch pads with transformers' tokenizer
         tf = transformers_module()
         start = time.perf_counter()
         model = tf.AutoModel.from_pretrained(path, dtype=self.dtype).to(self.device).eval()

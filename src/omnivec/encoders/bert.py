@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from omnivec.encoders._hf import TextModelEncoder, st_max_length, st_pooling, tokenize, transformers_module
+from omnivec.encoders._hf import (
+    TextModelEncoder,
+    resolve_weights,
+    st_max_length,
+    st_pooling,
+    tokenize,
+    transformers_module,
+    weights_fingerprint,
+)  # fmt: skip
 from omnivec.encoders.base import Prepared
+from omnivec.encoders.onnx_cold import ColdParts, cold_parts, save_tokenizer
 from omnivec.encoders.registry import register_family, register_spec
 from omnivec.encoders.spec import EncoderSpec
 from omnivec.errors import ModelUnavailableError
@@ -29,11 +39,46 @@ class BertEncoder(TextModelEncoder):
     mask_positions = ("roberta", "xlm-roberta")
     batch_tokens = 8192
 
-    def __init__(self, spec: EncoderSpec, path: Path, fingerprint: str, device: str | None = None) -> None:
+    def __init__(
+        self, spec: EncoderSpec, path: Path, fingerprint: str, device: str | None = None,
+        cold: ColdParts | None = None,
+    ) -> None:  # fmt: skip
+        """`cold`: tokenizer and config read without transformers (`onnx_cold`); the rest is equal."""
         super().__init__(spec, path, fingerprint, device)
-        self.tokenizer = transformers_module().AutoTokenizer.from_pretrained(path)
-        self.load_model(path)
+        if cold is None:
+            self.tokenizer = transformers_module().AutoTokenizer.from_pretrained(path)
+            self.load_model(path)
+        else:
+            self.tokenizer, self.config, self.cold_positions = (
+                cold.tokenizer,
+                cold.config,
+                cold.explicit_positions,
+            )
+            self._weights_path, self._ready_lock = path, threading.RLock()
         self.spec = self._settle_spec(spec, path)
+
+    @classmethod
+    def load_cold(cls, spec: EncoderSpec, weights: str | Path, backend: str) -> BertEncoder | None:
+        path = resolve_weights(spec, weights)
+        fingerprint = weights_fingerprint(path)
+        cold = cold_parts(path, fingerprint, backend)
+        if cold is None:
+            return None
+        log.debug("%s: cold load (no torch, no transformers) from the cached %s export", spec.name, backend)
+        return cls(spec, path, fingerprint, device="cpu", cold=cold)
+
+    def keep_for_cold(self) -> None:
+        if self.cold_positions is None:  # loaded by transformers: its tokenizer is the one to keep
+            save_tokenizer(self.tokenizer, self.weights_id)
+
+    def leave_cold(self) -> None:
+        if self.cold_positions is None:
+            return
+        tf = transformers_module()
+        self.tokenizer = tf.AutoTokenizer.from_pretrained(self.path)
+        self.config = tf.AutoConfig.from_pretrained(self.path)
+        self.cold_positions = None
+        self.__dict__.pop("_counter", None)  # rebuilt from transformers' tokenizer
 
     @classmethod
     def spec_for_folder(cls, path: Path, config: dict[str, Any]) -> EncoderSpec:

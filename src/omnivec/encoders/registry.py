@@ -26,7 +26,7 @@ _SPECS: dict[str, EncoderSpec] = {}
 _ALIASES: dict[str, str] = {}
 _discovered = False
 _PRIVATE = {"base", "spec", "registry", "cache", "_hf", "composite"}
-_PRIVATE |= {"onnx_runtime", "onnx_export", "onnx_cache"}  # the ONNX backend, not families
+_PRIVATE |= {"onnx_runtime", "onnx_export", "onnx_cache", "onnx_cold"}  # the ONNX backend, not families
 
 E = TypeVar("E", bound=type[Encoder])
 
