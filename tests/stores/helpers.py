@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 
-from omnivec.stores import Record, SourceState
+from omnivec.stores import LocalStore, Record, SourceState
 
 DIM = 16
 RECIPE = {"family": "fake", "dim": DIM, "max_length": 512, "pooling": "mean", "options": {"size": 32}}
@@ -42,3 +43,20 @@ def brute_force(vectors: dict[str, np.ndarray], query: np.ndarray, k: int) -> li
     ids = sorted(vectors)
     scores = np.array([vectors[i] @ query for i in ids])
     return [ids[j] for j in np.argsort(-scores, kind="stable")[:k]]
+
+
+def open_writer(root: Path, **kw) -> LocalStore:
+    """A writer with the "code" collection the store tests use."""
+    s = LocalStore(root, writer=True, **kw)
+    s.ensure_collection("code", model="fake-model", fingerprint="fp1", dim=DIM, recipe=RECIPE)
+    return s
+
+
+def fill(store: LocalStore, sources: range, n: int = 5, **kw) -> dict[str, np.ndarray]:
+    """`n` records for each of the files f{s}.py; their vectors by id."""
+    vectors = {}
+    for s in sources:
+        recs = records(f"f{s}.py", n, **kw)
+        store.replace_source("code", state(f"f{s}.py", n), recs)
+        vectors.update({r.id: r.vector for r in recs})
+    return vectors

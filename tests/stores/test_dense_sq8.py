@@ -15,7 +15,7 @@ import pytest
 from omnivec.stores import Filter, LocalStore
 from omnivec.stores.dense import FaissDense
 from omnivec.stores.faiss_index import _MAGIC, DenseIndex, load_index, save_index
-from tests.stores.helpers import DIM, RECIPE, brute_force, records, state, unit
+from tests.stores.helpers import brute_force, fill, open_writer, unit
 
 N, D = 4000, 32
 
@@ -111,21 +111,6 @@ def test_target_kind_has_hysteresis(tmp_path: Path) -> None:
     assert [fd.target_kind("ivf", n) for n in (50, 49, 5000)] == ["ivf", "flat", "ivf-sq8"]
 
 
-def open_writer(root: Path, **kw) -> LocalStore:
-    s = LocalStore(root, writer=True, flush_interval=None, **kw)
-    s.ensure_collection("code", model="fake-model", fingerprint="fp1", dim=DIM, recipe=RECIPE)
-    return s
-
-
-def fill(store: LocalStore, sources: range, n: int = 100, **kw) -> dict[str, np.ndarray]:
-    vectors = {}
-    for s in sources:
-        recs = records(f"f{s}.py", n, **kw)
-        store.replace_source("code", state(f"f{s}.py", n), recs)
-        vectors.update({r.id: r.vector for r in recs})
-    return vectors
-
-
 def strip_to_old_format(path: Path) -> None:
     """Rewrite an ivf file the way the store wrote it before ivf-sq8: no "parts" in the header."""
     data = path.read_bytes()
@@ -138,8 +123,8 @@ def strip_to_old_format(path: Path) -> None:
 
 
 def test_store_moves_an_old_ivf_file_to_ivf_sq8(tmp_path: Path) -> None:
-    w = open_writer(tmp_path, ivf_min=1000)
-    vectors = fill(w, range(30))
+    w = open_writer(tmp_path, flush_interval=None, ivf_min=1000)
+    vectors = fill(w, range(30), n=100)
     w.flush()
     assert w.stats()["collections"]["code"]["kind"] == "ivf"
     w.close()
@@ -149,8 +134,8 @@ def test_store_moves_an_old_ivf_file_to_ivf_sq8(tmp_path: Path) -> None:
     with LocalStore(tmp_path, writer=False, ivf_min=1000, sq_min=1000) as r:
         before = [[i for i, _ in r.dense_search("code", q, 10)] for q in queries]
         assert r.stats()["collections"]["code"]["kind"] == "ivf"  # the old file still loads
-    w = open_writer(tmp_path, ivf_min=1000, sq_min=1000)
-    vectors.update(fill(w, range(30, 31)))
+    w = open_writer(tmp_path, flush_interval=None, ivf_min=1000, sq_min=1000)
+    vectors.update(fill(w, range(30, 31), n=100))
     w.flush()  # past sq_min: rebuilt as ivf-sq8
     assert w.stats()["collections"]["code"]["kind"] == "ivf-sq8"
     w.close()

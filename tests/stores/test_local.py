@@ -21,24 +21,9 @@ from omnivec.stores import Filter, LocalStore
 from omnivec.stores.sqlite_schema import DB_NAME
 from tests.procs import subprocess_env
 from tests.stores import crash_writer
-from tests.stores.helpers import DIM, RECIPE, brute_force, record, records, state, unit
+from tests.stores.helpers import DIM, RECIPE, brute_force, fill, open_writer, record, records, state, unit
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def open_writer(root: Path, **kw) -> LocalStore:
-    s = LocalStore(root, writer=True, **kw)
-    s.ensure_collection("code", model="fake-model", fingerprint="fp1", dim=DIM, recipe=RECIPE)
-    return s
-
-
-def fill(store: LocalStore, sources: range, n: int = 5, **kw) -> dict[str, np.ndarray]:
-    vectors = {}
-    for s in sources:
-        recs = records(f"f{s}.py", n, **kw)
-        store.replace_source("code", state(f"f{s}.py", n), recs)
-        vectors.update({r.id: r.vector for r in recs})
-    return vectors
 
 
 def abandon(store: LocalStore) -> None:

@@ -103,28 +103,27 @@ class Fusion:
         `weights` scale each list's contribution (default 1 each); `floors` give the score of a
         document a list does not hold (None: its last listed score).
         """
-        weights = _check_len(list(weights) if weights is not None else [1.0] * len(runs), runs, "weights")
-        floors = _check_len(list(floors) if floors is not None else [None] * len(runs), runs, "floors")
-        live = [i for i, r in enumerate(runs) if r and weights[i] > 0]
-        if len(live) == 1:  # nothing to fuse: keep the list's own, readable scores
-            return _single(runs, live[0])
-        if self.method == "rrf":
-            contrib = [_rrf_scores(r, self.rrf_k) for r in runs]
-            lows = [0.0] * len(runs)
-        else:
-            stats = [_z_stats([s for _, s in r], self.depth, f) for r, f in zip(runs, floors)]
-            contrib = [_z_scores(r, s) for r, s in zip(runs, stats)]
-            lows = [s[2] for s in stats]
-            if self.method == "zscore":
-                weights = _peak_weights(weights, [max(z.values(), default=0.0) for z in contrib])
-        raw = [dict(r) for r in runs]
-        ids: dict[K, None] = {d: None for r in runs for d, _ in r}
+        # one implementation: the ids become integer keys (in order of first appearance) for
+        # `fuse_rows`, and its open ties are put in id order
+        keys: dict[K, int] = {}
+        for r in runs:
+            for d, _ in r:
+                keys.setdefault(d, len(keys))
+        ids = list(keys)
+        fused = self.fuse_rows(
+            [
+                (np.array([keys[d] for d, _ in r], np.int64), np.array([float(sc) for _, sc in r]))
+                for r in runs
+            ],
+            weights,
+            floors,
+        )
         out = [
-            Fused(d, sum(w * c.get(d, lo) for w, c, lo in zip(weights, contrib, lows) if w > 0),
-                  tuple(r.get(d) for r in raw))
-            for d in ids
-        ]  # fmt: skip
-        out.sort(key=lambda f: (-f.score, str(f.id)))
+            Fused(ids[row], float(score), tuple(None if math.isnan(p) else float(p) for p in parts))
+            for row, score, parts in zip(fused.rows.tolist(), fused.scores.tolist(), fused.parts.tolist())
+        ]
+        if fused.ties_open:
+            out.sort(key=lambda f: (-f.score, str(f.id)))
         return out
 
     def fuse_rows(
@@ -142,6 +141,8 @@ class Fusion:
         arrays = [
             (np.asarray(r, np.int64).reshape(-1), np.asarray(s, np.float64).reshape(-1)) for r, s in runs
         ]
+        if not arrays:
+            return FusedRows(np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 0)), ties_open=False)
         live = [i for i, (r, _) in enumerate(arrays) if len(r) and weights[i] > 0]
         if len(live) == 1:  # nothing to fuse: the list as it came, raw scores kept
             rows, scores = arrays[live[0]]
@@ -195,11 +196,6 @@ def _check_len(values: list[Any], runs: Sequence[Any], what: str) -> list[Any]:
     return values
 
 
-def _single(runs: Sequence[Scored[K]], i: int) -> list[Fused[K]]:
-    n = len(runs)
-    return [Fused(d, float(s), tuple(float(s) if j == i else None for j in range(n))) for d, s in runs[i]]
-
-
 def _peak_weights(weights: Sequence[float], peaks: Sequence[float]) -> list[float]:
     """Each caller weight times the z of that list's best hit (`peaks`); the caller's weights
     alone when no list stands out at all (every list flat)."""
@@ -216,10 +212,6 @@ def _last_positions(keys: np.ndarray) -> np.ndarray:
     return np.sort(len(keys) - 1 - first_from_end)
 
 
-def _rrf_scores(run: Scored[K], k: int) -> dict[K, float]:
-    return {d: 1.0 / (k + rank) for rank, (d, _) in enumerate(run, 1)}
-
-
 def _z_stats(scores: Sequence[float], depth: int, floor: float | None) -> tuple[float, float, float]:
     """(mean, spread, z of an unlisted document) over the list's top `depth` scores; a list
     shorter than `depth` with a known `floor` counts its unlisted documents at the floor.
@@ -234,11 +226,6 @@ def _z_stats(scores: Sequence[float], depth: int, floor: float | None) -> tuple[
     sd = math.sqrt(math.fsum((s - mean) ** 2 for s in head) / len(head))
     sd = sd if sd > 1e-9 else 1.0  # every score equal: the list orders nothing
     return mean, sd, (low - mean) / sd
-
-
-def _z_scores(run: Scored[K], stats: tuple[float, float, float]) -> dict[K, float]:
-    mean, sd, _ = stats
-    return {d: (float(s) - mean) / sd for d, s in run}
 
 
 def reciprocal_rank_fusion(

@@ -112,9 +112,9 @@ class Searcher:
         lists = [
             fr for fr in (self._rows(store, n, q, depth, vectors) for n in self._sources) if len(fr.rows)
         ]
-        if len(lists) <= 1:
-            if not lists:
-                return []
+        if not lists:
+            return []
+        if len(lists) == 1:
             fr = lists[0]
             return by_row.hits(store, fr.rows, fr.scores, fr.ties_open, fr.parts_of, q)
         rows, scores, parts_of = by_row.across_spaces(store, lists, self.fusion.rrf_k)
