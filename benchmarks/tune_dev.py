@@ -31,7 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from omnivec.tune.pairs import PAIR_KINDS, attach_negatives, count_kinds, mine_pairs, render_like
+from omnivec.tune.pairs import (
+    PAIR_KINDS,
+    Candidate,
+    Pair,
+    attach_negatives,
+    count_kinds,
+    mine_pairs,
+    render_like,
+)
 from omnivec.tune.sources import file_candidates, matrix_neighbours
 from omnivec.tune.train import TrainSettings, cpu_seconds, train
 
@@ -83,9 +91,7 @@ def unit_files(unit: str) -> tuple[Path, list[Path]]:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from omnivec.encoders.cache import EmbeddingCache
     from omnivec.encoders.registry import load_encoder
-    from omnivec.types import Item
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -107,14 +113,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     pairs = mine_pairs(candidates, PAIR_KINDS, args.max_pairs, args.seed)
     mined = {"candidates": len(candidates), "pairs": count_kinds(pairs), "units_without_files": missing}
     log.info("mined %s in %.0f s", mined, time.monotonic() - t0)
-    # hard negatives: dense neighbours (base model, first 128 tokens) among the mined functions
-    by_id = {c.id: c for c in candidates}
-    pool = sorted({p.source_id for p in pairs})
-    enc = load_encoder("minilm", max_length=128)
-    items = [Item(text=by_id[i].code, id=i) for i in pool]
-    vecs = enc.embed(items, role="document", cache=EmbeddingCache(args.cache)).vectors
-    near = matrix_neighbours(pool, np.asarray(vecs))
-    pairs = attach_negatives(pairs, near, lambda nid, p: render_like(by_id[nid], p.kind))
+    if args.hard_negatives:
+        pairs = _with_negatives(pairs, candidates, args.cache)
     mine_wall, mine_cpu = time.monotonic() - t0, cpu_seconds() - c0
     settings = TrainSettings(
         epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length, learning_rate=args.learning_rate,
@@ -130,6 +130,21 @@ def cmd_train(args: argparse.Namespace) -> None:
     }  # fmt: skip
     (out / "train.json").write_text(json.dumps(summary, indent=2))
     log.info("trained: %s", report.as_dict())
+
+
+def _with_negatives(pairs: list[Pair], candidates: list[Candidate], cache: str) -> list[Pair]:
+    """Hard negatives: dense neighbours (base model, first 128 tokens) among the mined functions."""
+    from omnivec.encoders.cache import EmbeddingCache
+    from omnivec.encoders.registry import load_encoder
+    from omnivec.types import Item
+
+    by_id = {c.id: c for c in candidates}
+    pool = sorted({p.source_id for p in pairs})
+    enc = load_encoder("minilm", max_length=128)
+    items = [Item(text=by_id[i].code, id=i) for i in pool]
+    vecs = enc.embed(items, role="document", cache=EmbeddingCache(cache)).vectors
+    near = matrix_neighbours(pool, np.asarray(vecs))
+    return attach_negatives(pairs, near, lambda nid, p: render_like(by_id[nid], p.kind))
 
 
 def _log_progress(step: int, total: int, loss: float | None) -> None:
@@ -256,6 +271,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-pairs", type=int, default=4000, help="as `omnivec tune --max-pairs`")
     ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--hard-negatives", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--learning-rate", type=float, default=TrainSettings.learning_rate)
