@@ -73,7 +73,10 @@ class HnswGraph:
         ids = np.asarray(rowids, dtype=np.int64)
         if not len(ids):
             return
-        self.remove(ids)  # a rowid given again keeps only its newest vector
+        if len(self.rowids) and ids.min() <= self.rowids.max():
+            # a rowid given again keeps only its newest vector (rowids only grow in SQLite, so
+            # this is skipped on the usual path and no reverse lookup is built for each add)
+            self.remove(ids)
         self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         self.rowids = np.concatenate([self.rowids, ids])
         self._changed()
