@@ -13,6 +13,7 @@ import pytest
 from omnivec.stores import Filter, LocalStore
 from omnivec.stores.dense import FaissDense
 from omnivec.stores.faiss_index import DenseIndex, load_index, save_index
+from omnivec.stores.hnsw_index import HNSW_EF_SEARCH
 from tests.stores.helpers import brute_force, fill, open_writer, unit
 from tests.stores.test_dense_sq8 import check_exact_scores, exact
 
@@ -91,7 +92,7 @@ def test_save_load_keeps_tombstones_and_adds_stay_incremental(data, tmp_path: Pa
     save_index(path, dense, {"store": "s", "cid": 1, "dim": D})
     head, loaded = load_index(path)
     assert (head["kind"], len(head["parts"]), head["dead"], head["ntotal"]) == ("hnsw", 2, 500, 2500)
-    assert (loaded.kind, loaded.generation, loaded.graph.ef_search) == ("hnsw", 4, dense.graph.ef_search)
+    assert (loaded.kind, loaded.generation, loaded.graph.ef_search) == ("hnsw", 4, HNSW_EF_SEARCH)
     for q in xq[:10]:
         assert loaded.search(q, 10)[1].tolist() == dense.search(q, 10)[1].tolist()
     loaded.add(rids[3000:], xb[3000:])  # HNSW add: no rebuild

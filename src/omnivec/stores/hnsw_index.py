@@ -23,12 +23,17 @@ import numpy as np
 
 from omnivec.errors import require
 
-# Graph degree and build beam. Measured with benchmarks/dense_params.py --hnsw (dim 384, one
-# query thread, docs/benchmarks.md, issue 11): see the table there for M 16/32 and efC 40/64.
+# Graph degree and build beam. Measured with benchmarks/dense_params.py --hnsw and a sweep at
+# 50k (dim 384, real-embedding spectrum, one query thread; docs/benchmarks.md, issue 11): M 16
+# reached only 0.907 recall@10 at efSearch 128 on 100k (M 32: 0.939). efConstruction 128 lifts
+# recall at a given efSearch (50k, ef 96: 0.971 vs 0.952 at 64) but builds 1.85x slower, and the
+# build at 64 is already minutes at 1M on two cores: 64 it is.
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 64
-# Search beam at one query thread for recall@10 >= 0.95 with margin (0.96+ at 100k and 1M).
-HNSW_EF_SEARCH = 64
+# Search beam at one query thread (a query-time knob: not stored in the file). With M 32 / efC 64:
+# 50k 0.966 at 128, 0.988 at 256; 100k 0.939 at 128, 0.959 at 192. Recall at a fixed beam falls
+# with size on this spectrum, so 256 for margin; 1M is the lead's sweep (`--ef`) to confirm.
+HNSW_EF_SEARCH = 256
 # Rebuild at the next flush once this share of the graph's labels is dead (removed rowids).
 HNSW_REBUILD_DEAD_SHARE = 0.2
 # Filtered search scans the allowed vectors exactly when they are at most this many, or this
