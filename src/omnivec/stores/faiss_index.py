@@ -63,8 +63,9 @@ SQ_RESCORE_EXTRA = 40
 # HNSW (omnivec.stores.hnsw_index) from here. At 1M ivf-sq8 is 4.19 ms p50 quiet (2.1x over the
 # 2 ms target) and a graph walk does not grow with the lists' scan; below, ivf-sq8 stays near 2 ms
 # (its scan is ~nprobe/nlist of the codes: 10.7k vectors at 200k against 24k at 1M) and builds
-# 2.5x faster than the graph (100k, same run: 171 s vs 424 s at load 15), which is paid again at
-# every rebuild. 500k is a midpoint of those two facts, not a measured crossover.
+# 2.5-4x faster than the graph (100k: 171 s vs 424 s, 95 s vs 383 s, loaded), which is paid again
+# at every rebuild; and at 100k the graph is no faster at equal recall (0.95x at efSearch 256).
+# 500k is a midpoint of those facts, not a measured crossover (1M was not measured: the lead's run).
 HNSW_MIN_VECTORS = 500_000
 
 _MAGIC = b"OMNIVEC-FAISS\x01"
