@@ -2,6 +2,16 @@
 
     OMNIVEC_THREADS=1 python benchmarks/dense_params.py [--n 1000000] [--queries 200]
     OMNIVEC_THREADS=1 python benchmarks/dense_params.py --n 1000000 --store-only [--k 100]
+    OMNIVEC_THREADS=1 python benchmarks/dense_params.py --n 1000000 --hnsw [--ef 32,48,64,96]
+        [--m 32] [--ef-construction 64] [--build-threads 2]
+
+`--hnsw` measures the store's `hnsw` kind (`DenseIndex.hnsw`, searched through
+`DenseIndex.search`) against its `ivf-sq8` kind on the same vectors and queries, queries
+alternating which goes first: build seconds (faiss on `--build-threads`), p50/p95 at one
+thread, recall@k against exact search, the bytes the store writes per million vectors, the
+p50 ratio, and the same for a filtered search (a filter allowing 20 % of the rowids: the graph
+walked with a bitmap). `--ef` sweeps the graph's efSearch on the one build (the ivf-sq8 side
+runs once per setting, so each ratio is taken in the same stretch of time).
 
 `--store-only` measures the store's own index (`DenseIndex.ivf_sq8`, what a collection past
 `SQ_MIN_VECTORS` holds, searched through `DenseIndex.search`: codes probed, candidates re-scored
@@ -23,9 +33,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import numpy as np
 
+from omnivec.stores import hnsw_index
 from omnivec.stores.faiss_index import DenseIndex, ivf_nlist, train_ivf
 
 DIM, K = 384, 10
@@ -118,6 +130,69 @@ def store_vs_ivf_flat(xb: np.ndarray, xq: np.ndarray, k: int) -> None:
           f"(float inner product to 1e-5): {exact_scores}")  # fmt: skip
 
 
+def exact_top(xb: np.ndarray, xq: np.ndarray, k: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Exact top k by blocks of queries (numpy: no index copy); `allowed` restricts the rows."""
+    base = xb if allowed is None else xb[allowed]
+    out = np.empty((len(xq), k), np.int64)
+    for a in range(0, len(xq), 50):
+        top = np.argsort(-(xq[a : a + 50] @ base.T), axis=1)[:, :k]
+        out[a : a + 50] = top if allowed is None else allowed[top]
+    return out
+
+
+def hnsw_vs_ivf_sq8(
+    xb: np.ndarray, xq: np.ndarray, k: int, efs: list[int], threads: int, m: int, efc: int
+) -> None:
+    """The store's hnsw kind against its ivf-sq8 kind, one query at a time on one thread."""
+    import faiss
+
+    n, rids = len(xb), np.arange(len(xb), dtype=np.int64)
+    allowed = rids[np.random.default_rng(1).random(n) < 0.2]  # a broad filter: walked, not scanned
+    faiss.omp_set_num_threads(1)
+    truth = {"all": exact_top(xb, xq, k), "filter": exact_top(xb, xq, k, allowed)}
+    built: dict[str, DenseIndex] = {}
+    build: dict[str, float] = {}
+    for name, make in (
+        ("hnsw", partial(DenseIndex.hnsw, m=m, ef_construction=efc)),
+        ("ivf-sq8", DenseIndex.ivf_sq8),
+    ):
+        faiss.omp_set_num_threads(threads)
+        t = time.perf_counter()
+        built[name] = make(xb, rids, DIM, 0)
+        build[name] = time.perf_counter() - t
+    faiss.omp_set_num_threads(1)
+    mb = {name: sum(p.nbytes for p in d.parts()) / 2**20 * 1e6 / n for name, d in built.items()}
+    graph = built["hnsw"].graph
+    assert graph is not None
+    print(f"n {n}, dim {DIM}, {len(xq)} queries, k {k}, faiss {faiss.__version__}, hnsw M {graph.index.hnsw.nb_neighbors(1)}"
+          f" efConstruction {graph.index.hnsw.efConstruction}, ivf-sq8 nlist {built['ivf-sq8'].nlist} nprobe "
+          f"{built['ivf-sq8'].index.nprobe}, build threads {threads}")  # fmt: skip
+    for name in built:
+        print(f"  {name:8s} build {build[name]:6.0f} s  {mb[name]:6.0f} MB per 1M")
+    print(
+        f"  build hnsw / ivf-sq8: {build['hnsw'] / build['ivf-sq8']:.2f}x; memory {mb['hnsw'] / mb['ivf-sq8']:.2f}x"
+    )
+    for ef in efs:
+        graph.ef_search = ef
+        for label, allow in (("all", None), ("filter", allowed)):
+            lat: dict[str, list[float]] = {name: [] for name in built}
+            found = {name: np.empty((len(xq), k), np.int64) for name in built}
+            for i, q in enumerate(xq):
+                for name in sorted(built, reverse=i % 2 == 1):  # alternate which goes first
+                    t = time.perf_counter()
+                    _, ids = built[name].search(q, k, allow)
+                    lat[name].append(time.perf_counter() - t)
+                    found[name][i] = ids
+            p50 = {name: float(np.percentile(np.array(v) * 1000, 50)) for name, v in lat.items()}
+            for name, v in lat.items():
+                rec = np.mean([len(set(a) & set(b)) / k for a, b in zip(found[name], truth[label])])
+                print(f"  ef {ef:4d} {label:6s} {name:8s} p50 {p50[name]:6.3f} ms  p95 "
+                      f"{np.percentile(np.array(v) * 1000, 95):6.3f} ms  recall@{k} {rec:.3f}", flush=True)  # fmt: skip
+            print(
+                f"  ef {ef:4d} {label:6s} ivf-sq8 / hnsw p50: {p50['ivf-sq8'] / p50['hnsw']:.2f}x", flush=True
+            )
+
+
 def main() -> None:
     import faiss
 
@@ -126,10 +201,19 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--skip", default="")
     ap.add_argument("--store-only", action="store_true", help="the store's index vs IVF-Flat only")
-    ap.add_argument("--k", type=int, default=K, help="with --store-only: hits per query")
+    ap.add_argument("--k", type=int, default=K, help="with --store-only/--hnsw: hits per query")
+    ap.add_argument("--hnsw", action="store_true", help="the store's hnsw kind vs its ivf-sq8 kind")
+    ap.add_argument("--ef", default=str(hnsw_index.HNSW_EF_SEARCH), help="with --hnsw: efSearch values")
+    ap.add_argument("--m", type=int, default=hnsw_index.HNSW_M, help="with --hnsw: graph degree M")
+    ap.add_argument("--ef-construction", type=int, default=hnsw_index.HNSW_EF_CONSTRUCTION)
+    ap.add_argument("--build-threads", type=int, default=2, help="faiss threads while building")
     args = ap.parse_args()
     n = args.n
     xb, xq = data(n, args.queries)
+    if args.hnsw:
+        efs = [int(e) for e in args.ef.split(",")]
+        hnsw_vs_ivf_sq8(xb, xq, args.k, efs, args.build_threads, args.m, args.ef_construction)
+        return
     if args.store_only:
         store_vs_ivf_flat(xb, xq, args.k)
         return

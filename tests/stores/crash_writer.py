@@ -1,4 +1,4 @@
-"""A resumable writer for the kill -9 test: `python -m tests.stores.crash_writer ROOT N [IVF_MIN]`.
+"""A resumable writer for the kill -9 test: `python -m tests.stores.crash_writer ROOT N [IVF_MIN [HNSW_MIN]]`.
 
 It indexes sources s0000..s{N-1} into two collections, skipping those already indexed, with some
 churn (re-writes with another version, removals) and a short flush interval, so a SIGKILL can
@@ -6,7 +6,8 @@ land inside a SQLite transaction, between a commit and a FAISS write, or inside 
 A source's content hash names its version and record counts, so a checker can tell exactly which
 records must exist for every source the store lists. IVF_MIN lowers both index thresholds
 (`ivf_min`, `sq_min`), so the text collection's dense file becomes ivf-sq8 (and is retrained as
-it grows) while the writer is being killed.
+it grows) while the writer is being killed. HNSW_MIN turns it into an hnsw graph past that size,
+whose removals are tombstones (and a rebuild once they pass their share) while killed.
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ def write(store: LocalStore, src: str, version: int) -> None:
     store.replace_source_all(SourceState(src, content, 10, 1, total, "indexed"), by_coll)
 
 
-def main(root: Path, n: int, ivf_min: int | None = None) -> None:
+def main(root: Path, n: int, ivf_min: int | None = None, hnsw_min: int | None = None) -> None:
     sizes = {} if ivf_min is None else {"ivf_min": ivf_min, "sq_min": ivf_min}
+    if hnsw_min is not None:
+        sizes["hnsw_min"] = hnsw_min
     store = LocalStore(root, writer=True, flush_interval=0.2, **sizes)
     store.ensure_collection("text", model="fake", fingerprint="t", dim=TEXT_DIM, recipe={"d": TEXT_DIM})
     store.ensure_collection("images", model="fake", fingerprint="i", dim=IMAGE_DIM, recipe={"d": IMAGE_DIM})
@@ -74,4 +77,4 @@ def main(root: Path, n: int, ivf_min: int | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), int(sys.argv[2]), *(int(a) for a in sys.argv[3:4]))
+    main(Path(sys.argv[1]), int(sys.argv[2]), *(int(a) for a in sys.argv[3:5]))

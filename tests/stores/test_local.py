@@ -340,20 +340,22 @@ def _await_progress(proc: subprocess.Popen[bytes], lines: int, errors: Path, tim
             seen += chunk.count(b"\n")
 
 
-@pytest.mark.parametrize("ivf_min", [None, 300], ids=["default-sizes", "ivf-sq8-from-300"])
+@pytest.mark.parametrize(
+    "sizes", [[], ["300"], ["300", "900"]], ids=["default-sizes", "ivf-sq8-from-300", "hnsw-from-900"]
+)
 def test_kill_9_at_random_points_leaves_a_consistent_resumable_store(
-    tmp_path: Path, ivf_min: int | None
+    tmp_path: Path, sizes: list[str]
 ) -> None:
     """Each round is killed once it has written a (seeded) random number of sources, wherever the
     writer then is: in a transaction, between a commit and a FAISS write, inside one. Kill rounds
     are given far more work than they can do, so every kill lands in a running writer however
     slow or fast the machine; the last round finishes the real job. With `ivf_min` 300 the text
-    collection's index turns ivf-sq8 in the first rounds and is retrained at 4x while killed."""
+    collection's index turns ivf-sq8 in the first rounds and is retrained at 4x while killed; with
+    900 more it turns hnsw (tombstones for the churn's removals) a few rounds in."""
     root, n, rng = tmp_path / "store", 1200, random.Random(1234)
     env = subprocess_env()
 
     def cmd(count: int) -> list[str]:
-        sizes = [] if ivf_min is None else [str(ivf_min)]
         return [sys.executable, "-m", "tests.stores.crash_writer", str(root), str(count), *sizes]
 
     errors = tmp_path / "writer.err"
@@ -374,6 +376,8 @@ def test_kill_9_at_random_points_leaves_a_consistent_resumable_store(
     done = subprocess.run(cmd(n), check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
     assert check_consistent(root) >= n - n // 25
+    with LocalStore(root, writer=False) as r:  # the kind the sizes call for was reached and saved
+        assert r.stats()["collections"]["text"]["kind"] == ["flat", "ivf-sq8", "hnsw"][len(sizes)]
 
 
 def test_a_schema_1_store_is_upgraded_in_place_by_a_writer(tmp_path):

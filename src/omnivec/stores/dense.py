@@ -28,6 +28,7 @@ from omnivec.stores.derived import (
     NewerOnDiskError,  # noqa: F401  (its home before derived.py)
 )
 from omnivec.stores.faiss_index import (
+    HNSW_MIN_VECTORS,
     IVF_KEEP_FRACTION,
     IVF_MIN_VECTORS,
     IVF_RETRAIN_GROWTH,
@@ -38,6 +39,7 @@ from omnivec.stores.faiss_index import (
     read_stamp,
     save_index,
 )
+from omnivec.stores.hnsw_index import HNSW_REBUILD_DEAD_SHARE
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +105,13 @@ class FaissDense(DerivedIndexes[DenseIndex]):
         writer: bool,
         ivf_min: int = IVF_MIN_VECTORS,
         sq_min: int = SQ_MIN_VECTORS,
+        hnsw_min: int = HNSW_MIN_VECTORS,
     ) -> None:
         super().__init__(root / "dense", store_id, writer=writer)
         self.writer = writer
         self.ivf_min = ivf_min
         self.sq_min = max(sq_min, ivf_min)  # the codes ride on IVF lists
+        self.hnsw_min = max(hnsw_min, self.sq_min)  # the kinds stay in order of size
         self._unusable: set[tuple[int, int, int]] = set()  # (cid, size, mtime) already reported
 
     def search(
@@ -188,7 +192,8 @@ class FaissDense(DerivedIndexes[DenseIndex]):
     def target_kind(self, kind: IndexKind, n: int) -> IndexKind:
         """The kind an index of `kind` holding `n` vectors should be: the largest whose threshold
         `n` reaches; a step down only below IVF_KEEP_FRACTION of a threshold (no flip-flopping)."""
-        kinds: list[tuple[IndexKind, int]] = [("flat", 0), ("ivf", self.ivf_min), ("ivf-sq8", self.sq_min)]
+        kinds: list[tuple[IndexKind, int]] = [
+            ("flat", 0), ("ivf", self.ivf_min), ("ivf-sq8", self.sq_min), ("hnsw", self.hnsw_min)]  # fmt: skip
         rank = [name for name, _ in kinds].index(kind)
         up = max(i for i, (_, least) in enumerate(kinds) if n >= least)
         if up >= rank:
@@ -201,11 +206,15 @@ class FaissDense(DerivedIndexes[DenseIndex]):
         n = dense.ntotal
         kind = self.target_kind(dense.kind, n)
         grown = dense.is_ivf and n > IVF_RETRAIN_GROWTH * max(dense.trained_on, 1)
-        if kind == dense.kind and not (grown and kind != "flat"):
+        # an HNSW graph needs no retraining as it grows, only a rebuild once tombstones pile up
+        worn = dense.graph is not None and dense.graph.dead > HNSW_REBUILD_DEAD_SHARE * dense.index.ntotal
+        if kind == dense.kind and not ((grown or worn) and kind != "flat"):
             return None
         rids, vecs = sq.stack(sq.collection_vectors(conn, row.cid), row.dim)
         t0 = time.perf_counter()
-        if kind == "ivf-sq8":
+        if kind == "hnsw":
+            new = DenseIndex.hnsw(vecs, rids, row.dim, row.generation)
+        elif kind == "ivf-sq8":
             new = DenseIndex.ivf_sq8(vecs, rids, row.dim, row.generation)
         elif kind == "ivf":
             new = DenseIndex.ivf(vecs, rids, row.dim, row.generation)
@@ -225,6 +234,8 @@ class FaissDense(DerivedIndexes[DenseIndex]):
             out.update(kind=head["kind"], ntotal=head["ntotal"])
         if mem is not None:
             out.update(kind=mem.kind, ntotal=mem.ntotal, nlist=mem.nlist, loaded_generation=mem.generation)
+            if mem.graph is not None:
+                out.update(ef_search=mem.graph.ef_search, removed_in_graph=mem.graph.dead)
         return out
 
 

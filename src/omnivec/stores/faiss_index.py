@@ -1,4 +1,4 @@
-"""The derived dense index of one collection: FAISS flat, IVF or IVF-SQ8, keyed by SQLite rowids.
+"""The derived dense index of one collection: FAISS flat, IVF, IVF-SQ8 or HNSW, keyed by SQLite rowids.
 
 SQLite holds every vector; this index is a cache of them that can always be rebuilt. It is
 written to disk atomically, with a header naming the collection generation it reflects.
@@ -19,10 +19,11 @@ from typing import Any, Literal
 import numpy as np
 
 from omnivec.errors import require
+from omnivec.stores.hnsw_index import HNSW_EF_CONSTRUCTION, HNSW_M, HnswGraph
 
 log = logging.getLogger(__name__)
 
-IndexKind = Literal["flat", "ivf", "ivf-sq8"]
+IndexKind = Literal["flat", "ivf", "ivf-sq8", "hnsw"]
 
 # Exact search up to here, IVF above. Measured with benchmarks/ivf_crossover.py (dim 384, one
 # thread, nq=1, recall@10 >= 0.95; table in its docstring): on embedding-like data IVF is
@@ -59,8 +60,18 @@ SQ_MIN_VECTORS = 200_000
 SQ_RESCORE_FACTOR = 2
 SQ_RESCORE_EXTRA = 40
 
+# HNSW (omnivec.stores.hnsw_index) from here. At 1M ivf-sq8 is 4.19 ms p50 quiet (2.1x over the
+# 2 ms target) and a graph walk does not grow with the lists' scan; below, ivf-sq8 stays near 2 ms
+# (its scan is ~nprobe/nlist of the codes: 10.7k vectors at 200k against 24k at 1M) and builds
+# 2.5-4x faster than the graph (100k: 171 s vs 424 s, 95 s vs 383 s, loaded), which is paid again
+# at every rebuild; and at 100k the graph is no faster at equal recall (0.95x at efSearch 256).
+# 500k is a midpoint of those facts, not a measured crossover (1M was not measured: the lead's run).
+HNSW_MIN_VECTORS = 500_000
+
 _MAGIC = b"OMNIVEC-FAISS\x01"
-_PARTS = {"flat": 1, "ivf": 1, "ivf-sq8": 2}  # serialised faiss indexes per kind, in this order
+# parts per kind, in this order: serialised faiss indexes (hnsw: the graph, then its label ->
+# rowid map as raw little-endian int64, -1 for a removed rowid)
+_PARTS = {"flat": 1, "ivf": 1, "ivf-sq8": 2, "hnsw": 2}
 
 
 def faiss_module() -> Any:
@@ -120,6 +131,7 @@ class DenseIndex:
     generation: int
     trained_on: int = 0  # vectors the IVF quantizer was trained on (0 for flat)
     codes: Any = None  # ivf-sq8: IVF-SQ8 on the same lists and rowids, scanned first
+    graph: HnswGraph | None = None  # hnsw: the graph (`index` is its faiss index) and its rowids
 
     @classmethod
     def flat(cls, dim: int, generation: int = 0) -> DenseIndex:
@@ -141,20 +153,33 @@ class DenseIndex:
         dense.add(rowids, vectors)
         return dense
 
+    @classmethod
+    def hnsw(
+        cls, vectors: np.ndarray, rowids: np.ndarray, dim: int, generation: int, *,
+        m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION,
+    ) -> DenseIndex:  # fmt: skip
+        graph = HnswGraph.empty(dim, m, ef_construction)
+        dense = cls(graph.index, "hnsw", generation, trained_on=len(vectors), graph=graph)
+        dense.add(rowids, vectors)
+        return dense
+
     @property
     def ntotal(self) -> int:
-        return int(self.index.ntotal)
+        """Vectors searched (for hnsw: the live ones, not the removed rowids still in the graph)."""
+        return self.graph.live if self.graph is not None else int(self.index.ntotal)
 
     @property
     def is_ivf(self) -> bool:
-        return self.kind != "flat"
+        return self.kind in ("ivf", "ivf-sq8")
 
     @property
     def nlist(self) -> int:
         return int(self.index.nlist) if self.is_ivf else 0
 
     def add(self, rowids: np.ndarray, vectors: np.ndarray) -> None:
-        if len(rowids):
+        if self.graph is not None:
+            self.graph.add(rowids, vectors)
+        elif len(rowids):
             x = np.ascontiguousarray(vectors, dtype=np.float32)
             ids = np.asarray(rowids, dtype=np.int64)
             self.index.add_with_ids(x, ids)
@@ -163,7 +188,9 @@ class DenseIndex:
 
     def remove(self, rowids: np.ndarray) -> None:
         # IndexIDMap2(flat) compacts its storage on every call: O(n), so callers batch removals.
-        if len(rowids) and self.ntotal:
+        if self.graph is not None:
+            self.graph.remove(rowids)  # tombstones: see omnivec.stores.hnsw_index
+        elif len(rowids) and self.ntotal:
             ids = np.asarray(rowids, dtype=np.int64)
             self.index.remove_ids(ids)
             if self.codes is not None:
@@ -182,7 +209,10 @@ class DenseIndex:
         vs 10-40 ms fetching those vectors from SQLite; benchmarks/ivf_crossover.py).
         ivf-sq8 probes its 8-bit codes and re-scores the best candidates with their float vectors,
         so every returned score is the exact inner product; its full scan is IVF-Flat's.
+        hnsw walks its graph or scans the allowed vectors exactly (`HnswGraph.search`).
         """
+        if self.graph is not None:
+            return self.graph.search(vector, k, allowed)
         want = min(k, self.ntotal if allowed is None else len(allowed))
         if want <= 0:
             return np.empty(0, np.float32), np.empty(0, np.int64)
@@ -230,21 +260,30 @@ class DenseIndex:
 
     def header(self) -> dict[str, Any]:
         nprobe = int(self.index.nprobe) if self.is_ivf else 0
-        return {"kind": self.kind, "generation": self.generation, "trained_on": self.trained_on,
+        head = {"kind": self.kind, "generation": self.generation, "trained_on": self.trained_on,
                 "nprobe": nprobe, "ntotal": self.ntotal}  # fmt: skip
+        if self.graph is not None:
+            head.update(ef_search=self.graph.ef_search, dead=self.graph.dead)
+        return head
+
+    def parts(self) -> list[np.ndarray]:
+        """What `save_index` writes after the header: the serialised indexes (hnsw: and rowids)."""
+        faiss = faiss_module()
+        if self.graph is not None:
+            return [faiss.serialize_index(self.index), self.graph.rowids.astype("<i8").view(np.uint8)]
+        return [faiss.serialize_index(x) for x in (self.index, self.codes) if x is not None]
 
 
 def save_index(path: Path, dense: DenseIndex, stamp: dict[str, Any]) -> None:
     """Write atomically: a reader sees the old file or the new one, never a torn one."""
-    faiss = faiss_module()
-    parts = [faiss.serialize_index(x) for x in (dense.index, dense.codes) if x is not None]
+    parts = dense.parts()
     sizes = [int(p.nbytes) for p in parts]  # ivf-sq8: the float IVF, then its codes
     head = json.dumps({**stamp, **dense.header(), "payload_bytes": sum(sizes), "parts": sizes}).encode()
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         f.write(_MAGIC + struct.pack("<I", len(head)) + head)
         for part in parts:
-            f.write(memoryview(part))
+            f.write(part.data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -255,7 +294,7 @@ def load_index(path: Path, *, warn: bool = True) -> tuple[dict[str, Any], DenseI
     """The index and its stamp, or None when the file is missing or unreadable (then rebuild).
 
     `warn=False` logs an unreadable file at debug level only (the caller already said so)."""
-    faiss = faiss_module()
+    faiss_module()  # a clear error without faiss, before the file is read
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -273,17 +312,31 @@ def load_index(path: Path, *, warn: bool = True) -> tuple[dict[str, Any], DenseI
         sizes = head.get("parts", [payload.nbytes])
         if _PARTS.get(head["kind"]) != len(sizes) or sum(sizes) != payload.nbytes:
             raise ValueError(f"kind {head['kind']!r} with parts of {sizes} bytes")
-        ends = itertools.pairwise(np.cumsum([0, *sizes]))
-        index, *codes = [faiss.deserialize_index(payload[a:b]) for a, b in ends]
+        chunks = [payload[a:b] for a, b in itertools.pairwise(np.cumsum([0, *sizes]))]
+        dense = _decode(head, chunks)
     except (ValueError, KeyError, RuntimeError, struct.error) as exc:
         log.log(logging.WARNING if warn else logging.DEBUG,
                 "ignoring unreadable dense index %s (%s); rebuilt from SQLite in memory until the next "
                 "write or `omnivec repair` replaces the file", path, exc)  # fmt: skip
         return None
-    for ivf in (index, *codes) if head["kind"] != "flat" else ():
-        ivf.nprobe = head["nprobe"]
-    dense = DenseIndex(index, head["kind"], head["generation"], head.get("trained_on", 0), *codes)
     return head, dense
+
+
+def _decode(head: dict[str, Any], chunks: list[np.ndarray]) -> DenseIndex:
+    """The index a file's header and parts describe; ValueError/RuntimeError when they disagree."""
+    faiss = faiss_module()
+    kind, generation, trained_on = head["kind"], head["generation"], head.get("trained_on", 0)
+    if kind == "hnsw":
+        index = faiss.deserialize_index(chunks[0])
+        rowids = chunks[1].view("<i8").astype(np.int64)
+        if len(rowids) != index.ntotal:
+            raise ValueError(f"{len(rowids)} rowids for a graph of {index.ntotal} vectors")
+        graph = HnswGraph(index, rowids)  # efSearch is the code's (a query-time knob), not the file's
+        return DenseIndex(index, kind, generation, trained_on, graph=graph)
+    index, *codes = [faiss.deserialize_index(c) for c in chunks]
+    for ivf in (index, *codes) if kind != "flat" else ():
+        ivf.nprobe = head["nprobe"]
+    return DenseIndex(index, kind, generation, trained_on, *codes)
 
 
 def read_stamp(path: Path) -> dict[str, Any] | None:
