@@ -54,7 +54,7 @@ class EvalSettings:
     retriever: RetrieverKind = "dense"
     title_mode: TitleMode | None = None
     max_length: int | None = None
-    backend: str | None = None  # torch, onnx or onnx-int8 (None: the default, OMNIVEC_BACKEND)
+    backend: str | None = None  # auto, torch, onnx or onnx-int8 (None: the default, OMNIVEC_BACKEND)
     batch_tokens: int | None = None
     limit: int | None = None
     top_k: int = 1000
