@@ -70,6 +70,11 @@ def build_store(
             shutil.copytree(built["torch"][1]["OMNIVEC_CACHE"], env["OMNIVEC_CACHE"], dirs_exist_ok=True)
         else:
             index_store(demo, store, "torch", env, threads)
+        for _, other in built.values():  # an fp32 export another store's run built: the same files
+            exports = Path(other["OMNIVEC_CACHE"]) / "onnx"
+            if exports.is_dir() and other.get("OMNIVEC_BACKEND") in (None, "auto", "onnx"):
+                shutil.copytree(exports, Path(env["OMNIVEC_CACHE"]) / "onnx", dirs_exist_ok=True)
+                break
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", WARM], env=env, check=True, stdout=subprocess.DEVNULL)
         print(f"  {backend}: fp32 export built in {time.perf_counter() - start:.1f}s (not counted)")
