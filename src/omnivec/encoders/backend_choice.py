@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from omnivec.encoders.base import Encoder
-from omnivec.encoders.onnx_runtime import BACKENDS, COMPATIBLE_ATOL
+from omnivec.encoders.onnx_runtime import BACKENDS, COMPATIBLE_ATOL, ort_module
 from omnivec.encoders.spec import EncoderSpec
-from omnivec.errors import InputError
+from omnivec.errors import InputError, MissingExtraError
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,9 @@ def load_auto(
     """
     reason, warn = _not_a_candidate(cls, spec, kw, missing)
     if reason is None:
+        # a model that does not load fails here as on torch; only the ONNX half may fall back
+        enc = cls.load(spec, weights, backend="onnx", **kw)  # type: ignore[attr-defined]
         try:
-            enc = cls.load(spec, weights, backend="onnx", **kw)  # type: ignore[attr-defined]
             diff, built = _probe(enc)
         except Exception as exc:  # any failure of export or probe: torch still runs the model
             reason, warn = f"the ONNX export or its probe failed ({type(exc).__name__}: {exc})", True
@@ -102,6 +103,11 @@ def _not_a_candidate(
     if kw.get("device") not in (None, "cpu"):
         return f"device {kw['device']} (the ONNX backends run on the CPU)", False
     absent = missing()
+    if absent is None:
+        try:
+            ort_module()  # installed but not importable (a broken wheel) counts as missing
+        except MissingExtraError:
+            absent = "onnxruntime"
     if absent is not None:
         return f"the Python module '{absent}' is not installed (pip install 'omnivec[onnx]')", True
     return None, False
