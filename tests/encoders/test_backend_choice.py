@@ -146,3 +146,20 @@ def test_a_torch_store_is_queried_on_a_cached_fp32_export_with_the_same_hits(
     np.testing.assert_allclose(cold_scores, scores, atol=1e-4)
     with Index.open(tmp_path / "s", writer=True) as idx:  # a writer keeps the store's runtime
         assert "backend" not in idx.encoder("text").spec.options
+
+
+def test_a_page_collection_over_a_torch_text_model_takes_its_fp32_twin(tiny_bert, cold_cache):
+    from omnivec.encoders.ocr import OcrEncoder
+    from omnivec.encoders.registry import get_spec
+    from omnivec.ocr import OcrSettings
+
+    spec = get_spec("omnivec/tesseract-minilm")
+
+    def pages(text):  # the composite's fingerprint holds its text model's
+        return OcrEncoder(OcrEncoder.in_text_space(spec, text), text, OcrSettings(), None, 1)
+
+    built = pages(load_encoder(str(tiny_bert), backend="torch"))
+    queried = pages(load_encoder(str(tiny_bert), backend="onnx"))
+    assert queried.identities()[0] != built.identities()[0]
+    assert built.identities()[0] in queried.identities()
+    assert pages(load_encoder(str(tiny_bert), backend="onnx-int8")).identities()[1:] == []
