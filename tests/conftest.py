@@ -13,6 +13,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see omnivec.runtime.setup_runtime
+# the default backend `auto` exports each BERT model to ONNX on first use (MiniLM: tens of seconds):
+# the suite runs on torch unless a test asks for a backend (tests/encoders/test_backend_choice.py
+# covers `auto` on the tiny model, in a cache of its own)
+os.environ["OMNIVEC_BACKEND"] = "torch"
 # never a user's cache, never one left by an earlier run: made here (before any test reads it),
 # removed when the session ends; subprocesses started by tests inherit it
 SESSION_CACHE = Path(tempfile.mkdtemp(prefix="omnivec-test-cache-"))

@@ -200,14 +200,19 @@ class Index:
         kw: dict[str, Any] = {}
         wanted = get_spec(name).options.get("text_encoder") if not Path(name).is_dir() else None
         # composite models (ConSE, OCR) share the text model another collection already loaded
-        shared = [e for e in self._encoders.values() if wanted and e.spec.name == wanted]
+        # (loaded first when a collection of its own holds it: so it runs on that one's backend)
+        owner = [c for c, m in self.config.models().items() if wanted and c != collection and m == wanted]
+        shared = [self.encoder(owner[0])] if owner else []
+        shared += [e for e in self._encoders.values() if wanted and e.spec.name == wanted]
         if shared:
             kw["text_encoder"] = shared[0]
         # a collection is queried on the runtime it was built with: onnx, onnx-int8, or torch
-        # (recorded as no backend), whatever OMNIVEC_BACKEND says now
+        # (recorded as no backend), whatever OMNIVEC_BACKEND says now; a reader may query a torch
+        # collection on a cached fp32 ONNX export shown equal to torch (`backend_choice`)
         stored = next((c for c in self.store.collections() if c.name == collection), None)
         if stored is not None:
             kw["backend"] = dict(stored.recipe.get("options") or {}).get("backend") or "torch"
+            kw["torch_store_query"] = not self.writer
         return load_encoder(name, **kw)
 
     def encoders(self) -> dict[str, Encoder]:

@@ -14,9 +14,10 @@ def default_model() -> str:
 
 
 def default_backend() -> str:
-    """How text models run when no backend is named: `OMNIVEC_BACKEND` (torch, onnx, onnx-int8),
-    else torch. Families that run on torch only ignore it."""
-    return os.environ.get("OMNIVEC_BACKEND") or "torch"
+    """How text models run when no backend is named: `OMNIVEC_BACKEND` (auto, torch, onnx,
+    onnx-int8), else auto (`omnivec.encoders.backend_choice`). Families that run on torch only
+    ignore it."""
+    return os.environ.get("OMNIVEC_BACKEND") or "auto"
 
 
 def cache_dir() -> Path:

@@ -300,7 +300,8 @@ def test_an_index_built_on_onnx_is_searched_on_onnx(tiny_bert, tmp_path, monkeyp
         assert idx.search("parse config", k=1, mode="dense")[0].path == "a.py"
 
 
-def test_an_index_is_queried_on_the_backend_it_was_built_with(tmp_path, tiny_bert, monkeypatch):
+def test_an_index_is_queried_on_the_backend_it_was_built_with(tmp_path, tiny_bert, cold_cache, monkeypatch):
+    # a cache of its own: with an fp32 export cached, the torch store would be queried on it
     from omnivec.api import Index
 
     (tmp_path / "src").mkdir()

@@ -149,7 +149,7 @@ def embed(
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: one per core).")] = None,
     backend: Annotated[
         str | None,
-        typer.Option(help="torch, onnx or onnx-int8 (ONNX Runtime; text models). Default: torch."),
+        typer.Option(help="auto, torch, onnx or onnx-int8 (ONNX Runtime; text models). Default: auto."),
     ] = None,
 ) -> None:
     """Embed texts with a model and write the vectors (.npy) or print them as JSONL."""

@@ -73,7 +73,7 @@ def eval_command(
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: one per core).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
     backend: Annotated[
-        str | None, typer.Option(help="torch, onnx or onnx-int8 for text models (default torch).")
+        str | None, typer.Option(help="auto, torch, onnx or onnx-int8 for text models (default auto).")
     ] = None,
 ) -> None:
     """Evaluate a model on tasks: JSON per task (MTEB layout), summary.md, plots; or --compare runs."""

@@ -73,6 +73,17 @@ class TextBackedEncoder(Encoder):
     def text_space(self) -> Encoder:
         return self.text_encoder  # text items go to it unchanged
 
+    def identities(self) -> list[tuple[str, dict[str, Any]]]:
+        """Own first; then one per other identity of the text encoder, whose fingerprint ends this
+        one's: a collection built over a torch text model takes queries from its fp32 ONNX twin."""
+        own = super().identities()
+        text = self.text_encoder.fingerprint
+        if not self._fingerprint.endswith(text):
+            return own
+        head, recipe = self._fingerprint[: -len(text)], self.spec.recipe()
+        others = self.text_encoder.identities()[1:]
+        return [*own, *((f"{head}{fp}:{self.spec.recipe_hash()}", recipe) for fp, _ in others)]
+
     # --- family hooks for the image half ----------------------------------------------------------
     @abstractmethod
     def preprocess_images(self, items: Sequence[Item], role: Role, instruction: str | None) -> list[Prepared]:

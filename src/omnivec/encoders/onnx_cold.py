@@ -33,6 +33,7 @@ from typing import Any
 
 from omnivec.encoders.onnx_cache import cached_export, cached_probe, export_root
 from omnivec.encoders.onnx_export import ExportKey
+from omnivec.encoders.spec import EncoderSpec
 
 log = logging.getLogger(__name__)
 
@@ -138,18 +139,38 @@ def save_tokenizer(tokenizer: Any, weights_id: str) -> None:
 
 def cold_parts(path: Path, weights_id: str, backend: str) -> ColdParts | None:
     """Tokenizer, config and position scheme without transformers, or None (load the usual way)."""
+    found = _cached(path, weights_id, backend)
+    if found is None:
+        return None
+    tokenizer = _tokenizer(weights_id)
+    if tokenizer is None:
+        return None
+    return ColdParts(tokenizer, found[0], COLD_POSITIONS[found[0].model_type])
+
+
+def compatible_cold_export(spec: EncoderSpec, weights: str | Path, atol: float) -> bool:
+    """Whether `spec`'s weights have a cached fp32 export whose recorded probe is within `atol` of
+    torch, and a saved tokenizer: a query can then load cold on it (`backend_choice`)."""
+    from omnivec.encoders._hf import resolve_weights, weights_fingerprint
+
+    path = resolve_weights(spec, weights)
+    weights_id = weights_fingerprint(path)
+    found = _cached(path, weights_id, "onnx")
+    return found is not None and found[1]["max_abs_diff"] <= atol and tokenizer_file(weights_id).is_file()
+
+
+def _cached(path: Path, weights_id: str, backend: str) -> tuple[ColdConfig, dict[str, float]] | None:
+    """The config and the recorded probe of a complete cached export for these weights, or None."""
     config = _config(path)
     if config is None or config.model_type not in COLD_POSITIONS:
         return None
     explicit = COLD_POSITIONS[config.model_type]
     name = ExportKey(weights_id, config.model_type, explicit, backend).name()  # type: ignore[arg-type]
     root = export_root()
-    if cached_export(root, name) is None or cached_probe(root, name) is None:
+    probe = cached_probe(root, name)
+    if probe is None or cached_export(root, name) is None:
         return None
-    tokenizer = _tokenizer(weights_id)
-    if tokenizer is None:
-        return None
-    return ColdParts(tokenizer, config, explicit)
+    return config, probe
 
 
 def _config(path: Path) -> ColdConfig | None:

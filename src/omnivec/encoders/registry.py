@@ -26,7 +26,7 @@ _SPECS: dict[str, EncoderSpec] = {}
 _ALIASES: dict[str, str] = {}
 _discovered = False
 _PRIVATE = {"base", "spec", "registry", "cache", "_hf", "composite"}
-_PRIVATE |= {"onnx_runtime", "onnx_export", "onnx_cache", "onnx_cold"}  # the ONNX backend, not families
+_PRIVATE |= {"onnx_runtime", "onnx_export", "onnx_cache", "onnx_cold", "backend_choice"}  # not families
 
 E = TypeVar("E", bound=type[Encoder])
 
@@ -118,6 +118,7 @@ def load_encoder(
     recipe: str | None = None,
     max_length: int | None = None,
     backend: str | None = None,
+    torch_store_query: bool = False,
     **kw: Any,
 ) -> Encoder:
     """Load an encoder by registered name, alias, or checkpoint folder.
@@ -125,9 +126,12 @@ def load_encoder(
     `recipe` applies a registered spec to weights in a folder (e.g. a fine-tuned BGE-Code-v1).
     Weights are looked for in: the folder given, the Hugging Face cache / hub, bundled packages.
     A model that cannot be loaded is never replaced by another one.
-    `backend` runs text families on `torch` (the default, `OMNIVEC_BACKEND` changes it), `onnx`
-    or `onnx-int8` (ONNX Runtime; `threads=N` sets its threads). The backend is part of the
-    recipe: see `omnivec.encoders.onnx_runtime`.
+    `backend` runs text families on `auto` (the default, `OMNIVEC_BACKEND` changes it: fp32 ONNX
+    for BERT-family models whose export matches torch, else torch; see `backend_choice`), `torch`,
+    `onnx` or `onnx-int8` (ONNX Runtime; `threads=N` sets its threads). The backend is part of the
+    recipe: see `omnivec.encoders.onnx_runtime`. `torch_store_query` (with backend torch): the
+    encoder only encodes queries for a collection built on torch, so it may run on a cached fp32
+    export shown equal to torch (`backend_choice.load_torch_store_query`).
     """
     from omnivec.config import default_backend, default_model
 
@@ -145,14 +149,19 @@ def load_encoder(
         weights = spec.name
     if max_length is not None:
         spec = replace(spec, max_length=max_length)
-    from omnivec.encoders.onnx_runtime import check_backend
+    from omnivec.encoders import backend_choice
 
     cls = family_class(spec.family)
-    chosen = check_backend(backend or default_backend())
+    chosen = backend_choice.check_choice(backend or default_backend())
     supported = getattr(cls, "backends", ("torch",))
-    if chosen != "torch" and chosen in supported:
+    if chosen == backend_choice.AUTO and len(supported) > 1:
+        return backend_choice.load_auto(cls, spec, weights, kw)
+    if chosen == "torch" and torch_store_query and len(supported) > 1:
+        return backend_choice.load_torch_store_query(cls, spec, weights, kw)
+    concrete = chosen not in ("torch", backend_choice.AUTO)
+    if concrete and chosen in supported:
         kw["backend"] = chosen
-    elif chosen != "torch" and backend is not None:  # a default from the environment never fails
+    elif concrete and backend is not None:  # a default from the environment never fails
         raise InputError(
             received=f"backend {backend!r} for model {spec.name} (family {spec.family})",
             expected=f"a backend this family runs on: {', '.join(supported)}",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from omnivec.errors import InputError, OmnivecError
 
@@ -54,7 +54,7 @@ class EvalSettings:
     retriever: RetrieverKind = "dense"
     title_mode: TitleMode | None = None
     max_length: int | None = None
-    backend: str | None = None  # torch, onnx or onnx-int8 (None: the default, OMNIVEC_BACKEND)
+    backend: str | None = None  # auto, torch, onnx or onnx-int8 (None: the default, OMNIVEC_BACKEND)
     batch_tokens: int | None = None
     limit: int | None = None
     top_k: int = 1000
@@ -139,7 +139,7 @@ def _retriever(settings: EvalSettings, base: Path) -> DenseRetriever | BM25Retri
     from omnivec.encoders.registry import load_encoder
 
     kind = settings.retriever
-    options = {"backend": settings.backend} if settings.backend else {}
+    options: dict[str, Any] = {"backend": settings.backend} if settings.backend else {}
     encoder = (
         None if kind == "bm25" else load_encoder(settings.model, max_length=settings.max_length, **options)
     )
