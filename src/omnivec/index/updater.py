@@ -97,6 +97,7 @@ class Indexer:
         previous = self.store.sources()
         seen: set[str] = set()
         pending: list[PreparedSource] = []
+        pending_chunks = 0  # kept as files arrive: summing the list per file was quadratic in it
         last_flush = time.perf_counter()
         # names and sizes first (a stat each), so progress has totals before any file is read
         entries = list(self._walk(root, report))
@@ -112,9 +113,10 @@ class Indexer:
             item = preparer.prepare(entry, previous.get(entry.path), report)
             if item is not None:
                 pending.append(item)
-            if sum(len(p.chunks) for p in pending) >= self.pending_chunks:
+                pending_chunks += len(item.chunks)
+            if pending_chunks >= self.pending_chunks:
                 writer.write(pending, report)
-                pending = []
+                pending, pending_chunks = [], 0
             if time.perf_counter() - last_flush > FLUSH_SECONDS:
                 self._timed(report, "store", self.store.flush)
                 last_flush = time.perf_counter()

@@ -146,13 +146,14 @@ def _item(chunk: Chunk) -> Any:
 
 
 def _record(chunk: Chunk, ordinal: int, vector: Any) -> Record:
+    digest = chunk.content_hash  # a property that hashes the text: once per chunk
     fields = {
         "path": chunk.path, "kind": chunk.kind, "language": chunk.language, "symbol": chunk.symbol,
         "start_line": chunk.start_line, "end_line": chunk.end_line, "page": chunk.page,
-        "display": chunk.display, "image": chunk.image, "content_hash": chunk.content_hash,
+        "display": chunk.display, "image": chunk.image, "content_hash": digest,
         **{k: v for k, v in chunk.extra.items() if _jsonable(v)},
     }  # fmt: skip
-    rid = f"{chunk.path}#{ordinal}:{chunk.content_hash[:10]}"
+    rid = f"{chunk.path}#{ordinal}:{digest[:10]}"
     return Record(id=rid, source=chunk.path, vector=vector, text=chunk.text, fields=fields)
 
 

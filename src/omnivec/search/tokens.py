@@ -16,6 +16,7 @@ on the list) is dropped when it stands alone, never when it is a part of a compo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
@@ -52,14 +53,22 @@ def code_tokens(text: str, keep_whole: bool = True, stop_words: frozenset[str] =
     """Lower-cased tokens: each identifier whole (when compound) plus its parts; a word of one
     part that is in `stop_words` is dropped (parts of compound identifiers are always kept)."""
     out: list[str] = []
+    terms = _word_terms
     for word in _WORD.findall(text):
-        parts = split_identifier(word)
-        if len(parts) == 1 and parts[0] in stop_words:
-            continue
-        if keep_whole and (len(parts) > 1 or not parts):
-            out.append(word.lower())
-        out.extend(parts)
+        out.extend(terms(word, keep_whole, stop_words))
     return out
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _word_terms(word: str, keep_whole: bool, stop_words: frozenset[str]) -> tuple[str, ...]:
+    """The terms of one word. Cached: code repeats its names, and splitting each occurrence anew
+    was the largest part of keyword indexing (a frozenset caches its own hash, so keys are cheap)."""
+    parts = split_identifier(word)
+    if len(parts) == 1 and parts[0] in stop_words:
+        return ()
+    if keep_whole and (len(parts) > 1 or not parts):
+        return (word.lower(), *parts)
+    return tuple(parts)
 
 
 @dataclass(frozen=True)
