@@ -49,6 +49,9 @@ Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
 #: `onnx` (fp32) vectors within this max abs difference of torch's are declared interchangeable
 COMPATIBLE_ATOL = 1e-4
+OUTPUTS = ["last_hidden_state"]
+#: a padded batch (fp32), or each item's ids alone (`OnnxRuntime.per_row`, int8)
+Batch = dict[str, np.ndarray] | list[np.ndarray]
 PROBE = (
     "def add(a, b): return a + b",
     "SELECT name FROM users WHERE id = 1;",
@@ -103,7 +106,10 @@ class OnnxRuntime:
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.path, self.threads, self.pad_id, self.per_row = path, threads, pad_id, per_row
 
-    def collate(self, prepared: Sequence[Prepared], padding_side: PaddingSide) -> dict[str, np.ndarray]:
+    def collate(self, prepared: Sequence[Prepared], padding_side: PaddingSide) -> Batch:
+        """A padded batch; per row, each item's ids alone (`(1, n)`, no padding, no mask to build)."""
+        if self.per_row:
+            return [np.array(p.data, dtype=np.int64)[None] for p in prepared]
         length = max(len(p.data) for p in prepared)
         ids = np.full((len(prepared), length), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(prepared), length), dtype=np.int64)
@@ -114,20 +120,20 @@ class OnnxRuntime:
             mask[row, cols] = 1
         return {"input_ids": ids, "attention_mask": mask}
 
-    def forward(self, batch: dict[str, np.ndarray], pooling: Pooling) -> np.ndarray:
-        if not self.per_row:
-            hidden = self.session.run(["last_hidden_state"], batch)[0]
+    def forward(self, batch: Batch, pooling: Pooling) -> np.ndarray:
+        if isinstance(batch, dict):
+            hidden = self.session.run(OUTPUTS, batch)[0]
             return pool_numpy(hidden, batch["attention_mask"], pooling)
         # rows run one after another: running them side by side on a thread pool (one thread
         # each) was faster but gave wrong vectors now and then with several callers at once
-        return np.stack(
-            [self._row(ids, mask, pooling) for ids, mask in zip(batch["input_ids"], batch["attention_mask"])]
-        )
+        rows = [self._row(ids, pooling) for ids in batch]
+        return rows[0][None] if len(rows) == 1 else np.stack(rows)
 
-    def _row(self, ids: np.ndarray, mask: np.ndarray, pooling: Pooling) -> np.ndarray:
-        real = {"input_ids": ids[mask == 1][None], "attention_mask": mask[mask == 1][None]}
-        hidden = self.session.run(["last_hidden_state"], real)[0]
-        return pool_numpy(hidden, real["attention_mask"], pooling)[0]
+    def _row(self, ids: np.ndarray, pooling: Pooling) -> np.ndarray:
+        # a search's query comes this way: as little numpy around the run as possible (measured:
+        # the Python around a one-query run costs it more than its op count says, on cold caches)
+        hidden = self.session.run(OUTPUTS, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
+        return pool_row(hidden, pooling)
 
 
 def pool_numpy(hidden: np.ndarray, mask: np.ndarray, mode: Pooling) -> np.ndarray:
@@ -140,6 +146,15 @@ def pool_numpy(hidden: np.ndarray, mask: np.ndarray, mode: Pooling) -> np.ndarra
         return (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
     positions = np.arange(mask.shape[1])[None, :] * mask
     return hidden[rows, positions.argmax(axis=1)]
+
+
+def pool_row(hidden: np.ndarray, mode: Pooling) -> np.ndarray:
+    """`pool_numpy` of one unpadded row `(n, dim)`: the same sums in the same order, so equal bits."""
+    if mode == "cls":
+        return hidden[0]
+    if mode == "mean":
+        return hidden.sum(axis=0) / np.float32(len(hidden))
+    return hidden[-1]
 
 
 def attach(encoder: TextModelEncoder, backend: Backend, threads: int | None = None) -> BackendCheck:
