@@ -27,7 +27,7 @@ from omnivec.search.query import Query
 from omnivec.search.searcher import Searcher
 from omnivec.stores.base import CollectionInfo, PendingVectors
 from omnivec.stores.uri import is_local, open_store, store_folder
-from omnivec.types import Hit
+from omnivec.types import Hit, SearchResults
 
 if TYPE_CHECKING:
     from omnivec.encoders.base import Encoder
@@ -318,11 +318,13 @@ class Index:
                 self._searcher = Searcher(store, {c: partial(self.encoder, c) for c in names})
             return self._searcher
 
-    def search(self, query: Query | str | None = None, **kw: Any) -> list[Hit]:
+    def search(self, query: Query | str | None = None, **kw: Any) -> SearchResults:
         """Search every collection: `search("text", k=5, type="code")` or `search(Query(...))`.
 
         The query is checked before any model loads; hits are complete (screenshot hits carry
-        `regions`, the boxes of the query's words on the page).
+        `regions`, the boxes of the query's words on the page). The results are a list of hits
+        that also says which keyword engine answered (`SearchResults.keyword_engine`, e.g.
+        `omnivec-bm25`; None in dense mode).
         """
         q = query if isinstance(query, Query) else Query(text=query, **kw)
         return self.searcher().search(q)
@@ -359,6 +361,7 @@ class Index:
                     "dim": c.dim,
                     "chunks": c.count,
                     "pending": pending.get(c.name, 0),
+                    "keyword_engine": self.store.keyword_engine(c.name),
                     "recipe": dict(c.recipe),
                     "updated": time.ctime(c.updated),
                 }

@@ -105,7 +105,8 @@ class Hit:
     different embedding spaces were merged. `dense_score` is the cosine similarity between the
     query and the hit (-1 to 1; None when the hit was not among the dense results) and
     `keyword_score` its BM25 score (0 and up, unbounded; None when no query term matched), the
-    two numbers that went into the fusion.
+    two numbers that went into the fusion. `keyword_engine` names what computed the keyword side
+    of the search (`SearchResults.keyword_engine`; None when the search ran no keyword side).
 
     `regions` are boxes (left, top, width, height) on a page image where the query's words were
     read; `metadata` holds the rest of what the store keeps (page, image, thumbnail, ...).
@@ -124,18 +125,34 @@ class Hit:
     snippet: str | None = None
     regions: tuple[tuple[int, int, int, int], ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    keyword_engine: str | None = None  # last: positional construction keeps its meaning
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: the one shape of a hit for the CLI, the server and MCP."""
         out: dict[str, Any] = {
             "id": self.id, "score": round(self.score, 6), "dense_score": _round(self.dense_score),
-            "keyword_score": _round(self.keyword_score), "path": self.path,
-            "start_line": self.start_line, "end_line": self.end_line, "symbol": self.symbol,
+            "keyword_score": _round(self.keyword_score), "keyword_engine": self.keyword_engine,
+            "path": self.path, "start_line": self.start_line, "end_line": self.end_line, "symbol": self.symbol,
             "language": self.language, "kind": self.kind, "snippet": self.snippet,
             "regions": [list(r) for r in self.regions],
         }  # fmt: skip
         out.update({k: v for k, v in self.metadata.items() if k not in out})
         return out
+
+
+class SearchResults(list[Hit]):
+    """A search's hits, best first (a plain list of `Hit`), and the keyword engine that answered.
+
+    `keyword_engine` is the store's name for the engine behind the keyword (BM25) side:
+    `omnivec-bm25` (the embedded store's index), `omnivec-scan` (omnivec's exact scoring over rows
+    read back from Milvus) or `milvus-bm25` (Milvus full-text search); several names joined by
+    "+" when the searched collections use different engines; None when the search ran no keyword
+    side (dense mode, image queries). Every hit carries the same value.
+    """
+
+    def __init__(self, hits: Iterable[Hit] = (), keyword_engine: str | None = None) -> None:
+        super().__init__(hits)
+        self.keyword_engine = keyword_engine
 
 
 def _round(x: float | None) -> float | None:

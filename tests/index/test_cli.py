@@ -27,6 +27,9 @@ def test_index_search_status(repo, tmp_path):
     hits = json.loads(run("search", "parse config file", "--store", store, "-k", "2", "--json"))
     assert hits[0]["path"] == "pkg/stack.py" and hits[0]["symbol"].endswith("parse_config_file")
     assert hits[0]["snippet"].lstrip().startswith("def parse_config_file")
+    assert {h["keyword_engine"] for h in hits} == {"omnivec-bm25"}  # the embedded store's engine
+    dense = json.loads(run("search", "parse config file", "--store", store, "--mode", "dense", "--json"))
+    assert dense and all(h["keyword_engine"] is None for h in dense)  # no keyword side ran
     js = json.loads(
         run(
             "search", "fetchUserProfile", "--store", store, "--type", "code", "--lang", "javascript", "--json"
@@ -34,9 +37,13 @@ def test_index_search_status(repo, tmp_path):
     )
     assert [h["path"] for h in js] == ["web.js"]
     text = run("search", "Stack push", "--store", store, "-k", "1")
-    assert "pkg/stack.py:" in text
+    assert "pkg/stack.py:" in text and "hybrid search, keyword engine omnivec-bm25" in text
+    assert "keyword engine" not in run("search", "Stack push", "--store", store, "--mode", "dense")
     status = json.loads(run("status", "--store", store, "--json"))
     assert status["files"] == 3 and status["collections"][0]["model"] == "omnivec/fake"
+    assert status["collections"][0]["keyword_engine"] == "omnivec-bm25"
+    assert status["stats"]["keyword"] == ["omnivec-bm25"]
+    assert "omnivec-bm25" in run("status", "--store", store)
     again = json.loads(run("index", str(repo), "--store", store, *FAKE, "--json"))
     assert again["unchanged"] == 3 and again["indexed"] == 0
 

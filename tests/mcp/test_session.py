@@ -33,6 +33,7 @@ def test_tools_as_plain_calls(session, agent_repo):
     assert (hit["path"], hit["symbol"], hit["start_line"]) == ("pkg/stack.py", "Stack", 4)
     assert hit["snippet"].count("\n") == 1 and hit["snippet_trimmed"].endswith("read lines 6-15 for the rest")
     assert found["index"]["watching"] is False and found["index"]["changed_files"] == 0
+    assert found["keyword_engine"] == "omnivec-bm25" and "keyword_engine" not in hit  # once, not per hit
     # the cosine and BM25 behind the fused score: "Stack" and "push" are words of this chunk
     assert -1.0 <= hit["dense_score"] <= 1.0 and hit["keyword_score"] > 0
     assert hit["dense_score"] == round(hit["dense_score"], 3)

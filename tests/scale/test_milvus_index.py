@@ -37,9 +37,12 @@ def test_index_search_status_update_delete(tmp_path: Path) -> None:
     assert (first["indexed"], first["chunks"]) == (8, 24)
     hits = json.loads(run("search", "handler_3_1", "--store", uri, "--json", "--mode", "keyword"))
     assert hits[0]["path"] == "pkg3/mod_3.py" and hits[0]["symbol"] == "handler_3_1"
+    assert {h["keyword_engine"] for h in hits} == {"omnivec-scan"}  # Lite's default engine
+    assert "hybrid search, keyword engine omnivec-scan" in run("search", "handler_3_1", "--store", uri)
     status = json.loads(run("status", "--store", uri, "--json"))
     assert status["store"] == uri and status["files"] == 8
     assert status["stats"]["keyword"] == ["omnivec-scan"] and status["stats"]["backend"] == "milvus-lite"
+    assert {c["keyword_engine"] for c in status["collections"]} == {"omnivec-scan"}
     (repo / "pkg0" / "mod_0.py").unlink()
     (repo / "pkg1" / "mod_1.py").write_text("def fresh_name():\n    return 1\n")
     again = json.loads(run("index", str(repo), "--store", uri, *FAKE, "--json"))

@@ -50,6 +50,9 @@ class ByIds:
     def keyword_search(self, *a: Any) -> list[tuple[str, float]]:
         return self.store.keyword_search(*a)
 
+    def keyword_engine(self, collection: str) -> str:
+        return self.store.keyword_engine(collection)
+
     def get(self, ids: Sequence[str], **kw: Any) -> dict[str, Record]:
         return self.store.get(ids, **kw)
 
@@ -167,6 +170,9 @@ class DeleteBetween:
 
     def search_rows(self, *a: Any) -> Any:
         return self.reader.search_rows(*a)
+
+    def keyword_engine(self, collection: str) -> str:
+        return self.reader.keyword_engine(collection)
 
     def row_ids(self, rows: Sequence[int]) -> dict[int, str]:
         return self.reader.row_ids(rows)

@@ -18,10 +18,17 @@ class StubStore:
     """Fixed dense and keyword lists per collection; records every requested depth."""
 
     def __init__(
-        self, dense: dict[str, list[tuple[str, float]]], keyword: dict[str, list[tuple[str, float]]]
+        self,
+        dense: dict[str, list[tuple[str, float]]],
+        keyword: dict[str, list[tuple[str, float]]],
+        engines: dict[str, str] | None = None,
     ):
         self.dense, self.keyword = dense, keyword
+        self.engines = engines or {}
         self.depths: list[int] = []
+
+    def keyword_engine(self, coll: str) -> str:
+        return self.engines.get(coll, "stub-bm25")
 
     def check_query(self, collection: str, **kw: Any) -> None:
         return None
@@ -89,3 +96,28 @@ def test_the_fusion_is_the_searchers_to_choose(fake) -> None:
     assert Searcher(store, {"text": fake}).search("x", k=1)[0].id == "hit"  # type: ignore[arg-type]
     rrf = Searcher(store, {"text": fake}, fusion=Fusion("rrf"))  # type: ignore[arg-type]
     assert rrf.search("x", k=1)[0].id == "d0"
+
+
+def test_results_name_the_keyword_engine_only_when_a_keyword_side_ran(fake) -> None:
+    store = StubStore({"text": [("a", 0.7), ("b", 0.3)]}, {"text": [("b", 9.0)]})
+    searcher = Searcher(store, {"text": fake})  # type: ignore[arg-type]
+    for mode in ("hybrid", "keyword"):
+        hits = searcher.search("x", k=2, mode=mode)
+        assert hits.keyword_engine == "stub-bm25"
+        assert {h.keyword_engine for h in hits} == {"stub-bm25"}
+        assert hits[0].to_dict()["keyword_engine"] == "stub-bm25"
+    dense = searcher.search("x", k=2, mode="dense")
+    assert dense.keyword_engine is None and [h.keyword_engine for h in dense] == [None, None]
+    assert dense[0].to_dict()["keyword_engine"] is None
+    empty = searcher.search("nothing", k=2, mode="keyword")
+    assert empty.keyword_engine == "stub-bm25"  # it answered, with nothing
+
+
+def test_collections_with_different_keyword_engines_name_both(fake) -> None:
+    store = StubStore(
+        {},
+        {"text": [("t1", 3.0)], "docs": [("d1", 2.0)]},
+        engines={"text": "omnivec-scan", "docs": "milvus-bm25"},
+    )
+    hits = Searcher(store, {"text": fake, "docs": fake}).search("x", k=2, mode="keyword")  # type: ignore[arg-type]
+    assert hits.keyword_engine == "milvus-bm25+omnivec-scan"

@@ -69,6 +69,8 @@ def test_hits_equal_the_cli_json(http, store, body, cli):
     hits = r.json()["hits"]
     assert hits, "the query should find something"
     assert hits == cli_search(store, *cli)
+    engine = None if body.get("mode") == "dense" else "omnivec-bm25"  # dense runs no keyword side
+    assert r.json()["keyword_engine"] == engine and {h["keyword_engine"] for h in hits} == {engine}
 
 
 def test_image_query(http):
@@ -77,6 +79,7 @@ def test_image_query(http):
     r = http.post("/v1/search", json={"image": data_url(png_bytes((64, 48), (220, 40, 40))), "type": "image"})
     assert r.status_code == 200, r.text
     assert {h["kind"] for h in r.json()["hits"]} == {"image"}
+    assert r.json()["keyword_engine"] is None  # an image query has no words to look up
 
 
 @pytest.mark.parametrize(

@@ -51,3 +51,26 @@ def test_a_collection_keeps_the_engine_it_was_made_with(tmp_path: Path) -> None:
         assert [i for i, _ in s.keyword_search("code", "parse args", 5)] == ["a.py#0:v1"]
     finally:
         s.close()
+
+
+def test_search_results_name_the_engines_of_the_collections_searched(tmp_path: Path) -> None:
+    """A keyword search needs no model: over a collection on Lite's BM25 and one on the scan, the
+    results name both; over the scan collection alone, the scan."""
+    from omnivec.search.searcher import Searcher
+
+    s = _open(f"milvus-lite://{tmp_path}/old.db?keyword=bm25")
+    s.close()
+    s = _open(f"milvus-lite://{tmp_path}/old.db", "docs")
+    try:
+        s.replace_source("docs", state("b.md", 1), [record("b.md", 0, text="parse_args notes")])
+
+        def no_model() -> None:
+            raise AssertionError("a keyword search loads no model")
+
+        both = Searcher(s, {"code": no_model, "docs": no_model}).search("parse args", mode="keyword")  # type: ignore[dict-item]
+        assert both.keyword_engine == "milvus-bm25+omnivec-scan"
+        assert [(h.id, h.keyword_engine) for h in both] == [("b.md#0:v1", "milvus-bm25+omnivec-scan")]
+        docs = Searcher(s, {"docs": no_model}).search("parse args", mode="keyword")  # type: ignore[dict-item]
+        assert docs.keyword_engine == "omnivec-scan"
+    finally:
+        s.close()

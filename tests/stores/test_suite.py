@@ -281,6 +281,16 @@ def test_implements_the_protocol(store: VectorStore) -> None:
     assert stats["collections"]["code"]["count"] == 0
 
 
+def test_keyword_engine_is_named_in_one_vocabulary(store: VectorStore) -> None:
+    """Search results say which keyword engine answered (`VectorStore.keyword_engine`); stats use
+    the same names: the embedded store's BM25 index, Lite's default scan, a server's either."""
+    stats = store.stats()
+    expected = {"local": {"omnivec-bm25"}, "milvus-lite": {"omnivec-scan"}}
+    engine = store.keyword_engine("code")
+    assert engine in expected.get(stats["backend"], {"omnivec-scan", "milvus-bm25"})
+    assert stats["keyword"] == [engine] and stats["collections"]["code"]["keyword"] == engine
+
+
 @pytest.mark.parametrize(
     ("glob", "expected"),
     [

@@ -71,7 +71,8 @@ def build_server(session: AgentSession) -> Any:
         """Search the repository: path, lines, symbol, kind, scores and a trimmed snippet per hit,
         and under `index` how stale the index is (last update, watcher, changed files).
         `score` only orders the list; `dense_score` is the cosine similarity to the query (-1..1)
-        and `keyword_score` the BM25 score of its words (null: no query word in the hit)."""
+        and `keyword_score` the BM25 score of its words (null: no query word in the hit);
+        `keyword_engine` names what computed the BM25 side (omnivec-bm25, omnivec-scan, milvus-bm25)."""
         return await _call(session.search, query, k, type, path_glob, language)
 
     @server.tool()

@@ -114,11 +114,16 @@ class AgentSession:
         path_glob: str | None = None,
         language: str | None = None,
     ) -> dict[str, Any]:
-        """Hybrid search; hits with trimmed snippets, and how stale the index is."""
+        """Hybrid search; hits with trimmed snippets, the keyword engine that answered (once, not
+        per hit: an agent's context is short), and how stale the index is."""
         _check_k(k)
         q = Query(text=query, k=k, type=type, path_glob=path_glob, languages=(language,) if language else ())
         hits = self.idx.search(q)
-        return {"results": [self._compact(h) for h in hits], "index": self._staleness(bounded=True)}
+        return {
+            "results": [self._compact(h) for h in hits],
+            "keyword_engine": hits.keyword_engine,
+            "index": self._staleness(bounded=True),
+        }
 
     def find_related(self, path: str, line: int, k: int = 5, same_file: bool = False) -> dict[str, Any]:
         """Chunks similar to the one at `path:line`, from other files unless `same_file`."""

@@ -147,12 +147,13 @@ def status(
         f"root  {safe_name(info['root'])}: {info['files']} files indexed, {info['skipped_files']} skipped"
     )
     table = Table(box=None, pad_edge=False)
-    for col in ("collection", "model", "dim", "chunks", "embedded", "updated"):
+    for col in ("collection", "model", "dim", "chunks", "embedded", "keyword", "updated"):
         table.add_column(col, justify="right" if col in ("dim", "chunks", "embedded") else "left")
     for c in info["collections"]:
         done = c["chunks"] - c.get("pending", 0)
         share = f"{done:,}" if done == c["chunks"] else f"{done:,} ({done / c['chunks']:.0%})"
-        table.add_row(c["name"], c["model"], str(c["dim"]), f"{c['chunks']:,}", share, c["updated"])
+        table.add_row(c["name"], c["model"], str(c["dim"]), f"{c['chunks']:,}", share,
+                      c["keyword_engine"], c["updated"])  # fmt: skip
     out.print(table)
     if info["embedded_share"] < 1:
         out.print(

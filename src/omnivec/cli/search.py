@@ -51,10 +51,12 @@ def search(
             " and keyword search sees every file (`omnivec index` finishes embedding)",
             err=True,
         )
-    if as_json:
+    if as_json:  # each hit carries `keyword_engine`
         typer.echo(json.dumps([h.to_dict() for h in hits], indent=2))
     else:
         _print_hits(hits)
+        if hits.keyword_engine is not None:  # a dense search has no keyword side to name
+            console().print(f"{q.mode} search, keyword engine {hits.keyword_engine}", style="dim")
 
 
 def score_label(hit: Any) -> str:

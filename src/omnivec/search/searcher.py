@@ -3,7 +3,8 @@
 Within a collection, the dense (cosine) and keyword (BM25) lists are fused by their scores'
 distributions (`fusion.DEFAULT_FUSION`, z-scores); collections of different embedding spaces are
 then fused by rank, since their scores are not comparable. Each hit keeps the cosine and the BM25
-score that went into the fusion. A store with `RowSearch` (the local store) is searched by rows:
+score that went into the fusion, and the results name the keyword engine that answered (the
+store's `keyword_engine`; None when no keyword side ran). A store with `RowSearch` (the local store) is searched by rows:
 both lists in one snapshot, fused as arrays, ids and fields read only for the hits shown
 (`by_row`); the hits are those of the search by ids, which other stores get. No I/O framework
 types here: the CLI and the server both call `Searcher.search`.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Union
 
 from omnivec.search import by_row
@@ -21,7 +23,7 @@ from omnivec.search.fusion import DEFAULT_FUSION, Z_DEPTH, Fused, FusedRows, Fus
 from omnivec.search.hits import add_hit
 from omnivec.search.query import Query
 from omnivec.stores.base import RowSearch, check_query_any
-from omnivec.types import Hit, Item
+from omnivec.types import Hit, Item, SearchResults
 
 if TYPE_CHECKING:
     from omnivec.encoders.base import Encoder
@@ -66,9 +68,24 @@ class Searcher:
                 self._ready[collection] = enc
             return self._ready[collection]
 
-    def search(self, query: Query | str, **kw: Any) -> list[Hit]:
-        """Best-first complete hits: fields, snippet, scores, and for page images the matched regions."""
+    def search(self, query: Query | str, **kw: Any) -> SearchResults:
+        """Best-first complete hits: fields, snippet, scores, and for page images the matched
+        regions; `keyword_engine` on the results and on each hit."""
         q = Query(text=query, **kw) if isinstance(query, str) else query
+        engine = self.keyword_engine(q)
+        hits = self._search(q)
+        if engine is not None:
+            hits = [replace(h, keyword_engine=engine) for h in hits]
+        return SearchResults(hits, keyword_engine=engine)
+
+    def keyword_engine(self, q: Query) -> str | None:
+        """The engine(s) that answer this query's keyword side: the store's names, "+"-joined
+        when collections differ; None when the query has no keyword side."""
+        if _keyword_text(q) is None or not self._sources:
+            return None
+        return "+".join(sorted({self.store.keyword_engine(name) for name in self._sources}))
+
+    def _search(self, q: Query) -> list[Hit]:
         depth = max(q.k * 5, Z_DEPTH)  # the z statistics need the same depth the evaluator uses
         vectors: dict[int, Any] = {}  # text queries: one encoding per text model, not per collection
         if isinstance(self.store, RowSearch):  # fuse rows, read only the shown hits (`by_row`)
@@ -91,8 +108,7 @@ class Searcher:
             # text-only spaces cannot place an image query; OCR spaces could, at seconds a query
             if q.image is None or "image" in enc.spec.modalities:
                 vector = self._query_vector(enc, q, vectors)
-        text = q.text if q.mode != "dense" and q.text and q.image is None else None
-        return vector, text
+        return vector, _keyword_text(q)
 
     def _weights_floors(self, q: Query, n_keyword: int, depth: int) -> tuple[list[float], list[float | None]]:
         # a keyword list that ended early holds every chunk sharing a term; the rest score 0
@@ -154,3 +170,8 @@ class Searcher:
                     break
             start, size = start + len(batch), 4 * size
         return hits
+
+
+def _keyword_text(q: Query) -> str | None:
+    """The text the keyword side searches for; None: no keyword side (dense mode, image queries)."""
+    return q.text if q.mode != "dense" and q.text and q.image is None else None

@@ -86,6 +86,10 @@ class SearchRequest(_Strict):
 
 class SearchResponse(BaseModel):
     store: str
+    keyword_engine: str | None = Field(
+        description="What answered the keyword side: omnivec-bm25 (embedded store), omnivec-scan or "
+        "milvus-bm25 (Milvus); null when the search ran none (dense mode, image queries)."
+    )
     hits: list[dict[str, Any]] = Field(description="Exactly `omnivec search --json`'s hits.")
 
 

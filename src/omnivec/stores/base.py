@@ -21,6 +21,10 @@ Semantics shared by all backends (the suite in tests/stores/test_suite.py checks
   all (the indexer checks with `isinstance(store, PendingVectors)`).
 - Scores: dense = inner product (cosine for normalised vectors); keyword = BM25 (higher is
   better). Both are comparable only within one result list.
+- `keyword_engine(collection)` names what answers a collection's keyword searches, in one
+  vocabulary across backends: `omnivec-bm25` (the local store's BM25 index), `omnivec-scan`
+  (omnivec's exact BM25 over rows read back from Milvus), `milvus-bm25` (Milvus full-text
+  search). Search results and `stats()` use the same names.
 """
 
 from __future__ import annotations
@@ -123,6 +127,10 @@ class VectorStore(Protocol):
     def keyword_search(
         self, collection: str, query: str, k: int, flt: Filter | None = None
     ) -> list[tuple[str, float]]: ...
+
+    def keyword_engine(self, collection: str) -> str:
+        """The name of the engine behind `keyword_search` on this collection (module docstring)."""
+        ...  # fmt: skip
 
     def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> dict[str, Record]: ...
 

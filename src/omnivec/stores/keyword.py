@@ -33,12 +33,17 @@ log = logging.getLogger(__name__)
 _MAGIC = b"OMNIVEC-BM25\x01"
 _BATCH = 16_384  # rows per fetch when rebuilding
 _ALIGN = 8  # byte alignment of the payload and of each array in a file
+ENGINE = "omnivec-bm25"  # what results and status call this engine (`VectorStore.keyword_engine`)
 _ARRAYS = ("rids", "lengths", "alive", "df", "ptr", "post_doc", "post_tf", "doc_ptr", "doc_terms")
 
 
 class KeywordBackend(Protocol):
     """The keyword side of a store handle, derived from SQLite like `DenseBackend` (same calls,
-    same locking: under the store's keyword lock, `conn` inside a read transaction)."""
+    same locking: under the store's keyword lock, `conn` inside a read transaction).
+
+    `engine` is the name search results and `stats()` give it (`VectorStore.keyword_engine`)."""
+
+    engine: str
 
     def search(
         self,
@@ -68,6 +73,7 @@ class Bm25Keyword(DerivedIndexes[Bm25Index]):
     """The default `KeywordBackend`: exact BM25 (`Bm25Index`) per collection, files under `keyword/`."""
 
     suffix, label = ".bm25", "keyword"
+    engine = ENGINE
 
     def __init__(self, root: Path, store_id: str, *, writer: bool) -> None:
         super().__init__(root / "keyword", store_id, writer=writer)
@@ -133,7 +139,10 @@ class Bm25Keyword(DerivedIndexes[Bm25Index]):
     def describe(self, cid: int) -> dict[str, Any]:
         head = read_stamp(self.path(cid))
         mem = self._mem.get(cid)
-        out: dict[str, Any] = {"keyword_persisted_generation": head["generation"] if head else None}
+        out: dict[str, Any] = {
+            "keyword": self.engine,
+            "keyword_persisted_generation": head["generation"] if head else None,
+        }
         if mem is not None:
             out.update(keyword_loaded_generation=mem.generation, keyword_terms=len(mem.vocab))
         return out

@@ -296,6 +296,7 @@ class LocalStore(SearchSide):
             "backend": "local", "path": str(self.path), "writer": self.writer,
             "schema_version": SCHEMA_VERSION, "sources": n_sources,
             "records": sum(r.count for r in rows), "bytes": sum(f.stat().st_size for f in files if f.exists()),
+            "keyword": [self._keyword.engine] if rows else [],
             "collections": {r.name: {"count": r.count, "pending": pending.get(r.cid, 0), "dim": r.dim,
                                      "generation": r.generation,
                                      **self._dense.describe(r.cid), **self._keyword.describe(r.cid)}

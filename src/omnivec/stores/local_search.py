@@ -86,6 +86,10 @@ class SearchSide(SqliteHandle):
             lambda force: self._named(self._lists(collection, None, tokens, k, flt, force).keyword)
         )
 
+    def keyword_engine(self, collection: str) -> str:
+        """The keyword backend's name (`omnivec-bm25` by default); the same for every collection."""
+        return self._keyword.engine
+
     def _named(self, found: tuple[np.ndarray, np.ndarray]) -> list[tuple[str, float]]:
         rids, scores = found
         ids = sq.ids_for(self._conn, rids.tolist(), rid_index=self._rid_index)

@@ -187,6 +187,11 @@ class MilvusHandle:
     def collections(self) -> list[CollectionInfo]:
         return [self._info(n, r) for n, r in sorted(self._infos_raw().items())]
 
+    def keyword_engine(self, collection: str) -> str:
+        """`milvus-bm25` or `omnivec-scan`, as the collection recorded at creation (collections
+        from before the record have no full-text field: the scan, as `keyword_search` reads it)."""
+        return _engine_of(self._raw(collection))
+
     def check_query(self, collection: str, *, fingerprint: str, recipe: Mapping[str, Any]) -> None:
         info = self._info(collection, self._raw(collection))
         check_recipe(info, fingerprint=fingerprint, recipe=recipe, dim=None, what="a query encoded")
@@ -238,7 +243,7 @@ class MilvusHandle:
 
     def stats(self) -> dict[str, Any]:
         raws = self._infos_raw()
-        colls = {n: {"count": self._count(self._mname(n), ""), "dim": r["dim"], "keyword": r.get("keyword"),
+        colls = {n: {"count": self._count(self._mname(n), ""), "dim": r["dim"], "keyword": _engine_of(r),
                      "dense_index": r.get("index"), "analyser": r.get("analyser", "unrecorded (older omnivec)")}
                  for n, r in raws.items()}  # fmt: skip
         return {"backend": self.target.scheme, "uri": self.target.display, "writer": self.writer,
@@ -259,3 +264,8 @@ class MilvusHandle:
             finally:
                 self._closed = True
                 self._client.close()
+
+
+def _engine_of(raw: Mapping[str, Any]) -> str:
+    """A collection's keyword engine from its ledger row, as `keyword_search` picks its path."""
+    return kw.BM25 if raw.get("keyword") == kw.BM25 else kw.SCAN

@@ -38,7 +38,9 @@ def search(body: SearchRequest, request: Request) -> JSONResponse:
     )  # fmt: skip
     name, idx = state.store(body.store)
     hits = idx.search(q)
-    return JSONResponse({"store": name, "hits": [h.to_dict() for h in hits]})
+    return JSONResponse(
+        {"store": name, "keyword_engine": hits.keyword_engine, "hits": [h.to_dict() for h in hits]}
+    )
 
 
 @router.get("/v1/items/{item_id:path}")
