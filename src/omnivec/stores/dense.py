@@ -105,13 +105,14 @@ class FaissDense(DerivedIndexes[DenseIndex]):
         writer: bool,
         ivf_min: int = IVF_MIN_VECTORS,
         sq_min: int = SQ_MIN_VECTORS,
-        hnsw_min: int = HNSW_MIN_VECTORS,
+        hnsw_min: int | None = HNSW_MIN_VECTORS,
     ) -> None:
         super().__init__(root / "dense", store_id, writer=writer)
         self.writer = writer
         self.ivf_min = ivf_min
         self.sq_min = max(sq_min, ivf_min)  # the codes ride on IVF lists
-        self.hnsw_min = max(hnsw_min, self.sq_min)  # the kinds stay in order of size
+        # the kinds stay in order of size; None: never an hnsw graph (an existing one steps down)
+        self.hnsw_min = None if hnsw_min is None else max(hnsw_min, self.sq_min)
         self._unusable: set[tuple[int, int, int]] = set()  # (cid, size, mtime) already reported
 
     def search(
@@ -192,9 +193,11 @@ class FaissDense(DerivedIndexes[DenseIndex]):
     def target_kind(self, kind: IndexKind, n: int) -> IndexKind:
         """The kind an index of `kind` holding `n` vectors should be: the largest whose threshold
         `n` reaches; a step down only below IVF_KEEP_FRACTION of a threshold (no flip-flopping)."""
-        kinds: list[tuple[IndexKind, int]] = [
-            ("flat", 0), ("ivf", self.ivf_min), ("ivf-sq8", self.sq_min), ("hnsw", self.hnsw_min)]  # fmt: skip
-        rank = [name for name, _ in kinds].index(kind)
+        kinds: list[tuple[IndexKind, int]] = [("flat", 0), ("ivf", self.ivf_min), ("ivf-sq8", self.sq_min)]
+        if self.hnsw_min is not None:
+            kinds.append(("hnsw", self.hnsw_min))
+        names = [name for name, _ in kinds]
+        rank = names.index(kind) if kind in names else len(kinds)  # hnsw, no longer wanted: above all
         up = max(i for i, (_, least) in enumerate(kinds) if n >= least)
         if up >= rank:
             return kinds[up][0]

@@ -60,13 +60,13 @@ SQ_MIN_VECTORS = 200_000
 SQ_RESCORE_FACTOR = 2
 SQ_RESCORE_EXTRA = 40
 
-# HNSW (omnivec.stores.hnsw_index) from here. At 1M ivf-sq8 is 4.19 ms p50 quiet (2.1x over the
-# 2 ms target) and a graph walk does not grow with the lists' scan; below, ivf-sq8 stays near 2 ms
-# (its scan is ~nprobe/nlist of the codes: 10.7k vectors at 200k against 24k at 1M) and builds
-# 2.5-4x faster than the graph (100k: 171 s vs 424 s, 95 s vs 383 s, loaded), which is paid again
-# at every rebuild; and at 100k the graph is no faster at equal recall (0.95x at efSearch 256).
-# 500k is a midpoint of those facts, not a measured crossover (1M was not measured: the lead's run).
-HNSW_MIN_VECTORS = 500_000
+# HNSW (omnivec.stores.hnsw_index) is not picked by size: None here, a number (`LocalStore(hnsw_min=N)`)
+# opts in. Measured at 1M (benchmarks/dense_params.py --hnsw, one query thread, idle machine,
+# docs/benchmarks.md): the graph (M 32, efConstruction 64) reached recall@10 0.827 at efSearch 128
+# (2.49 ms), 0.904 at 256 (3.66 ms), 0.926 at 384 (4.24 ms), where ivf-sq8 gave 0.956 at 4.5-4.7 ms
+# in the same run; it built 4.2x slower (321 s vs 77 s) and a 20 % filter took 2.3x longer. So at
+# the recall the store promises (0.95) the graph is no faster on these vectors, and ivf-sq8 stays.
+HNSW_MIN_VECTORS: int | None = None
 
 _MAGIC = b"OMNIVEC-FAISS\x01"
 # parts per kind, in this order: serialised faiss indexes (hnsw: the graph, then its label ->

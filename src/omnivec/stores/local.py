@@ -67,7 +67,7 @@ class LocalStore(SearchSide):
         flush_interval: float | None = FLUSH_INTERVAL_S,
         ivf_min: int = IVF_MIN_VECTORS,
         sq_min: int = SQ_MIN_VECTORS,
-        hnsw_min: int = HNSW_MIN_VECTORS,
+        hnsw_min: int | None = HNSW_MIN_VECTORS,
         dense: Callable[..., DenseBackend] = FaissDense,
         keyword: Callable[..., KeywordBackend] = Bm25Keyword,
     ) -> None:
