@@ -60,3 +60,15 @@ def fill(store: LocalStore, sources: range, n: int = 5, **kw) -> dict[str, np.nd
         store.replace_source("code", state(f"f{s}.py", n), recs)
         vectors.update({r.id: r.vector for r in recs})
     return vectors
+
+
+def clustered(n: int, dim: int, queries: int = 30) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clustered unit vectors (like embeddings, unlike uniform noise), rowids with gaps, and
+    queries near the data: what the dense index kinds' tests search."""
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((40, dim)).astype(np.float32)
+    xb = centres[rng.integers(0, 40, n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    xb /= np.linalg.norm(xb, axis=1, keepdims=True)
+    xq = xb[rng.integers(0, n, queries)] + 0.3 * rng.standard_normal((queries, dim)).astype(np.float32)
+    xq /= np.linalg.norm(xq, axis=1, keepdims=True)
+    return xb, 7 + 3 * np.arange(n, dtype=np.int64), xq

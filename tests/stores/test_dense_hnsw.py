@@ -14,7 +14,7 @@ from omnivec.stores import Filter, LocalStore
 from omnivec.stores.dense import FaissDense
 from omnivec.stores.faiss_index import DenseIndex, load_index, save_index
 from omnivec.stores.hnsw_index import HNSW_EF_SEARCH
-from tests.stores.helpers import brute_force, fill, open_writer, unit
+from tests.stores.helpers import brute_force, clustered, fill, open_writer, unit
 from tests.stores.test_dense_sq8 import check_exact_scores, exact
 
 N, D = 4000, 32
@@ -22,14 +22,7 @@ N, D = 4000, 32
 
 @pytest.fixture(scope="module")
 def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Clustered unit vectors (like embeddings), rowids with gaps, queries near the data."""
-    rng = np.random.default_rng(0)
-    centres = rng.standard_normal((40, D)).astype(np.float32)
-    xb = centres[rng.integers(0, 40, N)] + 0.6 * rng.standard_normal((N, D)).astype(np.float32)
-    xb /= np.linalg.norm(xb, axis=1, keepdims=True)
-    xq = xb[rng.integers(0, N, 30)] + 0.3 * rng.standard_normal((30, D)).astype(np.float32)
-    xq /= np.linalg.norm(xq, axis=1, keepdims=True)
-    return xb, 7 + 3 * np.arange(N, dtype=np.int64), xq
+    return clustered(N, D)
 
 
 def recall(dense: DenseIndex, xb, rids, xq, keep: np.ndarray | None = None) -> float:

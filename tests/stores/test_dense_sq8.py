@@ -15,21 +15,14 @@ import pytest
 from omnivec.stores import Filter, LocalStore
 from omnivec.stores.dense import FaissDense
 from omnivec.stores.faiss_index import _MAGIC, DenseIndex, load_index, save_index
-from tests.stores.helpers import brute_force, fill, open_writer, unit
+from tests.stores.helpers import brute_force, clustered, fill, open_writer, unit
 
 N, D = 4000, 32
 
 
 @pytest.fixture(scope="module")
 def data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Clustered unit vectors (like embeddings, unlike uniform noise), rowids with gaps, queries."""
-    rng = np.random.default_rng(0)
-    centres = rng.standard_normal((40, D)).astype(np.float32)
-    xb = centres[rng.integers(0, 40, N)] + 0.6 * rng.standard_normal((N, D)).astype(np.float32)
-    xb /= np.linalg.norm(xb, axis=1, keepdims=True)
-    xq = xb[rng.integers(0, N, 30)] + 0.3 * rng.standard_normal((30, D)).astype(np.float32)
-    xq /= np.linalg.norm(xq, axis=1, keepdims=True)
-    return xb, 7 + 3 * np.arange(N, dtype=np.int64), xq
+    return clustered(N, D)
 
 
 def exact(
