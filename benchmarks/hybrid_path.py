@@ -21,7 +21,6 @@ import os
 import pstats
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,25 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import EVALSETS, machine, read_jsonl
 
 from omnivec.search.searcher import Searcher
-
-
-class ByIds:
-    """The store as a `VectorStore` without `RowSearch`: the calls a searcher makes, passed on."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def check_query(self, collection: str, **kw: Any) -> None:
-        self.store.check_query(collection, **kw)
-
-    def dense_search(self, *a: Any) -> list[tuple[str, float]]:
-        return self.store.dense_search(*a)
-
-    def keyword_search(self, *a: Any) -> list[tuple[str, float]]:
-        return self.store.keyword_search(*a)
-
-    def get(self, ids: Sequence[str], **kw: Any) -> dict[str, Any]:
-        return self.store.get(ids, **kw)
 
 
 class Precomputed(Searcher):
@@ -117,7 +97,7 @@ def main() -> None:
     vectors = {t: enc.encode([Item(text=t)], role="query")[0] for t in texts}
     store = LocalStore(Path(args.workdir), writer=False)
     rows = Precomputed(store, {"text": enc}, vectors=vectors)
-    ids = Precomputed(ByIds(store), {"text": enc}, vectors=vectors)  # type: ignore[arg-type]
+    ids = Precomputed(store, {"text": enc}, vectors=vectors, by_rows=False)
     queries = [Query(text=t, k=args.k) for t in texts]
     differ = [q.text for q in queries if not same(rows.search(q), ids.search(q))]  # also warms both
     print(f"identical hits: {len(queries) - len(differ)} of {len(queries)} queries", flush=True)

@@ -201,11 +201,14 @@ class Index:
         wanted = get_spec(name).options.get("text_encoder") if not Path(name).is_dir() else None
         # composite models (ConSE, OCR) share the text model another collection already loaded
         # (loaded first when a collection of its own holds it: so it runs on that one's backend)
-        owner = [c for c, m in self.config.models().items() if wanted and c != collection and m == wanted]
-        shared = [self.encoder(owner[0])] if owner else []
-        shared += [e for e in self._encoders.values() if wanted and e.spec.name == wanted]
-        if shared:
-            kw["text_encoder"] = shared[0]
+        if wanted:
+            owner = next(
+                (c for c, m in self.config.models().items() if c != collection and m == wanted), None
+            )
+            loaded = (self.encoder(owner) if owner is not None
+                      else next((e for e in self._encoders.values() if e.spec.name == wanted), None))  # fmt: skip
+            if loaded is not None:
+                kw["text_encoder"] = loaded
         # a collection is queried on the runtime it was built with: onnx, onnx-int8, or torch
         # (recorded as no backend), whatever OMNIVEC_BACKEND says now; a reader may query a torch
         # collection on a cached fp32 ONNX export shown equal to torch (`backend_choice`)

@@ -35,28 +35,6 @@ WORDS = [
 ]
 
 
-class ByIds:
-    """The store without `RowSearch`: only the calls a by-id search makes."""
-
-    def __init__(self, store: LocalStore) -> None:
-        self.store = store
-
-    def check_query(self, collection: str, **kw: Any) -> None:
-        self.store.check_query(collection, **kw)
-
-    def dense_search(self, *a: Any) -> list[tuple[str, float]]:
-        return self.store.dense_search(*a)
-
-    def keyword_search(self, *a: Any) -> list[tuple[str, float]]:
-        return self.store.keyword_search(*a)
-
-    def keyword_engine(self, collection: str) -> str:
-        return self.store.keyword_engine(collection)
-
-    def get(self, ids: Sequence[str], **kw: Any) -> dict[str, Record]:
-        return self.store.get(ids, **kw)
-
-
 @pytest.fixture(scope="module")
 def fake():
     from omnivec.encoders.registry import load_encoder
@@ -117,11 +95,18 @@ def _as_tuples(hits) -> list[tuple[Any, ...]]:
 
 def _check_same(store: LocalStore, fake, collections: Sequence[str]) -> int:
     encoders = {name: fake for name in collections}
-    rows, ids = Searcher(store, encoders), Searcher(ByIds(store), encoders)  # type: ignore[arg-type]
-    assert isinstance(store, RowSearch) and not isinstance(ids.store, RowSearch)
+    rows, ids = Searcher(store, encoders), Searcher(store, encoders, by_rows=False)
+    assert isinstance(store, RowSearch)
+    calls = []  # which path each searcher took: by rows calls `search_rows`, by ids never does
+    row_search = store.search_rows
+    store.search_rows = lambda *a, **kw: calls.append(1) or row_search(*a, **kw)  # type: ignore[method-assign]
     shown = 0
     for q in _queries():
-        got, want = _as_tuples(rows.search(q)), _as_tuples(ids.search(q))
+        got = _as_tuples(rows.search(q))
+        assert calls, q
+        calls.clear()
+        want = _as_tuples(ids.search(q))
+        assert not calls, q
         assert got == want, q  # scores equal to the bit: the same floating-point steps
         shown += len(got)
     return shown

@@ -44,10 +44,17 @@ class Searcher:
     """
 
     def __init__(
-        self, store: VectorStore, encoders: Mapping[str, EncoderSource], fusion: Fusion = DEFAULT_FUSION
+        self,
+        store: VectorStore,
+        encoders: Mapping[str, EncoderSource],
+        fusion: Fusion = DEFAULT_FUSION,
+        by_rows: bool = True,
     ) -> None:
+        """`by_rows=False` searches a `RowSearch` store by ids, as other stores are (the by-rows
+        path's reference in tests and benchmarks/hybrid_path.py)."""
         self.store = store
         self.fusion = fusion
+        self.by_rows = by_rows
         self._sources = dict(encoders)
         self._ready: dict[str, Encoder] = {}
         self._lock = threading.Lock()
@@ -88,7 +95,9 @@ class Searcher:
     def _search(self, q: Query) -> list[Hit]:
         depth = max(q.k * 5, Z_DEPTH)  # the z statistics need the same depth the evaluator uses
         vectors: dict[int, Any] = {}  # text queries: one encoding per text model, not per collection
-        if isinstance(self.store, RowSearch):  # fuse rows, read only the shown hits (`by_row`)
+        if self.by_rows and isinstance(
+            self.store, RowSearch
+        ):  # fuse rows, read only the shown hits (`by_row`)
             return self._search_rows(self.store, q, depth, vectors)
         per_collection = [self._collection(name, q, depth, vectors) for name in self._sources]
         lists = [fl for fl in per_collection if fl]
