@@ -118,6 +118,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     mine_wall, mine_cpu = time.monotonic() - t0, cpu_seconds() - c0
     settings = TrainSettings(
         epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length, learning_rate=args.learning_rate,
+        docstring_max_length=args.docstring_max_length or None,
         budget_s=args.budget_minutes * 60 if args.budget_minutes else None, seed=args.seed, threads=2,
     )  # fmt: skip
     base = load_encoder("minilm")
@@ -274,6 +275,8 @@ def main() -> None:
     ap.add_argument("--hard-negatives", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--docstring-max-length", type=int, default=TrainSettings.docstring_max_length,
+                    help="cut the code of docstring pairs to this many tokens (0: --max-length)")  # fmt: skip
     ap.add_argument("--learning-rate", type=float, default=TrainSettings.learning_rate)
     ap.add_argument("--budget-minutes", type=float, default=0, help="0: no wall-clock budget")
     ap.add_argument("--sets", nargs="+", default=list(SETS))

@@ -47,3 +47,30 @@ def test_saved_folder_loads_in_sentence_transformers_with_the_same_settings(tiny
     assert model.max_seq_length == 64
     ours = load_encoder(str(tmp_path / "t")).encode(["def f(x): return x"], role="document")
     assert np.allclose(ours, model.encode(["def f(x): return x"], normalize_embeddings=True), atol=1e-5)
+
+
+def test_docstring_code_is_cut_shorter_and_batches_hold_one_kind(tiny_bert: Path, tmp_path: Path):
+    from sentence_transformers import SentenceTransformer
+
+    from omnivec.tune.train import _datasets
+
+    long_code = "def add(x):\n" + "    y = x + 1\n" * 40
+    mixed = [
+        Pair("docstring", f"add one to x, case {i}", long_code, f"d{i}", negative=long_code) for i in range(5)
+    ]
+    mixed += [Pair("halves", f"def f{i}(x):\n    a = 1\n", long_code, f"h{i}") for i in range(3)]
+    tokenizer = SentenceTransformer(str(tiny_bert), device="cpu").tokenizer
+    sets = _datasets(mixed, TrainSettings(docstring_max_length=24), tokenizer, 128)
+    assert (
+        sorted(sets) == ["docstring", "halves"] and len(sets["docstring"]) == 5 and len(sets["halves"]) == 3
+    )
+    for column in ("positive", "negative"):
+        for text in sets["docstring"][column]:
+            assert long_code.startswith(text) and len(tokenizer(text)["input_ids"]) <= 24
+    assert sets["halves"]["positive"] == [long_code] * 3  # code-to-code pairs keep their length
+    # batches never mix kinds: 5 docstring pairs in batches of 4 and 3 halves pairs make 2 + 1 steps
+    # (mixed, the 8 pairs would make 2)
+    report = train(
+        tiny_bert, mixed, TrainSettings(batch_size=4, budget_s=None, max_length=64), tmp_path / "t"
+    )
+    assert report.steps == 3 == report.planned_steps

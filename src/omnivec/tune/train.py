@@ -1,7 +1,8 @@
 """Contrastive fine-tuning with sentence-transformers' trainer, on CPU, within a time budget.
 
 The loss is MultipleNegativesRankingLoss: every other positive in the batch is a negative, and a
-pair's hard negative (when it has one) is one more. `cached=True` switches to the cached variant
+pair's hard negative (when it has one) is one more. Each batch holds one kind of pair (docstring or
+halves), so its in-batch negatives are of the same kind as its positives. `cached=True` switches to the cached variant
 (GradCache), which keeps the same large batch in a fraction of the memory.
 """
 
@@ -31,13 +32,18 @@ TrainProgress = Callable[[int, int, float | None], None]
 @dataclass(frozen=True)
 class TrainSettings:
     """How to train. `max_length` truncates texts during training only (the saved model keeps the
-    base model's limit): most of a function's signal is in its first 128 tokens, at half the cost."""
+    base model's limit): most of a function's signal is in its first 128 tokens, at half the cost.
+    `docstring_max_length` cuts the code of docstring pairs shorter still: a summary sentence
+    describes a function's opening (96 tokens lost nothing on docstring queries, docs/results.md),
+    while the halves pairs need their length, and batches hold one kind of pair each, so a
+    docstring batch is padded to its own, shorter texts."""
 
     epochs: int = 1
     batch_size: int = 32
     learning_rate: float = 5e-5
     warmup_ratio: float = 0.1
     max_length: int = 128
+    docstring_max_length: int | None = 96
     # the default 4000 pairs (125 steps) take ~21 min on a quiet 2-core machine: the budget lets
     # them finish there and stops a slower machine (docs/results.md, omnivec tune)
     budget_s: float | None = 25 * 60
@@ -47,8 +53,8 @@ class TrainSettings:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "max_length", "mini_batch_size"):
-            if getattr(self, name) < 1:
+        for name in ("epochs", "batch_size", "max_length", "mini_batch_size", "docstring_max_length"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise InputError(
                     f"{name} {getattr(self, name)}", "a value of 1 or more", f"pass a positive {name}"
                 )
@@ -93,6 +99,39 @@ def _columns(pairs: Sequence[Pair], seed: int) -> dict[str, list[str]]:
     return cols
 
 
+def _by_kind(pairs: Sequence[Pair]) -> dict[str, list[Pair]]:
+    groups: dict[str, list[Pair]] = {}
+    for p in pairs:
+        groups.setdefault(p.kind, []).append(p)
+    return groups
+
+
+def _cut(texts: list[str], tokenizer: Any, length: int) -> list[str]:
+    """Each text cut after its first `length` tokens (special tokens included, as the model counts
+    them), at the character offset where the next token starts; shorter texts stay as they are."""
+    content = length - tokenizer.num_special_tokens_to_add()
+    enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    out = []
+    for text, offsets in zip(texts, enc["offset_mapping"], strict=True):
+        out.append(text if len(offsets) <= content else text[: offsets[content][0]].rstrip())
+    return out
+
+
+def _datasets(pairs: Sequence[Pair], s: TrainSettings, tokenizer: Any, model_length: int) -> dict[str, Any]:
+    """One dataset per kind of pair (the trainer draws each batch from one of them)."""
+    from datasets import Dataset
+
+    out = {}
+    for kind, group in _by_kind(pairs).items():
+        cols = _columns(group, s.seed)
+        if kind == "docstring" and s.docstring_max_length and s.docstring_max_length < model_length:
+            for name in ("positive", "negative"):
+                if name in cols:
+                    cols[name] = _cut(cols[name], tokenizer, s.docstring_max_length)
+        out[kind] = Dataset.from_dict(cols)
+    return out
+
+
 def _other(pool: list[str], i: int, rng: random.Random) -> str:
     if len(pool) < 2:
         return pool[i]
@@ -132,7 +171,7 @@ def _arguments(s: TrainSettings, out: str, warmup: int) -> Any:
         output_dir=out, num_train_epochs=s.epochs, per_device_train_batch_size=s.batch_size,
         learning_rate=s.learning_rate, warmup_steps=warmup, seed=s.seed, data_seed=s.seed,
         use_cpu=True, save_strategy="no", logging_steps=1, report_to="none", disable_tqdm=True,
-        dataloader_num_workers=0, batch_sampler="no_duplicates",
+        dataloader_num_workers=0, batch_sampler="no_duplicates", multi_dataset_batch_sampler="proportional",
     )  # fmt: skip
 
 
@@ -148,7 +187,6 @@ def train(
     require("accelerate", "tune", "omnivec tune")
     st = require("sentence_transformers", "tune", "omnivec tune")
     import torch
-    from datasets import Dataset
     from sentence_transformers.sentence_transformer import losses as st_losses
 
     if len(pairs) < 2:
@@ -163,15 +201,15 @@ def train(
         loss = st_losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=settings.mini_batch_size)
     else:
         loss = st_losses.MultipleNegativesRankingLoss(model)
-    dataset = Dataset.from_dict(_columns(pairs, settings.seed))
-    steps = math.ceil(len(pairs) / settings.batch_size) * settings.epochs
+    datasets = _datasets(pairs, settings, model.tokenizer, model.max_seq_length)
+    steps = sum(math.ceil(len(d) / settings.batch_size) for d in datasets.values()) * settings.epochs
     warmup = int(settings.warmup_ratio * steps)
     losses: list[float] = []
     state: dict[str, Any] = {"stopped": False, "planned": 0}
     wall0, cpu0 = time.monotonic(), cpu_seconds()
     with tempfile.TemporaryDirectory(prefix="omnivec-tune-") as tmp:
         trainer = st.SentenceTransformerTrainer(
-            model=model, args=_arguments(settings, tmp, warmup), train_dataset=dataset, loss=loss,
+            model=model, args=_arguments(settings, tmp, warmup), train_dataset=datasets, loss=loss,
             callbacks=[_callback(settings.budget_s, progress, losses, state)],
         )  # fmt: skip
         _quiet(trainer)
