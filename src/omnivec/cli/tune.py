@@ -15,6 +15,7 @@ from omnivec.cli.app import StoreOpt, app
 from omnivec.cli.output import safe_name
 from omnivec.runtime import setup_runtime
 from omnivec.tune.pairs import DEFAULT_MAX_PAIRS
+from omnivec.tune.train import DEFAULT_BUDGET_MINUTES
 
 
 @app.command()
@@ -28,7 +29,7 @@ def tune(
     budget_minutes: Annotated[
         float,
         typer.Option("--budget-minutes", help="Stop training cleanly after this many minutes (0: none)."),
-    ] = 25.0,
+    ] = DEFAULT_BUDGET_MINUTES,
     max_pairs: Annotated[
         int,
         typer.Option(

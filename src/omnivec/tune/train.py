@@ -25,6 +25,7 @@ from omnivec.tune.pairs import Pair
 
 log = logging.getLogger(__name__)
 
+DEFAULT_BUDGET_MINUTES = 18.0
 #: progress(step, total_steps, last_loss)
 TrainProgress = Callable[[int, int, float | None], None]
 
@@ -44,9 +45,9 @@ class TrainSettings:
     warmup_ratio: float = 0.1
     max_length: int = 128
     docstring_max_length: int | None = 96
-    # the default 4000 pairs (125 steps) take ~21 min on a quiet 2-core machine: the budget lets
-    # them finish there and stops a slower machine (docs/results.md, omnivec tune)
-    budget_s: float | None = 25 * 60
+    # the default 4000 pairs (126 steps) take ~14 min on a quiet 2-core machine; the budget stops a
+    # slower one so that mining + training stay under 20 minutes (docs/results.md, omnivec tune)
+    budget_s: float | None = DEFAULT_BUDGET_MINUTES * 60
     seed: int = 0
     cached: bool = False
     mini_batch_size: int = 16  # only with `cached`
