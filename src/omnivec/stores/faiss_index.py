@@ -76,10 +76,10 @@ SQ_RESCORE_EXTRA = 40
 # the recall the store promises (0.95) the graph is no faster on these vectors, and ivf-sq8 stays.
 HNSW_MIN_VECTORS: int | None = None
 # ivf-sq8-proj from here (omnivec.stores.projected_codes): ivf-sq8's lists and float re-scoring,
-# its codes over the leading ~30 % of the directions. Measured at 200k (benchmarks/dense_params.py
-# --proj, one thread, same lists and nprobe, same process): 2.7-3.6x faster than ivf-sq8 at
-# recall@10 0.951-0.959 against 0.967 (64-96 directions), codes a quarter of the size. Not yet
-# measured at 1M.
+# its codes over the leading directions (112 of 384 on the benchmark's spectrum). Measured at 200k
+# (benchmarks/dense_params.py --proj, one thread, same nlist/nprobe, same process, load ~6): 3.69x
+# faster than ivf-sq8 (1.13 vs 4.15 ms p50) at recall@10 0.965 vs 0.967, 1620 vs 1888 MB per 1M.
+# Not yet measured at 1M (docs/benchmarks.md).
 PROJ_MIN_VECTORS = 200_000
 
 _MAGIC = b"OMNIVEC-FAISS\x01"
@@ -383,7 +383,9 @@ def _decode(head: dict[str, Any], chunks: list[np.ndarray]) -> DenseIndex:
         projection = projection.reshape(index.d, kept)
     for ivf in (index, *codes) if kind != "flat" else ():
         ivf.nprobe = head["nprobe"]
-    return DenseIndex(index, kind, generation, trained_on, *codes, projection=projection)
+    return DenseIndex(
+        index, kind, generation, trained_on, codes=codes[0] if codes else None, projection=projection
+    )
 
 
 def read_stamp(path: Path) -> dict[str, Any] | None:

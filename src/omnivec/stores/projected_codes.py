@@ -60,8 +60,6 @@ def projected_sq8(ivf: Any, sample: np.ndarray, projection: np.ndarray) -> Any:
     codes = faiss.IndexIVFScalarQuantizer(
         quantizer, d, ivf.nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
     )
-    codes.own_fields = True  # the serialised index carries its quantizer
-    quantizer.this.disown()
     codes.train(project(sample, projection))  # quantizer already holds nlist centroids: kept
     codes.nprobe = ivf.nprobe
     return codes
