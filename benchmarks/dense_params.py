@@ -4,6 +4,11 @@
     OMNIVEC_THREADS=1 python benchmarks/dense_params.py --n 1000000 --store-only [--k 100]
     OMNIVEC_THREADS=1 python benchmarks/dense_params.py --n 1000000 --hnsw [--ef 32,48,64,96]
         [--m 32] [--ef-construction 64] [--build-threads 2]
+    OMNIVEC_THREADS=1 python benchmarks/dense_params.py --n 1000000 --proj [--k 100]
+
+`--proj` measures the store's `ivf-sq8-proj` kind (8-bit codes over the leading directions,
+`omnivec.stores.projected_codes`) against its `ivf-sq8` kind, each built as the store builds it,
+queries alternating which goes first: build seconds, p50/p95, recall@k, MB per 1M, the ratio.
 
 `--hnsw` measures the store's `hnsw` kind (`DenseIndex.hnsw`, searched through
 `DenseIndex.search`) against its `ivf-sq8` kind on the same vectors and queries, queries
@@ -193,6 +198,46 @@ def hnsw_vs_ivf_sq8(
             )
 
 
+def proj_vs_ivf_sq8(xb: np.ndarray, xq: np.ndarray, k: int, threads: int) -> None:
+    """The store's ivf-sq8-proj kind against its ivf-sq8 kind, one query at a time on one thread."""
+    import faiss
+
+    n, rids = len(xb), np.arange(len(xb), dtype=np.int64)
+    faiss.omp_set_num_threads(1)
+    truth = exact_top(xb, xq, k)
+    built: dict[str, DenseIndex] = {}
+    build: dict[str, float] = {}
+    for name, make in (("ivf-sq8", DenseIndex.ivf_sq8), ("ivf-sq8-proj", DenseIndex.ivf_sq8_proj)):
+        faiss.omp_set_num_threads(threads)
+        t = time.perf_counter()
+        built[name] = make(xb, rids, DIM, 0)
+        build[name] = time.perf_counter() - t
+    faiss.omp_set_num_threads(1)
+    proj = built["ivf-sq8-proj"].projection
+    assert proj is not None
+    print(f"n {n}, dim {DIM}, {len(xq)} queries, k {k}, faiss {faiss.__version__}, nlist {built['ivf-sq8'].nlist}, "
+          f"nprobe {built['ivf-sq8'].index.nprobe}, directions kept {proj.shape[1]}, build threads {threads}")  # fmt: skip
+    lat: dict[str, list[float]] = {name: [] for name in built}
+    found = {name: np.empty((len(xq), k), np.int64) for name in built}
+    exact_scores = True
+    for i, q in enumerate(xq):
+        for name in sorted(built, reverse=i % 2 == 1):  # alternate which goes first
+            t = time.perf_counter()
+            scores, ids = built[name].search(q, k)
+            lat[name].append(time.perf_counter() - t)
+            found[name][i] = ids
+            exact_scores &= bool(np.allclose(scores, xb[ids] @ q, atol=1e-5))
+    p50 = {name: float(np.percentile(np.array(v) * 1000, 50)) for name, v in lat.items()}
+    for name, v in lat.items():
+        rec = np.mean([len(set(a) & set(b)) / k for a, b in zip(found[name], truth)])
+        mb = sum(p.nbytes for p in built[name].parts()) / 2**20 * 1e6 / n
+        print(f"  {name:12s} build {build[name]:5.0f} s  p50 {p50[name]:6.3f} ms  p95 "
+              f"{np.percentile(np.array(v) * 1000, 95):6.3f} ms  recall@{k} {rec:.3f}  {mb:6.0f} MB per 1M")  # fmt: skip
+    print(
+        f"  ivf-sq8 / ivf-sq8-proj p50: {p50['ivf-sq8'] / p50['ivf-sq8-proj']:.2f}x; scores exact: {exact_scores}"
+    )
+
+
 def main() -> None:
     import faiss
 
@@ -207,9 +252,13 @@ def main() -> None:
     ap.add_argument("--m", type=int, default=hnsw_index.HNSW_M, help="with --hnsw: graph degree M")
     ap.add_argument("--ef-construction", type=int, default=hnsw_index.HNSW_EF_CONSTRUCTION)
     ap.add_argument("--build-threads", type=int, default=2, help="faiss threads while building")
+    ap.add_argument("--proj", action="store_true", help="the store's ivf-sq8-proj kind vs its ivf-sq8 kind")
     args = ap.parse_args()
     n = args.n
     xb, xq = data(n, args.queries)
+    if args.proj:
+        proj_vs_ivf_sq8(xb, xq, args.k, args.build_threads)
+        return
     if args.hnsw:
         efs = [int(e) for e in args.ef.split(",")]
         hnsw_vs_ivf_sq8(xb, xq, args.k, efs, args.build_threads, args.m, args.ef_construction)

@@ -112,8 +112,13 @@ def test_target_kind_puts_hnsw_last_with_hysteresis(tmp_path: Path) -> None:
 
 def test_by_default_no_size_picks_hnsw_and_a_graph_steps_down(tmp_path: Path) -> None:
     fd = FaissDense(tmp_path, "s", writer=False, ivf_min=100, sq_min=1000)  # hnsw_min: the default
-    assert fd.target_kind("ivf-sq8", 10**9) == "ivf-sq8"
-    assert [fd.target_kind("hnsw", n) for n in (10**6, 499, 49)] == ["ivf-sq8", "ivf", "flat"]
+    assert fd.target_kind("ivf-sq8", 10**9) == "ivf-sq8-proj"  # past PROJ_MIN_VECTORS
+    assert [fd.target_kind("hnsw", n) for n in (10**6, 999, 499, 49)] == [
+        "ivf-sq8-proj",
+        "ivf-sq8",
+        "ivf",
+        "flat",
+    ]
 
 
 def test_store_builds_hnsw_rebuilds_when_worn_and_readers_agree(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from omnivec.stores.faiss_index import (
     IVF_KEEP_FRACTION,
     IVF_MIN_VECTORS,
     IVF_RETRAIN_GROWTH,
+    PROJ_MIN_VECTORS,
     SQ_MIN_VECTORS,
     DenseIndex,
     IndexKind,
@@ -106,11 +107,13 @@ class FaissDense(DerivedIndexes[DenseIndex]):
         ivf_min: int = IVF_MIN_VECTORS,
         sq_min: int = SQ_MIN_VECTORS,
         hnsw_min: int | None = HNSW_MIN_VECTORS,
+        proj_min: int = PROJ_MIN_VECTORS,
     ) -> None:
         super().__init__(root / "dense", store_id, writer=writer)
         self.writer = writer
         self.ivf_min = ivf_min
         self.sq_min = max(sq_min, ivf_min)  # the codes ride on IVF lists
+        self.proj_min = max(proj_min, self.sq_min)  # ivf-sq8 with projected codes, from this size
         # the kinds stay in order of size; None: never an hnsw graph (an existing one steps down)
         self.hnsw_min = None if hnsw_min is None else max(hnsw_min, self.sq_min)
         self._unusable: set[tuple[int, int, int]] = set()  # (cid, size, mtime) already reported
@@ -194,10 +197,12 @@ class FaissDense(DerivedIndexes[DenseIndex]):
         """The kind an index of `kind` holding `n` vectors should be: the largest whose threshold
         `n` reaches; a step down only below IVF_KEEP_FRACTION of a threshold (no flip-flopping)."""
         kinds: list[tuple[IndexKind, int]] = [("flat", 0), ("ivf", self.ivf_min), ("ivf-sq8", self.sq_min)]
+        if self.hnsw_min is None or self.proj_min < self.hnsw_min:  # an opted-in graph comes first
+            kinds.append(("ivf-sq8-proj", self.proj_min))
         if self.hnsw_min is not None:
             kinds.append(("hnsw", self.hnsw_min))
         names = [name for name, _ in kinds]
-        rank = names.index(kind) if kind in names else len(kinds)  # hnsw, no longer wanted: above all
+        rank = names.index(kind) if kind in names else len(kinds)  # a kind no longer wanted: above all
         up = max(i for i, (_, least) in enumerate(kinds) if n >= least)
         if up >= rank:
             return kinds[up][0]
@@ -217,6 +222,8 @@ class FaissDense(DerivedIndexes[DenseIndex]):
         t0 = time.perf_counter()
         if kind == "hnsw":
             new = DenseIndex.hnsw(vecs, rids, row.dim, row.generation)
+        elif kind == "ivf-sq8-proj":
+            new = DenseIndex.ivf_sq8_proj(vecs, rids, row.dim, row.generation)
         elif kind == "ivf-sq8":
             new = DenseIndex.ivf_sq8(vecs, rids, row.dim, row.generation)
         elif kind == "ivf":

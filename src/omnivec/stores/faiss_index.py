@@ -1,4 +1,5 @@
-"""The derived dense index of one collection: FAISS flat, IVF, IVF-SQ8 or HNSW, keyed by SQLite rowids.
+"""The derived dense index of one collection: FAISS flat, IVF, IVF-SQ8 (optionally over projected
+vectors) or HNSW, keyed by SQLite rowids.
 
 SQLite holds every vector; this index is a cache of them that can always be rebuilt. It is
 written to disk atomically, with a header naming the collection generation it reflects.
@@ -20,10 +21,17 @@ import numpy as np
 
 from omnivec.errors import require
 from omnivec.stores.hnsw_index import HNSW_EF_CONSTRUCTION, HNSW_M, HnswGraph
+from omnivec.stores.projected_codes import (
+    PROJ_RESCORE_EXTRA,
+    PROJ_RESCORE_FACTOR,
+    leading_directions,
+    project,
+    projected_sq8,
+)
 
 log = logging.getLogger(__name__)
 
-IndexKind = Literal["flat", "ivf", "ivf-sq8", "hnsw"]
+IndexKind = Literal["flat", "ivf", "ivf-sq8", "ivf-sq8-proj", "hnsw"]
 
 # Exact search up to here, IVF above. Measured with benchmarks/ivf_crossover.py (dim 384, one
 # thread, nq=1, recall@10 >= 0.95; table in its docstring): on embedding-like data IVF is
@@ -67,11 +75,18 @@ SQ_RESCORE_EXTRA = 40
 # in the same run; it built 4.2x slower (321 s vs 77 s) and a 20 % filter took 2.3x longer. So at
 # the recall the store promises (0.95) the graph is no faster on these vectors, and ivf-sq8 stays.
 HNSW_MIN_VECTORS: int | None = None
+# ivf-sq8-proj from here (omnivec.stores.projected_codes): ivf-sq8's lists and float re-scoring,
+# its codes over the leading directions (112 of 384 on the benchmark's spectrum). Measured at 200k
+# (benchmarks/dense_params.py --proj, one thread, same nlist/nprobe, same process, load ~6): 3.69x
+# faster than ivf-sq8 (1.13 vs 4.15 ms p50) at recall@10 0.965 vs 0.967, 1620 vs 1888 MB per 1M.
+# Not yet measured at 1M (docs/benchmarks.md).
+PROJ_MIN_VECTORS = 200_000
 
 _MAGIC = b"OMNIVEC-FAISS\x01"
 # parts per kind, in this order: serialised faiss indexes (hnsw: the graph, then its label ->
-# rowid map as raw little-endian int64, -1 for a removed rowid)
-_PARTS = {"flat": 1, "ivf": 1, "ivf-sq8": 2, "hnsw": 2}
+# rowid map as raw little-endian int64, -1 for a removed rowid; ivf-sq8-proj: the float IVF, the
+# codes, then the projection as raw little-endian float32, dim x kept directions)
+_PARTS = {"flat": 1, "ivf": 1, "ivf-sq8": 2, "ivf-sq8-proj": 3, "hnsw": 2}
 
 
 def faiss_module() -> Any:
@@ -132,6 +147,7 @@ class DenseIndex:
     trained_on: int = 0  # vectors the IVF quantizer was trained on (0 for flat)
     codes: Any = None  # ivf-sq8: IVF-SQ8 on the same lists and rowids, scanned first
     graph: HnswGraph | None = None  # hnsw: the graph (`index` is its faiss index) and its rowids
+    projection: np.ndarray | None = None  # ivf-sq8-proj: (dim, kept) directions the codes are over
 
     @classmethod
     def flat(cls, dim: int, generation: int = 0) -> DenseIndex:
@@ -154,6 +170,18 @@ class DenseIndex:
         return dense
 
     @classmethod
+    def ivf_sq8_proj(cls, vectors: np.ndarray, rowids: np.ndarray, dim: int, generation: int) -> DenseIndex:
+        faiss = faiss_module()
+        ivf = train_ivf(vectors, dim)
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # rowid -> float vector, for re-scoring
+        sample = vectors[:: max(1, len(vectors) // (IVF_TRAIN_POINTS_PER_LIST * ivf.nlist))]
+        projection = leading_directions(sample)
+        codes = projected_sq8(ivf, sample, projection)
+        dense = cls(ivf, "ivf-sq8-proj", generation, len(vectors), codes=codes, projection=projection)
+        dense.add(rowids, vectors)
+        return dense
+
+    @classmethod
     def hnsw(
         cls, vectors: np.ndarray, rowids: np.ndarray, dim: int, generation: int, *,
         m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION,
@@ -170,7 +198,7 @@ class DenseIndex:
 
     @property
     def is_ivf(self) -> bool:
-        return self.kind in ("ivf", "ivf-sq8")
+        return self.kind in ("ivf", "ivf-sq8", "ivf-sq8-proj")
 
     @property
     def nlist(self) -> int:
@@ -184,7 +212,7 @@ class DenseIndex:
             ids = np.asarray(rowids, dtype=np.int64)
             self.index.add_with_ids(x, ids)
             if self.codes is not None:
-                self.codes.add_with_ids(x, ids)
+                self.codes.add_with_ids(x if self.projection is None else project(x, self.projection), ids)
 
     def remove(self, rowids: np.ndarray) -> None:
         # IndexIDMap2(flat) compacts its storage on every call: O(n), so callers batch removals.
@@ -208,7 +236,8 @@ class DenseIndex:
         exact scoring of the allowed ids (measured: ~2-9 ms at 100k for 100-4000 allowed ids,
         vs 10-40 ms fetching those vectors from SQLite; benchmarks/ivf_crossover.py).
         ivf-sq8 probes its 8-bit codes and re-scores the best candidates with their float vectors,
-        so every returned score is the exact inner product; its full scan is IVF-Flat's.
+        so every returned score is the exact inner product; its full scan is IVF-Flat's. ivf-sq8-proj
+        does the same with codes of the projected vectors (and the projected query).
         hnsw walks its graph or scans the allowed vectors exactly (`HnswGraph.search`).
         """
         if self.graph is not None:
@@ -230,13 +259,17 @@ class DenseIndex:
     def _rescored(
         self, vector: np.ndarray, k: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top k by exact inner product among the codes' best candidates (ivf-sq8)."""
+        """Top k by exact inner product among the codes' best candidates (ivf-sq8, ivf-sq8-proj)."""
         faiss = faiss_module()
         query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         sel = None if allowed is None else faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-        n = min(self.ntotal, max(int(k * SQ_RESCORE_FACTOR), k + SQ_RESCORE_EXTRA))
+        if self.projection is None:
+            n = min(self.ntotal, max(k * SQ_RESCORE_FACTOR, k + SQ_RESCORE_EXTRA))
+        else:
+            n = min(self.ntotal, max(k * PROJ_RESCORE_FACTOR, k + PROJ_RESCORE_EXTRA))
+        probe = query if self.projection is None else project(query, self.projection)
         _, ids = self.codes.search(
-            query, n, params=faiss.SearchParametersIVF(sel=sel, nprobe=self.index.nprobe)
+            probe, n, params=faiss.SearchParametersIVF(sel=sel, nprobe=self.index.nprobe)
         )
         ids = ids[0][ids[0] >= 0]
         scores = self.index.reconstruct_batch(ids) @ query[0] if len(ids) else np.empty(0, np.float32)
@@ -264,6 +297,8 @@ class DenseIndex:
                 "nprobe": nprobe, "ntotal": self.ntotal}  # fmt: skip
         if self.graph is not None:
             head.update(ef_search=self.graph.ef_search, dead=self.graph.dead)
+        if self.projection is not None:
+            head.update(proj_dims=int(self.projection.shape[1]))
         return head
 
     def parts(self) -> list[np.ndarray]:
@@ -271,7 +306,10 @@ class DenseIndex:
         faiss = faiss_module()
         if self.graph is not None:
             return [faiss.serialize_index(self.index), self.graph.rowids.astype("<i8").view(np.uint8)]
-        return [faiss.serialize_index(x) for x in (self.index, self.codes) if x is not None]
+        parts = [faiss.serialize_index(x) for x in (self.index, self.codes) if x is not None]
+        if self.projection is not None:
+            parts.append(np.ascontiguousarray(self.projection, dtype="<f4").reshape(-1).view(np.uint8))
+        return parts
 
 
 def save_index(path: Path, dense: DenseIndex, stamp: dict[str, Any]) -> None:
@@ -333,10 +371,21 @@ def _decode(head: dict[str, Any], chunks: list[np.ndarray]) -> DenseIndex:
             raise ValueError(f"{len(rowids)} rowids for a graph of {index.ntotal} vectors")
         graph = HnswGraph(index, rowids)  # efSearch is the code's (a query-time knob), not the file's
         return DenseIndex(index, kind, generation, trained_on, graph=graph)
+    projection = None
+    if kind == "ivf-sq8-proj":
+        *chunks, raw = chunks
+        projection = raw.view("<f4").astype(np.float32)
     index, *codes = [faiss.deserialize_index(c) for c in chunks]
+    if projection is not None:
+        kept = int(codes[0].d)
+        if projection.size != index.d * kept:
+            raise ValueError(f"projection of {projection.size} floats for dim {index.d} x {kept} directions")
+        projection = projection.reshape(index.d, kept)
     for ivf in (index, *codes) if kind != "flat" else ():
         ivf.nprobe = head["nprobe"]
-    return DenseIndex(index, kind, generation, trained_on, *codes)
+    return DenseIndex(
+        index, kind, generation, trained_on, codes=codes[0] if codes else None, projection=projection
+    )
 
 
 def read_stamp(path: Path) -> dict[str, Any] | None:

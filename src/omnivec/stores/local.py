@@ -46,7 +46,7 @@ from omnivec.stores.base import (
 )
 from omnivec.stores.dense import DenseBackend, FaissDense
 from omnivec.stores.failures import stamp_clean, translate
-from omnivec.stores.faiss_index import HNSW_MIN_VECTORS, IVF_MIN_VECTORS, SQ_MIN_VECTORS
+from omnivec.stores.faiss_index import HNSW_MIN_VECTORS, IVF_MIN_VECTORS, PROJ_MIN_VECTORS, SQ_MIN_VECTORS
 from omnivec.stores.keyword import Bm25Keyword, KeywordBackend
 from omnivec.stores.local_search import SearchSide
 from omnivec.stores.sqlite_schema import DB_NAME, SCHEMA_VERSION, WriterLock, connect, has_rid_index, store_id
@@ -68,6 +68,7 @@ class LocalStore(SearchSide):
         ivf_min: int = IVF_MIN_VECTORS,
         sq_min: int = SQ_MIN_VECTORS,
         hnsw_min: int | None = HNSW_MIN_VECTORS,
+        proj_min: int = PROJ_MIN_VECTORS,
         dense: Callable[..., DenseBackend] = FaissDense,
         keyword: Callable[..., KeywordBackend] = Bm25Keyword,
     ) -> None:
@@ -91,7 +92,7 @@ class LocalStore(SearchSide):
                 self._local.conn = self._main
                 self._rid_index = has_rid_index(self._main)
                 self._dense = dense(self.path, store_id(self._main), writer=writer, ivf_min=ivf_min,
-                                    sq_min=sq_min, hnsw_min=hnsw_min)  # fmt: skip
+                                    sq_min=sq_min, hnsw_min=hnsw_min, proj_min=proj_min)  # fmt: skip
                 self._keyword = keyword(self.path, store_id(self._main), writer=writer)
                 if writer:
                     self._dense.check_files(self._all_rows())
