@@ -76,10 +76,9 @@ SQ_RESCORE_EXTRA = 40
 # the recall the store promises (0.95) the graph is no faster on these vectors, and ivf-sq8 stays.
 HNSW_MIN_VECTORS: int | None = None
 # ivf-sq8-proj from here (omnivec.stores.projected_codes): ivf-sq8's lists and float re-scoring,
-# its codes over the leading directions (112 of 384 on the benchmark's spectrum). Measured at 200k
-# (benchmarks/dense_params.py --proj, one thread, same nlist/nprobe, same process, load ~6): 3.69x
-# faster than ivf-sq8 (1.13 vs 4.15 ms p50) at recall@10 0.965 vs 0.967, 1620 vs 1888 MB per 1M.
-# Not yet measured at 1M (docs/benchmarks.md).
+# its codes over the leading directions (160 of 384 at 1M on the benchmark's spectrum). Measured
+# at 1M, quiet (benchmarks/dense_params.py --proj, one thread, same nlist/nprobe, same process):
+# 2.43 vs 4.48 ms p50 (1.85x) at recall@10 0.958 vs 0.956, 1657 vs 1873 MB per 1M vectors.
 PROJ_MIN_VECTORS = 200_000
 
 _MAGIC = b"OMNIVEC-FAISS\x01"
