@@ -16,7 +16,7 @@ from omnivec.stores.dense import FaissDense
 from omnivec.stores.faiss_index import DenseIndex, load_index, save_index
 from omnivec.stores.projected_codes import PROJ_STEP, leading_directions
 from tests.stores.helpers import brute_force, clustered, fill, open_writer, unit
-from tests.stores.test_dense_sq8 import check_exact_scores, exact
+from tests.stores.test_dense_sq8 import check_exact_scores, exact, removed_added_and_reloaded
 
 N, D = 4000, 64
 
@@ -70,21 +70,10 @@ def test_filters_never_under_fill_and_stay_exact(data) -> None:
 
 
 def test_remove_add_and_reload_from_disk(data, tmp_path: Path) -> None:
-    xb, rids, xq = data
-    dense = DenseIndex.ivf_sq8_proj(xb[:3000], rids[:3000], D, generation=1)
-    dense.remove(rids[:500])
-    dense.add(rids[3000:], xb[3000:])
-    assert dense.ntotal == dense.codes.ntotal == N - 500
-    path = tmp_path / "1.faiss"
-    save_index(path, dense, {"store": "s", "cid": 1, "dim": D})
-    head, loaded = load_index(path)
-    assert head["kind"] == loaded.kind == "ivf-sq8-proj" and len(head["parts"]) == 3
-    assert head["proj_dims"] == dense.projection.shape[1]
+    xb, rids, _ = data
+    head, dense, loaded = removed_added_and_reloaded(DenseIndex.ivf_sq8_proj, data, tmp_path, parts=3)
+    assert head["kind"] == "ivf-sq8-proj" and head["proj_dims"] == dense.projection.shape[1]
     np.testing.assert_array_equal(loaded.projection, dense.projection)
-    assert loaded.index.nprobe == loaded.codes.nprobe == dense.index.nprobe
-    for q in xq[:10]:
-        assert loaded.search(q, 10)[1].tolist() == dense.search(q, 10)[1].tolist()
-        assert not set(loaded.search(q, 50)[1].tolist()) & set(rids[:500].tolist())
     scores, found = loaded.search(xb[3005], 5)
     assert found[0] == rids[3005]
     check_exact_scores(loaded, xb, rids, xb[3005], scores, found)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -76,20 +77,33 @@ def test_filters_never_under_fill_and_stay_exact(data) -> None:
     check_exact_scores(dense, xb, rids, xq[0], scores, found)
 
 
-def test_remove_add_and_reload_from_disk(data, tmp_path: Path) -> None:
+def removed_added_and_reloaded(
+    build: Callable[..., DenseIndex], data: tuple[np.ndarray, ...], tmp_path: Path, parts: int
+) -> tuple[dict, DenseIndex, DenseIndex]:
+    """Build from 3000 vectors, remove 500, add the rest, save and load: (header, built, loaded),
+    checked to agree (same kind and nprobe, same hits, no removed rowid). The ivf-sq8-proj tests
+    run this too."""
     xb, rids, xq = data
-    dense = DenseIndex.ivf_sq8(xb[:3000], rids[:3000], D, generation=1)
+    n, dim = xb.shape
+    dense = build(xb[:3000], rids[:3000], dim, generation=1)
     dense.remove(rids[:500])
     dense.add(rids[3000:], xb[3000:])
-    assert dense.ntotal == dense.codes.ntotal == N - 500
+    assert dense.ntotal == dense.codes.ntotal == n - 500
     path = tmp_path / "1.faiss"
-    save_index(path, dense, {"store": "s", "cid": 1, "dim": D})
+    save_index(path, dense, {"store": "s", "cid": 1, "dim": dim})
     head, loaded = load_index(path)
-    assert head["kind"] == loaded.kind == "ivf-sq8" and len(head["parts"]) == 2
+    assert head["kind"] == loaded.kind == dense.kind and len(head["parts"]) == parts
     assert loaded.index.nprobe == loaded.codes.nprobe == dense.index.nprobe
     for q in xq[:10]:
         assert loaded.search(q, 10)[1].tolist() == dense.search(q, 10)[1].tolist()
         assert not set(loaded.search(q, 50)[1].tolist()) & set(rids[:500].tolist())
+    return head, dense, loaded
+
+
+def test_remove_add_and_reload_from_disk(data, tmp_path: Path) -> None:
+    xb, rids, _ = data
+    head, _, loaded = removed_added_and_reloaded(DenseIndex.ivf_sq8, data, tmp_path, parts=2)
+    assert head["kind"] == "ivf-sq8"
     loaded.remove(rids[3000:3010])  # the rowid -> vector map survived the file
     scores, found = loaded.search(xb[3005], 5)
     assert rids[3005] not in found.tolist()
