@@ -16,7 +16,12 @@ from omnivec.stores.dense import FaissDense
 from omnivec.stores.faiss_index import DenseIndex, load_index, save_index
 from omnivec.stores.projected_codes import PROJ_STEP, leading_directions
 from tests.stores.helpers import brute_force, clustered, fill, open_writer, unit
-from tests.stores.test_dense_sq8 import check_exact_scores, exact, removed_added_and_reloaded
+from tests.stores.test_dense_sq8 import (
+    check_exact_scores,
+    exact,
+    exact_scored_recall,
+    removed_added_and_reloaded,
+)
 
 N, D = 4000, 64
 
@@ -49,13 +54,7 @@ def test_build_search_scores_are_exact_and_recall_holds(data) -> None:
     assert (dense.kind, dense.ntotal, dense.codes.ntotal, dense.trained_on) == ("ivf-sq8-proj", N, N, N)
     assert dense.projection is not None and dense.codes.d == dense.projection.shape[1] < D
     assert dense.codes.nprobe == dense.index.nprobe and dense.nlist == dense.codes.nlist
-    hits = 0
-    for q in xq:
-        scores, found = dense.search(q, 10)
-        assert len(found) == 10
-        check_exact_scores(dense, xb, rids, q, scores, found)
-        hits += len(set(found.tolist()) & set(exact(xb, rids, q, 10)))
-    assert hits / (10 * len(xq)) >= 0.95
+    assert exact_scored_recall(dense, xb, rids, xq) >= 0.95
 
 
 def test_filters_never_under_fill_and_stay_exact(data) -> None:
