@@ -216,7 +216,7 @@ def proj_vs_ivf_sq8(xb: np.ndarray, xq: np.ndarray, k: int, threads: int) -> Non
     proj = built["ivf-sq8-proj"].projection
     assert proj is not None
     print(f"n {n}, dim {DIM}, {len(xq)} queries, k {k}, faiss {faiss.__version__}, nlist {built['ivf-sq8'].nlist}, "
-          f"nprobe {built['ivf-sq8'].index.nprobe}, directions kept {proj.shape[1]}, build threads {threads}")  # fmt: skip
+          f"nprobe {built['ivf-sq8'].index.nprobe} / {built['ivf-sq8-proj'].index.nprobe}, directions kept {proj.dims}, build threads {threads}")  # fmt: skip
     lat: dict[str, list[float]] = {name: [] for name in built}
     found = {name: np.empty((len(xq), k), np.int64) for name in built}
     exact_scores = True

@@ -22,11 +22,13 @@ import numpy as np
 from omnivec.errors import require
 from omnivec.stores.hnsw_index import HNSW_EF_CONSTRUCTION, HNSW_M, HnswGraph
 from omnivec.stores.projected_codes import (
+    NORM_DIMS,
+    PROJ_NPROBE_FACTOR,
     PROJ_RESCORE_EXTRA,
     PROJ_RESCORE_FACTOR,
-    leading_directions,
-    project,
-    projected_sq8,
+    ProjectedSpace,
+    add_projected,
+    projected_lists,
 )
 
 log = logging.getLogger(__name__)
@@ -75,16 +77,17 @@ SQ_RESCORE_EXTRA = 40
 # in the same run; it built 4.2x slower (321 s vs 77 s) and a 20 % filter took 2.3x longer. So at
 # the recall the store promises (0.95) the graph is no faster on these vectors, and ivf-sq8 stays.
 HNSW_MIN_VECTORS: int | None = None
-# ivf-sq8-proj from here (omnivec.stores.projected_codes): ivf-sq8's lists and float re-scoring,
-# its codes over the leading directions (160 of 384 at 1M on the benchmark's spectrum). Measured
-# at 1M, quiet (benchmarks/dense_params.py --proj, one thread, same nlist/nprobe, same process):
-# 2.43 vs 4.48 ms p50 (1.85x) at recall@10 0.958 vs 0.956, 1657 vs 1873 MB per 1M vectors.
+# ivf-sq8-proj from here (omnivec.stores.projected_codes): float re-scoring as ivf-sq8, its codes
+# bytes over the leading directions (160 of 384 at 1M on the benchmark's spectrum), lists cut in
+# that space. Measured at 1M, idle (benchmarks/dense_params.py --proj, one thread, same process):
+# 1.41 vs 4.12 ms p50 (2.9x) at recall@10 0.959 vs 0.956, 1672 vs 1873 MB per 1M vectors.
 PROJ_MIN_VECTORS = 200_000
 
 _MAGIC = b"OMNIVEC-FAISS\x01"
 # parts per kind, in this order: serialised faiss indexes (hnsw: the graph, then its label ->
 # rowid map as raw little-endian int64, -1 for a removed rowid; ivf-sq8-proj: the float IVF, the
-# codes, then the projection as raw little-endian float32, dim x kept directions)
+# codes, then the projection as raw little-endian float32, dim x kept directions; the codes'
+# byte step, offsets and bound are in the header)
 _PARTS = {"flat": 1, "ivf": 1, "ivf-sq8": 2, "ivf-sq8-proj": 3, "hnsw": 2}
 
 
@@ -146,7 +149,7 @@ class DenseIndex:
     trained_on: int = 0  # vectors the IVF quantizer was trained on (0 for flat)
     codes: Any = None  # ivf-sq8: IVF-SQ8 on the same lists and rowids, scanned first
     graph: HnswGraph | None = None  # hnsw: the graph (`index` is its faiss index) and its rowids
-    projection: np.ndarray | None = None  # ivf-sq8-proj: (dim, kept) directions the codes are over
+    projection: ProjectedSpace | None = None  # ivf-sq8-proj: from float vectors to the codes' space
 
     @classmethod
     def flat(cls, dim: int, generation: int = 0) -> DenseIndex:
@@ -171,11 +174,12 @@ class DenseIndex:
     @classmethod
     def ivf_sq8_proj(cls, vectors: np.ndarray, rowids: np.ndarray, dim: int, generation: int) -> DenseIndex:
         faiss = faiss_module()
-        ivf = train_ivf(vectors, dim)
+        nlist = ivf_nlist(len(vectors))
+        ivf, codes, projection = projected_lists(
+            np.ascontiguousarray(vectors, dtype=np.float32), nlist, round(ivf_nprobe(nlist) * PROJ_NPROBE_FACTOR),
+            IVF_TRAIN_ITERATIONS, IVF_TRAIN_POINTS_PER_LIST,
+        )  # fmt: skip
         ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # rowid -> float vector, for re-scoring
-        sample = vectors[:: max(1, len(vectors) // (IVF_TRAIN_POINTS_PER_LIST * ivf.nlist))]
-        projection = leading_directions(sample)
-        codes = projected_sq8(ivf, sample, projection)
         dense = cls(ivf, "ivf-sq8-proj", generation, len(vectors), codes=codes, projection=projection)
         dense.add(rowids, vectors)
         return dense
@@ -209,9 +213,12 @@ class DenseIndex:
         elif len(rowids):
             x = np.ascontiguousarray(vectors, dtype=np.float32)
             ids = np.asarray(rowids, dtype=np.int64)
+            if self.projection is not None:
+                add_projected(self.index, self.codes, self.projection, x, ids)
+                return
             self.index.add_with_ids(x, ids)
             if self.codes is not None:
-                self.codes.add_with_ids(x if self.projection is None else project(x, self.projection), ids)
+                self.codes.add_with_ids(x, ids)
 
     def remove(self, rowids: np.ndarray) -> None:
         # IndexIDMap2(flat) compacts its storage on every call: O(n), so callers batch removals.
@@ -266,7 +273,7 @@ class DenseIndex:
             n = min(self.ntotal, max(k * SQ_RESCORE_FACTOR, k + SQ_RESCORE_EXTRA))
         else:
             n = min(self.ntotal, max(k * PROJ_RESCORE_FACTOR, k + PROJ_RESCORE_EXTRA))
-        probe = query if self.projection is None else project(query, self.projection)
+        probe = query if self.projection is None else self.projection.probe(query)
         _, ids = self.codes.search(
             probe, n, params=faiss.SearchParametersIVF(sel=sel, nprobe=self.index.nprobe)
         )
@@ -297,7 +304,7 @@ class DenseIndex:
         if self.graph is not None:
             head.update(ef_search=self.graph.ef_search, dead=self.graph.dead)
         if self.projection is not None:
-            head.update(proj_dims=int(self.projection.shape[1]))
+            head.update(self.projection.header())
         return head
 
     def parts(self) -> list[np.ndarray]:
@@ -307,7 +314,7 @@ class DenseIndex:
             return [faiss.serialize_index(self.index), self.graph.rowids.astype("<i8").view(np.uint8)]
         parts = [faiss.serialize_index(x) for x in (self.index, self.codes) if x is not None]
         if self.projection is not None:
-            parts.append(np.ascontiguousarray(self.projection, dtype="<f4").reshape(-1).view(np.uint8))
+            parts.append(np.ascontiguousarray(self.projection.matrix, dtype="<f4").reshape(-1).view(np.uint8))
         return parts
 
 
@@ -370,16 +377,19 @@ def _decode(head: dict[str, Any], chunks: list[np.ndarray]) -> DenseIndex:
             raise ValueError(f"{len(rowids)} rowids for a graph of {index.ntotal} vectors")
         graph = HnswGraph(index, rowids)  # efSearch is the code's (a query-time knob), not the file's
         return DenseIndex(index, kind, generation, trained_on, graph=graph)
-    projection = None
+    raw = None
     if kind == "ivf-sq8-proj":
         *chunks, raw = chunks
-        projection = raw.view("<f4").astype(np.float32)
     index, *codes = [faiss.deserialize_index(c) for c in chunks]
-    if projection is not None:
-        kept = int(codes[0].d)
-        if projection.size != index.d * kept:
-            raise ValueError(f"projection of {projection.size} floats for dim {index.d} x {kept} directions")
-        projection = projection.reshape(index.d, kept)
+    projection = None
+    if raw is not None:
+        kept = int(head.get("proj_dims", codes[0].d))
+        matrix = raw.view("<f4").astype(np.float32)
+        if matrix.size != index.d * kept:
+            raise ValueError(f"projection of {matrix.size} floats for dim {index.d} x {kept} directions")
+        projection = ProjectedSpace.from_header(matrix.reshape(index.d, kept), head)
+        if codes[0].d != kept + (NORM_DIMS if projection.steps is not None else 0):
+            raise ValueError(f"codes of dimension {codes[0].d} for {kept} directions")
     for ivf in (index, *codes) if kind != "flat" else ():
         ivf.nprobe = head["nprobe"]
     return DenseIndex(
