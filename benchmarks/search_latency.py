@@ -162,7 +162,7 @@ def main() -> None:
         given_s = timed(given.search, Query(text=q, k=10))
         for key, dt in zip(parts, (enc_s, dense_s, kw_s, slow_s, hyb_s, given_s)):
             parts[key].append(dt)
-    from omnivec.stores.faiss_index import read_stamp
+    from omnivec.stores.dense_file import read_stamp
 
     info = store.stats()
     dense = [read_stamp(f) or {} for f in (root / "dense").glob("*.faiss")]

@@ -19,7 +19,7 @@ import pytest
 
 from omnivec.api import Index
 from omnivec.stores import LocalStore
-from omnivec.stores.faiss_index import read_stamp
+from omnivec.stores.dense_file import read_stamp
 from omnivec.stores.salvage import salvage
 from omnivec.stores.sqlite_schema import DB_NAME
 

@@ -12,7 +12,8 @@ import pytest
 
 from omnivec.stores import Filter, LocalStore
 from omnivec.stores.dense import FaissDense
-from omnivec.stores.faiss_index import DenseIndex, load_index, save_index
+from omnivec.stores.dense_file import load_index, save_index
+from omnivec.stores.faiss_index import DenseIndex
 from omnivec.stores.hnsw_index import HNSW_EF_SEARCH
 from tests.stores.helpers import brute_force, clustered, fill, open_writer, unit
 from tests.stores.test_dense_sq8 import check_exact_scores, exact

@@ -15,7 +15,8 @@ import pytest
 
 from omnivec.stores import Filter, LocalStore
 from omnivec.stores.dense import FaissDense
-from omnivec.stores.faiss_index import _MAGIC, DenseIndex, load_index, save_index
+from omnivec.stores.dense_file import _MAGIC, load_index, save_index
+from omnivec.stores.faiss_index import DenseIndex
 from tests.stores.helpers import brute_force, clustered, fill, open_writer, unit
 
 N, D = 4000, 32

@@ -23,6 +23,7 @@ import numpy as np
 
 from omnivec.errors import InputError
 from omnivec.stores import sqlite_records as sq
+from omnivec.stores.dense_file import load_index, read_stamp, save_index
 from omnivec.stores.derived import (
     DerivedIndexes,
     NewerOnDiskError,  # noqa: F401  (its home before derived.py)
@@ -36,9 +37,6 @@ from omnivec.stores.faiss_index import (
     SQ_MIN_VECTORS,
     DenseIndex,
     IndexKind,
-    load_index,
-    read_stamp,
-    save_index,
 )
 from omnivec.stores.hnsw_index import HNSW_REBUILD_DEAD_SHARE
 

@@ -2,19 +2,15 @@
 vectors) or HNSW, keyed by SQLite rowids.
 
 SQLite holds every vector; this index is a cache of them that can always be rebuilt. It is
-written to disk atomically, with a header naming the collection generation it reflects.
+written to disk atomically (omnivec.stores.dense_file), with a header naming the collection
+generation it reflects.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import logging
 import math
-import os
-import struct
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -22,7 +18,6 @@ import numpy as np
 from omnivec.errors import require
 from omnivec.stores.hnsw_index import HNSW_EF_CONSTRUCTION, HNSW_M, HnswGraph
 from omnivec.stores.projected_codes import (
-    NORM_DIMS,
     PROJ_NPROBE_FACTOR,
     PROJ_RESCORE_EXTRA,
     PROJ_RESCORE_FACTOR,
@@ -82,13 +77,6 @@ HNSW_MIN_VECTORS: int | None = None
 # that space. Measured at 1M, idle (benchmarks/dense_params.py --proj, one thread, same process):
 # 1.41 vs 4.12 ms p50 (2.9x) at recall@10 0.959 vs 0.956, 1672 vs 1873 MB per 1M vectors.
 PROJ_MIN_VECTORS = 200_000
-
-_MAGIC = b"OMNIVEC-FAISS\x01"
-# parts per kind, in this order: serialised faiss indexes (hnsw: the graph, then its label ->
-# rowid map as raw little-endian int64, -1 for a removed rowid; ivf-sq8-proj: the float IVF, the
-# codes, then the projection as raw little-endian float32, dim x kept directions; the codes'
-# byte step, offsets and bound are in the header)
-_PARTS = {"flat": 1, "ivf": 1, "ivf-sq8": 2, "ivf-sq8-proj": 3, "hnsw": 2}
 
 
 def faiss_module() -> Any:
@@ -316,109 +304,3 @@ class DenseIndex:
         if self.projection is not None:
             parts.append(np.ascontiguousarray(self.projection.matrix, dtype="<f4").reshape(-1).view(np.uint8))
         return parts
-
-
-def save_index(path: Path, dense: DenseIndex, stamp: dict[str, Any]) -> None:
-    """Write atomically: a reader sees the old file or the new one, never a torn one."""
-    parts = dense.parts()
-    sizes = [int(p.nbytes) for p in parts]  # ivf-sq8: the float IVF, then its codes
-    head = json.dumps({**stamp, **dense.header(), "payload_bytes": sum(sizes), "parts": sizes}).encode()
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(_MAGIC + struct.pack("<I", len(head)) + head)
-        for part in parts:
-            f.write(part.data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_path(path.parent)
-
-
-def load_index(path: Path, *, warn: bool = True) -> tuple[dict[str, Any], DenseIndex] | None:
-    """The index and its stamp, or None when the file is missing or unreadable (then rebuild).
-
-    `warn=False` logs an unreadable file at debug level only (the caller already said so)."""
-    faiss_module()  # a clear error without faiss, before the file is read
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    try:
-        if not data.startswith(_MAGIC):
-            raise ValueError("bad magic")
-        start = len(_MAGIC) + 4
-        (hlen,) = struct.unpack("<I", data[len(_MAGIC) : start])
-        head = json.loads(data[start : start + hlen])
-        payload = np.frombuffer(data, dtype=np.uint8, offset=start + hlen)
-        if payload.nbytes != head["payload_bytes"]:
-            raise ValueError(f"payload is {payload.nbytes} bytes, header says {head['payload_bytes']}")
-        # files written before ivf-sq8 (flat, ivf) have one part and no "parts" field
-        sizes = head.get("parts", [payload.nbytes])
-        if _PARTS.get(head["kind"]) != len(sizes) or sum(sizes) != payload.nbytes:
-            raise ValueError(f"kind {head['kind']!r} with parts of {sizes} bytes")
-        chunks = [payload[a:b] for a, b in itertools.pairwise(np.cumsum([0, *sizes]))]
-        dense = _decode(head, chunks)
-    except (ValueError, KeyError, RuntimeError, struct.error) as exc:
-        log.log(logging.WARNING if warn else logging.DEBUG,
-                "ignoring unreadable dense index %s (%s); rebuilt from SQLite in memory until the next "
-                "write or `omnivec repair` replaces the file", path, exc)  # fmt: skip
-        return None
-    return head, dense
-
-
-def _decode(head: dict[str, Any], chunks: list[np.ndarray]) -> DenseIndex:
-    """The index a file's header and parts describe; ValueError/RuntimeError when they disagree."""
-    faiss = faiss_module()
-    kind, generation, trained_on = head["kind"], head["generation"], head.get("trained_on", 0)
-    if kind == "hnsw":
-        index = faiss.deserialize_index(chunks[0])
-        rowids = chunks[1].view("<i8").astype(np.int64)
-        if len(rowids) != index.ntotal:
-            raise ValueError(f"{len(rowids)} rowids for a graph of {index.ntotal} vectors")
-        graph = HnswGraph(index, rowids)  # efSearch is the code's (a query-time knob), not the file's
-        return DenseIndex(index, kind, generation, trained_on, graph=graph)
-    raw = None
-    if kind == "ivf-sq8-proj":
-        *chunks, raw = chunks
-    index, *codes = [faiss.deserialize_index(c) for c in chunks]
-    projection = None
-    if raw is not None:
-        kept = int(head.get("proj_dims", codes[0].d))
-        matrix = raw.view("<f4").astype(np.float32)
-        if matrix.size != index.d * kept:
-            raise ValueError(f"projection of {matrix.size} floats for dim {index.d} x {kept} directions")
-        projection = ProjectedSpace.from_header(matrix.reshape(index.d, kept), head)
-        if codes[0].d != kept + (NORM_DIMS if projection.steps is not None else 0):
-            raise ValueError(f"codes of dimension {codes[0].d} for {kept} directions")
-    for ivf in (index, *codes) if kind != "flat" else ():
-        ivf.nprobe = head["nprobe"]
-    return DenseIndex(
-        index, kind, generation, trained_on, codes=codes[0] if codes else None, projection=projection
-    )
-
-
-def read_stamp(path: Path) -> dict[str, Any] | None:
-    """Only the header of a saved index (cheap: the payload is not read), or None when the file
-    is missing, not ours, or not as long as its header says (truncated, or grown by garbage)."""
-    try:
-        with open(path, "rb") as f:
-            start = f.read(len(_MAGIC) + 4)
-            if len(start) < len(_MAGIC) + 4 or not start.startswith(_MAGIC):
-                return None
-            (hlen,) = struct.unpack("<I", start[len(_MAGIC) :])
-            head = json.loads(f.read(hlen))
-            size = os.fstat(f.fileno()).st_size
-    except (OSError, ValueError):
-        return None
-    if not isinstance(head, dict) or "generation" not in head:
-        return None
-    return head if size == len(start) + hlen + head.get("payload_bytes", -1) else None
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or a folder (a folder: so a rename in it survives a power loss)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
