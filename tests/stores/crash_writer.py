@@ -55,10 +55,14 @@ def write(store: LocalStore, src: str, version: int) -> None:
     store.replace_source_all(SourceState(src, content, 10, 1, total, "indexed"), by_coll)
 
 
-def main(root: Path, n: int, ivf_min: int | None = None, hnsw_min: int | None = None) -> None:
+def main(
+    root: Path, n: int, ivf_min: int | None = None, hnsw_min: int | None = None, proj_min: int | None = None
+) -> None:
     sizes = {} if ivf_min is None else {"ivf_min": ivf_min, "sq_min": ivf_min}
-    if hnsw_min is not None:
+    if hnsw_min:  # 0: no graph (so a proj_min can follow)
         sizes["hnsw_min"] = hnsw_min
+    if proj_min is not None:
+        sizes["proj_min"] = proj_min
     store = LocalStore(root, writer=True, flush_interval=0.2, **sizes)
     store.ensure_collection("text", model="fake", fingerprint="t", dim=TEXT_DIM, recipe={"d": TEXT_DIM})
     store.ensure_collection("images", model="fake", fingerprint="i", dim=IMAGE_DIM, recipe={"d": IMAGE_DIM})
@@ -77,4 +81,4 @@ def main(root: Path, n: int, ivf_min: int | None = None, hnsw_min: int | None = 
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), int(sys.argv[2]), *(int(a) for a in sys.argv[3:5]))
+    main(Path(sys.argv[1]), int(sys.argv[2]), *(int(a) for a in sys.argv[3:6]))

@@ -341,17 +341,20 @@ def _await_progress(proc: subprocess.Popen[bytes], lines: int, errors: Path, tim
 
 
 @pytest.mark.parametrize(
-    "sizes", [[], ["300"], ["300", "900"]], ids=["default-sizes", "ivf-sq8-from-300", "hnsw-from-900"]
+    ("sizes", "kind"),
+    [([], "flat"), (["300"], "ivf-sq8"), (["300", "900"], "hnsw"), (["300", "0", "300"], "ivf-sq8-proj")],
+    ids=["default-sizes", "ivf-sq8-from-300", "hnsw-from-900", "ivf-sq8-proj-from-300"],
 )
 def test_kill_9_at_random_points_leaves_a_consistent_resumable_store(
-    tmp_path: Path, sizes: list[str]
+    tmp_path: Path, sizes: list[str], kind: str
 ) -> None:
     """Each round is killed once it has written a (seeded) random number of sources, wherever the
     writer then is: in a transaction, between a commit and a FAISS write, inside one. Kill rounds
     are given far more work than they can do, so every kill lands in a running writer however
     slow or fast the machine; the last round finishes the real job. With `ivf_min` 300 the text
     collection's index turns ivf-sq8 in the first rounds and is retrained at 4x while killed; with
-    900 more it turns hnsw (tombstones for the churn's removals) a few rounds in."""
+    900 more it turns hnsw (tombstones for the churn's removals) a few rounds in; with `proj_min`
+    300 it turns ivf-sq8-proj (byte codes) instead of ivf-sq8."""
     root, n, rng = tmp_path / "store", 1200, random.Random(1234)
     env = subprocess_env()
 
@@ -377,7 +380,7 @@ def test_kill_9_at_random_points_leaves_a_consistent_resumable_store(
     assert done.returncode == 0, done.stderr
     assert check_consistent(root) >= n - n // 25
     with LocalStore(root, writer=False) as r:  # the kind the sizes call for was reached and saved
-        assert r.stats()["collections"]["text"]["kind"] == ["flat", "ivf-sq8", "hnsw"][len(sizes)]
+        assert r.stats()["collections"]["text"]["kind"] == kind
 
 
 def test_a_schema_1_store_is_upgraded_in_place_by_a_writer(tmp_path):
