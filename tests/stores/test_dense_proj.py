@@ -76,6 +76,18 @@ def test_float_and_code_indexes_share_lists_and_probes(data) -> None:
     assert np.mean([len(set(a) & set(b)) / nprobe for a, b in zip(by_float, by_bytes, strict=True)]) > 0.9
 
 
+def test_adding_in_blocks_builds_the_same_index(data, monkeypatch) -> None:
+    import omnivec.stores.projected_codes as projected_codes
+
+    xb, rids, xq = data
+    whole = DenseIndex.ivf_sq8_proj(xb, rids, D, generation=0)
+    monkeypatch.setattr(projected_codes, "ADD_BLOCK", 777)  # blocks that do not divide N
+    blocks = DenseIndex.ivf_sq8_proj(xb, rids, D, generation=0)
+    assert blocks.codes.ntotal == blocks.index.ntotal == N
+    for q in xq:
+        assert np.array_equal(whole.search(q, 10)[1], blocks.search(q, 10)[1])
+
+
 def test_byte_distances_follow_the_inner_product_exactly() -> None:
     # ||probe(q) - encode(x)||^2 = |u|^2 + bound - 128^2 kept - 2 v . c for every vector (u = v + 128 the probe,
     # c the vector's bytes): the norm bytes hold bound - |c - 128|^2 exactly, so the L2 order of

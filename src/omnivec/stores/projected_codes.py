@@ -78,6 +78,9 @@ NORM_CAPACITY = NORM_DIMS * 255**2
 # side for vectors past the sample's range (they are clipped: they lose only order among the
 # candidates, which float re-scoring repairs).
 BYTE_STEPS = 200
+# Vectors encoded and added at a time: a 1M build's byte codes (as float32 for faiss, 176 numbers a
+# vector) and projections would otherwise be ~1.3 GB of temporaries beside the vectors.
+ADD_BLOCK = 65_536
 
 
 def project(vectors: np.ndarray, projection: np.ndarray) -> np.ndarray:
@@ -226,10 +229,11 @@ def add_projected(
         floats.add_with_ids(vectors, ids)
         codes.add_with_ids(space.encode(vectors), ids)
         return
-    # add_core reads raw pointers: every array contiguous and of the type faiss expects
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
-    ids = np.ascontiguousarray(ids, dtype=np.int64)
-    _, lists = floats.quantizer.search(x, 1)
-    lists = np.ascontiguousarray(lists[:, 0], dtype=np.int64)
-    for index, rows in ((floats, x), (codes, space.encode(x))):
-        index.add_core(len(rows), faiss.swig_ptr(rows), faiss.swig_ptr(ids), faiss.swig_ptr(lists))
+    for start in range(0, len(vectors), ADD_BLOCK):  # a build passes every vector at once
+        # add_core reads raw pointers: every array contiguous and of the type faiss expects
+        x = np.ascontiguousarray(vectors[start : start + ADD_BLOCK], dtype=np.float32)
+        block = np.ascontiguousarray(ids[start : start + ADD_BLOCK], dtype=np.int64)
+        _, lists = floats.quantizer.search(x, 1)
+        lists = np.ascontiguousarray(lists[:, 0], dtype=np.int64)
+        for index, rows in ((floats, x), (codes, space.encode(x))):
+            index.add_core(len(rows), faiss.swig_ptr(rows), faiss.swig_ptr(block), faiss.swig_ptr(lists))
