@@ -72,7 +72,7 @@ SQ_RESCORE_EXTRA = 40
 # in the same run; it built 4.2x slower (321 s vs 77 s) and a 20 % filter took 2.3x longer. So at
 # the recall the store promises (0.95) the graph is no faster on these vectors, and ivf-sq8 stays.
 HNSW_MIN_VECTORS: int | None = None
-# ivf-sq8-proj from here (omnivec.stores.projected_codes): float re-scoring as ivf-sq8, its codes
+# ivf-sq8-proj from here (omnivec.stores.projected_codes): float re-scoring as ivf-sq8, its codes are
 # bytes over the leading directions (160 of 384 at 1M on the benchmark's spectrum), lists cut in
 # that space. Measured at 1M, idle (benchmarks/dense_params.py --proj, one thread, same process):
 # 1.41 vs 4.12 ms p50 (2.9x) at recall@10 0.959 vs 0.956, 1672 vs 1873 MB per 1M vectors.

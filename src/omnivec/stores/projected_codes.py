@@ -47,13 +47,13 @@ PROJ_STEP = 16
 # Wider than ivf-sq8's (50) because the dropped directions, not only the 8-bit rounding, perturb
 # the order (64 directions: 0.932 with 50 candidates, 0.959 with 100, 0.963 with 200).
 PROJ_RESCORE_FACTOR = 3
+PROJ_RESCORE_EXTRA = 90
 # Lists probed: 7/6 of IVF-Flat's rule (`faiss_index.ivf_nprobe`: 112 instead of 96 up to 4032
 # lists). Lists cut in the projected space hold the same share of a query's top 10 in fewer
 # vectors, but at 1M (4000 lists) 96 of them reached recall@10 0.945 and 112 0.957, scanning
 # 50,275 codes per query where ivf-sq8-proj's earlier lists (IVF-Flat's, projected) scanned 52,444
 # at 96 for 0.958; at 200k and 400k 96 already gave 0.965 / 0.973 (benchmarks/dense_params.py).
 PROJ_NPROBE_FACTOR = 7 / 6
-PROJ_RESCORE_EXTRA = 90
 
 
 def leading_directions(sample: np.ndarray, energy: float = PROJ_ENERGY) -> np.ndarray:
@@ -185,10 +185,10 @@ def projected_lists(
 ) -> tuple[Any, Any, ProjectedSpace]:
     """The three parts of an `ivf-sq8-proj` index, empty: an `IndexIVFFlat` over the float vectors,
     an `IndexIVFScalarQuantizer` of bytes over the projected ones, both on the same `nlist` lists,
-    and the space between them. The lists are a spherical k-means of the projected sample (as many sample points
-    per list as IVF-Flat's training takes), so the codes' lists are cut where the codes look;
-    the float index gets the same centroids lifted back (P c), which puts every vector in the same
-    list in both: x . (P c) = (P^T x) . c (up to the bytes' rounding)."""
+    and the space between them. The lists are a spherical k-means of the projected sample (as many
+    sample points per list as IVF-Flat's training takes), so they are cut where the codes look;
+    the float index holds the centroids lifted back (P c): x . (P c) = (P^T x) . c, so its
+    assignment, which both indexes take (`add_projected`), is the projected one."""
     import faiss
 
     dim = vectors.shape[1]
