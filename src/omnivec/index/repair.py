@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omnivec.errors import StoreError
-from omnivec.stores.dense_file import fsync_path
 from omnivec.stores.failures import DamagedStoreError, check_result, from_sqlite, translate
+from omnivec.stores.index_files import fsync_path
 from omnivec.stores.salvage import Salvage, salvage
 from omnivec.stores.sqlite_schema import DB_NAME, WriterLock
 

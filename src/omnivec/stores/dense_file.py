@@ -5,17 +5,17 @@ and rebuilt from SQLite, never loaded half)."""
 from __future__ import annotations
 
 import itertools
-import json
 import logging
-import os
 import struct
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from omnivec.stores.faiss_index import DenseIndex, faiss_module
 from omnivec.stores.hnsw_index import HnswGraph
+from omnivec.stores.index_files import header_bytes, split_header, write_atomic
+from omnivec.stores.index_files import read_stamp as read_index_stamp
 from omnivec.stores.projected_codes import NORM_DIMS, ProjectedSpace
 
 log = logging.getLogger(__name__)
@@ -32,16 +32,14 @@ def save_index(path: Path, dense: DenseIndex, stamp: dict[str, Any]) -> None:
     """Write atomically: a reader sees the old file or the new one, never a torn one."""
     parts = dense.parts()
     sizes = [int(p.nbytes) for p in parts]  # ivf-sq8: the float IVF, then its codes
-    head = json.dumps({**stamp, **dense.header(), "payload_bytes": sum(sizes), "parts": sizes}).encode()
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(_MAGIC + struct.pack("<I", len(head)) + head)
+    head = {**stamp, **dense.header(), "payload_bytes": sum(sizes), "parts": sizes}
+
+    def write(f: IO[bytes]) -> None:
+        f.write(header_bytes(_MAGIC, head))
         for part in parts:
             f.write(part.data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_path(path.parent)
+
+    write_atomic(path, write)
 
 
 def load_index(path: Path, *, warn: bool = True) -> tuple[dict[str, Any], DenseIndex] | None:
@@ -54,14 +52,8 @@ def load_index(path: Path, *, warn: bool = True) -> tuple[dict[str, Any], DenseI
     except FileNotFoundError:
         return None
     try:
-        if not data.startswith(_MAGIC):
-            raise ValueError("bad magic")
-        start = len(_MAGIC) + 4
-        (hlen,) = struct.unpack("<I", data[len(_MAGIC) : start])
-        head = json.loads(data[start : start + hlen])
-        payload = np.frombuffer(data, dtype=np.uint8, offset=start + hlen)
-        if payload.nbytes != head["payload_bytes"]:
-            raise ValueError(f"payload is {payload.nbytes} bytes, header says {head['payload_bytes']}")
+        head, base = split_header(data, _MAGIC)
+        payload = np.frombuffer(data, dtype=np.uint8, offset=base)
         # files written before ivf-sq8 (flat, ivf) have one part and no "parts" field
         sizes = head.get("parts", [payload.nbytes])
         if _PARTS.get(head["kind"]) != len(sizes) or sum(sizes) != payload.nbytes:
@@ -108,27 +100,5 @@ def _decode(head: dict[str, Any], chunks: list[np.ndarray]) -> DenseIndex:
 
 
 def read_stamp(path: Path) -> dict[str, Any] | None:
-    """Only the header of a saved index (cheap: the payload is not read), or None when the file
-    is missing, not ours, or not as long as its header says (truncated, or grown by garbage)."""
-    try:
-        with open(path, "rb") as f:
-            start = f.read(len(_MAGIC) + 4)
-            if len(start) < len(_MAGIC) + 4 or not start.startswith(_MAGIC):
-                return None
-            (hlen,) = struct.unpack("<I", start[len(_MAGIC) :])
-            head = json.loads(f.read(hlen))
-            size = os.fstat(f.fileno()).st_size
-    except (OSError, ValueError):
-        return None
-    if not isinstance(head, dict) or "generation" not in head:
-        return None
-    return head if size == len(start) + hlen + head.get("payload_bytes", -1) else None
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or a folder (a folder: so a rename in it survives a power loss)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Only the header of a saved index (`index_files.read_stamp`)."""
+    return read_index_stamp(path, _MAGIC)

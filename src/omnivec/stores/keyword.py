@@ -12,21 +12,21 @@ lacks. This module holds the replay and rebuild from SQLite and the file format.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sqlite3
 import struct
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 
 from omnivec.stores.bm25 import Bm25Index
 from omnivec.stores.dense import CollectionRow
 from omnivec.stores.derived import DerivedIndexes
+from omnivec.stores.index_files import header_bytes, split_header, write_atomic
+from omnivec.stores.index_files import read_stamp as read_index_stamp
 
 log = logging.getLogger(__name__)
 
@@ -169,25 +169,18 @@ def save_index(path: Path, index: Bm25Index, stamp: dict[str, Any]) -> None:
         layout.append([name, a.dtype.str, len(a), offset])
         starts.append(offset)
         offset += a.nbytes
-    head = json.dumps({**stamp, "generation": index.generation, "live": index.live,
-                       "live_tokens": index.live_tokens, "vocab_bytes": len(vocab), "arrays": layout,
-                       "payload_bytes": offset}).encode()  # fmt: skip
-    head += b" " * (-(len(_MAGIC) + 4 + len(head)) % _ALIGN)  # the payload starts aligned too
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(_MAGIC + struct.pack("<I", len(head)) + head + vocab)
+    head = {**stamp, "generation": index.generation, "live": index.live,
+            "live_tokens": index.live_tokens, "vocab_bytes": len(vocab), "arrays": layout,
+            "payload_bytes": offset}  # fmt: skip
+
+    def write(f: IO[bytes]) -> None:
+        f.write(header_bytes(_MAGIC, head, align=_ALIGN) + vocab)  # the payload starts aligned too
         written = len(vocab)
         for at, a in zip(starts, arrays):
             f.write(b"\0" * (at - written) + a.tobytes())
             written = at + a.nbytes
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+
+    write_atomic(path, write)
 
 
 def load_index(path: Path) -> tuple[dict[str, Any], Bm25Index] | None:
@@ -198,14 +191,7 @@ def load_index(path: Path) -> tuple[dict[str, Any], Bm25Index] | None:
     except FileNotFoundError:
         return None
     try:
-        if not data.startswith(_MAGIC):
-            raise ValueError("bad magic")
-        start = len(_MAGIC) + 4
-        (hlen,) = struct.unpack("<I", data[len(_MAGIC) : start])
-        head = json.loads(bytes(data[start : start + hlen]))
-        base = start + hlen
-        if len(data) - base != head["payload_bytes"]:
-            raise ValueError(f"payload is {len(data) - base} bytes, header says {head['payload_bytes']}")
+        head, base = split_header(data, _MAGIC)
         index = Bm25Index(head["generation"])
         text = bytes(data[base : base + head["vocab_bytes"]]).decode()
         terms = text.split("\n") if text else []
@@ -221,14 +207,5 @@ def load_index(path: Path) -> tuple[dict[str, Any], Bm25Index] | None:
 
 
 def read_stamp(path: Path) -> dict[str, Any] | None:
-    """Only the header of a saved index."""
-    try:
-        with open(path, "rb") as f:
-            start = f.read(len(_MAGIC) + 4)
-            if len(start) < len(_MAGIC) + 4 or not start.startswith(_MAGIC):
-                return None
-            (hlen,) = struct.unpack("<I", start[len(_MAGIC) :])
-            head = json.loads(f.read(hlen))
-    except (OSError, ValueError):
-        return None
-    return head if isinstance(head, dict) and "generation" in head else None
+    """Only the header of a saved index (`index_files.read_stamp`)."""
+    return read_index_stamp(path, _MAGIC)
