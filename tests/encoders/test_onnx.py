@@ -330,3 +330,24 @@ def test_first_queries_from_several_threads_all_run_on_the_backend(tiny_bert, fr
         results = list(pool.map(lambda _: enc.encode(CODE), range(4)))
     for got in results:  # a thread that ran torch while another attached would differ
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("own_sessions", [True, False])
+def test_int8_rows_in_flight_give_the_bits_of_rows_run_alone(
+    tiny_bert, fresh_cache, monkeypatch, own_sessions
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not own_sessions:  # an export "too large" for a session per row: they share one
+        monkeypatch.setattr(onnx_runtime, "OWN_SESSION_BYTES", 0)
+    texts = [f"{text} # variant {i}" for i in range(4) for text in CODE]
+    alone = load_encoder(str(tiny_bert), backend="onnx-int8", threads=1).encode(texts)
+    enc = load_encoder(str(tiny_bert), backend="onnx-int8", threads=3)
+    with ThreadPoolExecutor(4) as pool:  # several callers at once, each in its own order
+        results = list(pool.map(lambda i: enc.encode(texts[i:] + texts[:i]), range(8)))
+    for i, got in enumerate(results):
+        np.testing.assert_array_equal(got, np.roll(alone, -i, axis=0))
+    rows = enc.runtime.rows
+    lent = [rows._take() for _ in range(3)]  # all three sessions out at once
+    assert rows.shared is not own_sessions
+    assert len({id(s) for s in lent}) == (3 if own_sessions else 1)

@@ -14,8 +14,12 @@ torch identity compatible (`Encoder.identities()`), and `check_query_any` accept
 store. `onnx-int8` is never declared compatible, whatever the probe says.
 
 Threads: the `threads` load option, else `omnivec.config.model_threads()` (`OMP_NUM_THREADS`,
-the setting torch reads). sessions use them inside each operator. One inter-op thread, sequential execution and no
-spin-waiting (spinning threads fight on a busy machine, as OpenMP's do: see `omnivec.runtime`).
+the setting torch reads). fp32 sessions use them inside each operator. int8 runs that many rows at
+once instead, each on a one-thread session of its own (`RowSessions`): a row of a few hundred
+tokens is too small a job to split inside each product (MiniLM, 400 dev documents, idle machine:
+one row on two threads 11.2 s, two rows in flight 8.5 s). Every row gets the same bits whichever
+session runs it. One inter-op thread, sequential execution and no spin-waiting (spinning threads
+fight on a busy machine, as OpenMP's do: see `omnivec.runtime`).
 
 Batch dependence of int8. Dynamic quantisation scales each activation tensor by its range over the
 whole tensor, so in a padded batch an int8 vector moves with its companions and padding (MiniLM:
@@ -27,7 +31,10 @@ faster than batched (no padding work). fp32 runs whole batches.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -49,6 +56,8 @@ Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
 #: `onnx` (fp32) vectors within this max abs difference of torch's are declared interchangeable
 COMPATIBLE_ATOL = 1e-4
+#: int8 rows in flight share one session above this export size (a copy of the weights each below)
+OWN_SESSION_BYTES = 512 << 20
 OUTPUTS = ["last_hidden_state"]
 #: a padded batch (fp32), or each item's ids alone (`OnnxRuntime.per_row`, int8)
 Batch = dict[str, np.ndarray] | list[np.ndarray]
@@ -88,23 +97,81 @@ class BackendCheck:
 
 
 # --- running it -------------------------------------------------------------------------------------
+def new_session(path: Path, threads: int) -> Any:
+    ort = ort_module()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+class RowSessions:
+    """One-thread sessions over one graph, each lent to one row at a time, up to `size` rows in
+    flight (on a thread pool of that size, shared by every caller of the runtime).
+
+    The first session is made at once (a search's query needs only it), the others when rows
+    first wait for one. Each holds its own copy of the weights, unless the export is larger than
+    `OWN_SESSION_BYTES`: then the rows share the first session (`run` is thread-safe; on MiniLM
+    that was 1.07x slower than sessions of their own).
+    """
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path, self.size = path, max(1, size)
+        self.first = new_session(path, 1)
+        self.shared = self.size > 1 and export_bytes(path) > OWN_SESSION_BYTES
+        self.made = 1
+        self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._free.put(self.first)
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(self.size, "omnivec-onnx-row") if self.size > 1 else None
+
+    def run(self, rows: Sequence[np.ndarray], pooling: Pooling) -> list[np.ndarray]:
+        """Each row's pooled hidden state, in order; equal bits whichever session ran it."""
+
+        def one(ids: np.ndarray) -> np.ndarray:
+            session = self._take()
+            try:
+                hidden = session.run(OUTPUTS, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
+            finally:
+                self._free.put(session)
+            return pool_row(hidden, pooling)
+
+        if self._pool is None or len(rows) == 1:
+            return [one(ids) for ids in rows]
+        return list(self._pool.map(one, rows))
+
+    def _take(self) -> Any:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self.made < self.size:
+                self.made += 1
+                return self.first if self.shared else new_session(self.path, 1)
+        return self._free.get()
+
+
+def export_bytes(path: Path) -> int:
+    """The export's size on disk: the graph and any weights kept beside it."""
+    return sum(f.stat().st_size for f in path.parent.iterdir() if f.is_file())
+
+
 class OnnxRuntime:
     """An ONNX Runtime session over an exported text model: numpy collate, run, pool."""
 
     def __init__(self, path: Path, threads: int, pad_id: int, per_row: bool = False) -> None:
         """`per_row` runs each item of a batch alone, unpadded: int8 graphs quantise activations
         per tensor, so in a batch an item's vector would depend on its companions and padding
-        (measured on MiniLM: cosine down to 0.969 between alone and batched)."""
-        ort = ort_module()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        (measured on MiniLM: cosine down to 0.969 between alone and batched). Rows then run
+        `threads` at a time, one thread each (`RowSessions`)."""
         self.path, self.threads, self.pad_id, self.per_row = path, threads, pad_id, per_row
+        self.rows = RowSessions(path, threads) if per_row else None
+        self.session = self.rows.first if self.rows is not None else new_session(path, threads)
 
     def collate(self, prepared: Sequence[Prepared], padding_side: PaddingSide) -> Batch:
         """A padded batch; per row, each item's ids alone (`(1, n)`, no padding, no mask to build)."""
@@ -124,16 +191,9 @@ class OnnxRuntime:
         if isinstance(batch, dict):
             hidden = self.session.run(OUTPUTS, batch)[0]
             return pool_numpy(hidden, batch["attention_mask"], pooling)
-        # rows run one after another: running them side by side on a thread pool (one thread
-        # each) was faster but gave wrong vectors now and then with several callers at once
-        rows = [self._row(ids, pooling) for ids in batch]
+        assert self.rows is not None, "a list of rows comes from a per-row collate"
+        rows = self.rows.run(batch, pooling)
         return rows[0][None] if len(rows) == 1 else np.stack(rows)
-
-    def _row(self, ids: np.ndarray, pooling: Pooling) -> np.ndarray:
-        # a search's query comes this way: as little numpy around the run as possible (measured:
-        # the Python around a one-query run costs it more than its op count says, on cold caches)
-        hidden = self.session.run(OUTPUTS, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
-        return pool_row(hidden, pooling)
 
 
 def pool_numpy(hidden: np.ndarray, mask: np.ndarray, mode: Pooling) -> np.ndarray:
