@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: test test-milvus demo lint typecheck install system-deps bench clean fuzz
+.PHONY: test test-milvus test-gpu demo lint typecheck install system-deps bench clean fuzz
 
 install: $(STAMP) $(SYS_STAMP)
 
@@ -49,6 +49,12 @@ test-milvus: install
 	$(PY) -c "import milvus" 2>/dev/null || $(PY) -m pip install -q '$(MILVUS_SERVER_PKG)'
 	$(PY) -c "import milvus, pymilvus, milvus_lite"
 	.ci/loopback-only $(VENV)/bin/pytest -q -m milvus_server tests/stores
+
+# the torch encoder families on a CUDA GPU (tests/gpu; skipped without one). Not the CPU venv that
+# `install` makes: GPU_PY is a Python whose torch is a CUDA build, with omnivec's dependencies.
+GPU_PY ?= python3
+test-gpu:
+	PYTHONPATH=src:. $(GPU_PY) -m pytest -q -m gpu tests/gpu
 
 # coverage-guided fuzzing of the chunkers and the notebook and SVG loaders, for a bounded time;
 # not part of `make test`. Crashes are saved in $(FUZZ_DIR) as crash-<sha1> (see the harness).

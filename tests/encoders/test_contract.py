@@ -37,52 +37,54 @@ class Case:
     options: dict[str, Any] = field(default_factory=dict)  # passed to encode (role, instruction)
 
 
-def _fake(request: pytest.FixtureRequest) -> Case:
+def _fake(request: pytest.FixtureRequest, **load: Any) -> Case:
     enc = load_encoder("omnivec/fake")
     return Case(enc, TEXTS, refs.fake_reference(enc.dim))
 
 
-def _bert(request: pytest.FixtureRequest) -> Case:
+def _bert(request: pytest.FixtureRequest, **load: Any) -> Case:
     path = request.getfixturevalue("tiny_bert")  # mean pooling, from its sentence-transformers files
-    enc = load_encoder(str(path))
+    enc = load_encoder(str(path), **load)
     return Case(enc, CODE, refs.bert_reference(path, "mean", enc.spec.max_length))
 
 
-def _decoder(request: pytest.FixtureRequest) -> Case:
+def _decoder(request: pytest.FixtureRequest, **load: Any) -> Case:
     from tests.tiny.qwen2 import build_tiny_qwen2
 
     path = build_tiny_qwen2(request.getfixturevalue("tmp_path") / "qwen2", append_eos=True)
-    return Case(load_encoder(str(path), recipe="BAAI/bge-code-v1"), CODE, refs.last_token_reference(path))
+    return Case(
+        load_encoder(str(path), recipe="BAAI/bge-code-v1", **load), CODE, refs.last_token_reference(path)
+    )
 
 
 def _mixed() -> list[Any]:
     return ["a red car", Item(image=picture(1)), Item(text="make it dark", image=picture(2, (80, 30)))]
 
 
-def _clip(request: pytest.FixtureRequest) -> Case:
+def _clip(request: pytest.FixtureRequest, **load: Any) -> Case:
     from tests.tiny.clip import build_tiny_clip
 
     path = build_tiny_clip(request.getfixturevalue("tmp_path"))
-    return Case(load_encoder(str(path)), _mixed(), refs.clip_reference(path))
+    return Case(load_encoder(str(path), **load), _mixed(), refs.clip_reference(path))
 
 
-def _llava_next(request: pytest.FixtureRequest) -> Case:
+def _llava_next(request: pytest.FixtureRequest, **load: Any) -> Case:
     from tests.tiny.llava import build_tiny_llava
 
     path, s1 = build_tiny_llava(request.getfixturevalue("tmp_path")), "BAAI/BGE-VL-MLLM-S1"
     reference = refs.llava_reference(refs.llava_stock(path), get_spec(s1), "document", None)
     return Case(
-        load_encoder(str(path), recipe=s1),
+        load_encoder(str(path), recipe=s1, **load),
         [Item(text=x) if isinstance(x, str) else x for x in _mixed()],
         reference,
     )
 
 
-def _qwen_vl(request: pytest.FixtureRequest) -> Case:
+def _qwen_vl(request: pytest.FixtureRequest, **load: Any) -> Case:
     from tests.tiny.qwen_vl import TINY_MAX_PIXELS, TINY_MIN_PIXELS, build_tiny_qwen_vl
 
     path = build_tiny_qwen_vl(request.getfixturevalue("tmp_path"))
-    enc = load_encoder(str(path), min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS)
+    enc = load_encoder(str(path), min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS, **load)
     items = [
         Item(text="a red car"),
         Item(image=picture(1)),
@@ -91,13 +93,13 @@ def _qwen_vl(request: pytest.FixtureRequest) -> Case:
     return Case(enc, items, refs.qwen_vl_reference(path, "document"))
 
 
-def _efficientnet(request: pytest.FixtureRequest) -> Case:
-    enc = load_encoder("omnivec/efficientnet-lite0-features")
+def _efficientnet(request: pytest.FixtureRequest, **load: Any) -> Case:
+    enc = load_encoder("omnivec/efficientnet-lite0-features", **load)
     items = [Item(image=shape_image("circle", "red")), Item(image=shape_image("square", "blue", 300))]
     return Case(enc, items, refs.efficientnet_features_reference(enc.spec.options))
 
 
-def _conse(request: pytest.FixtureRequest) -> Case:
+def _conse(request: pytest.FixtureRequest, **load: Any) -> Case:
     enc = load_encoder(
         "omnivec/conse-efficientnet-lite0-minilm", text_encoder=request.getfixturevalue("minilm")
     )
@@ -109,7 +111,7 @@ def _conse(request: pytest.FixtureRequest) -> Case:
     return Case(enc, items, refs.conse_reference(enc))
 
 
-def _ocr(request: pytest.FixtureRequest) -> Case:
+def _ocr(request: pytest.FixtureRequest, **load: Any) -> Case:
     if shutil.which("tesseract") is None:
         pytest.skip("apt-get install tesseract-ocr")
     cache = request.getfixturevalue("tmp_path") / "ocr.sqlite"
@@ -124,8 +126,9 @@ def _ocr(request: pytest.FixtureRequest) -> Case:
     return Case(enc, items, refs.ocr_reference(enc))
 
 
-#: family -> its cheapest test model. Every registered family needs an entry.
-CASES: dict[str, Callable[[pytest.FixtureRequest], Case]] = {
+#: family -> its cheapest test model (load options such as `device` go to the families that take
+#: them; see tests/gpu). Every registered family needs an entry.
+CASES: dict[str, Callable[..., Case]] = {
     "fake": _fake,
     "bert": _bert,
     "decoder": _decoder,
@@ -138,13 +141,13 @@ CASES: dict[str, Callable[[pytest.FixtureRequest], Case]] = {
 }
 
 
-def case_for(family: str, request: pytest.FixtureRequest) -> Case:
+def case_for(family: str, request: pytest.FixtureRequest, **load: Any) -> Case:
     if family not in CASES:
         pytest.fail(
             f"encoder family {family!r} is registered but has no test model: add one to CASES in "
             "tests/encoders/test_contract.py (a tiny random checkpoint and its reference computation)"
         )
-    return CASES[family](request)
+    return CASES[family](request, **load)
 
 
 @pytest.mark.parametrize("family", list_families())
