@@ -111,6 +111,7 @@ def main() -> None:
     ap.add_argument("--batch-tokens", type=int, default=None, help="omnivec budget (default: the class's)")
     ap.add_argument("--sweep", action="store_true", help="profile and time several batch_tokens budgets")
     ap.add_argument("--backend", default="torch", help="omnivec's backend: torch, onnx or onnx-int8")
+    ap.add_argument("--model", default=MODEL, help="a registered name or a sentence-transformers folder")
     ap.add_argument("--query-latency", action="store_true", help="one-query p50 per backend, 1 thread")
     ap.add_argument("--rounds", type=int, default=3, help="with --query-latency: processes per backend")
     ap.add_argument("--repeats", type=int, default=300, help="with --query-latency: queries per process")
@@ -134,12 +135,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     texts = read_texts(args.n)
     onnx = {"threads": args.threads} if args.backend != "torch" else {}
-    enc = load_encoder(MODEL, backend=args.backend, **onnx)
+    enc = load_encoder(args.model, backend=args.backend, **onnx)
     st = SentenceTransformer(str(enc.path), device="cpu")
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}"
     )
-    print(f"{len(texts)} documents from {CORPUS}; model {MODEL} ({enc.path})")
+    print(f"{len(texts)} documents from {CORPUS}; model {args.model} ({enc.path})")
     budget = args.batch_tokens or enc.batch_tokens
     print(f"omnivec batch_tokens {budget}; ST batch_size {args.st_batch_size}")
 
