@@ -79,6 +79,31 @@ def test_auto_runs_torch_when_onnxruntime_is_missing(tiny_bert, cold_cache, capl
     assert enc.encode(CODE).shape == (len(CODE), 32)
 
 
+def test_auto_runs_torch_where_a_cuda_gpu_is_visible(tiny_bert, cold_cache, monkeypatch, caplog):
+    monkeypatch.setattr(backend_choice, "cuda_visible", lambda: True)
+    with caplog.at_level("INFO", logger=LOGGER):
+        enc = backend_choice.load_auto(BertEncoder, folder_spec(tiny_bert), tiny_bert, {})
+    assert "backend" not in enc.spec.options and enc.runtime is None
+    assert "backend auto -> torch: a CUDA GPU is visible" in caplog.text
+    assert not (cold_cache / "onnx").exists()  # nothing was exported
+    on_cpu = backend_choice.load_auto(BertEncoder, folder_spec(tiny_bert), tiny_bert, {"device": "cpu"})
+    assert on_cpu.spec.options["backend"] == "onnx"  # a named CPU keeps ONNX
+
+
+def test_cuda_visible_needs_the_nvidia_driver_and_visible_devices(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(backend_choice, "NVIDIA_DRIVER", str(tmp_path / "absent"))
+    assert backend_choice.cuda_visible() is False
+    driver = tmp_path / "version"
+    driver.write_text("NVRM version: test\n")
+    monkeypatch.setattr(backend_choice, "NVIDIA_DRIVER", str(driver))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert backend_choice.cuda_visible() is False
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert backend_choice.cuda_visible() is torch.cuda.is_available()
+
+
 def test_a_failing_export_falls_back_to_torch_and_the_store_records_torch(
     tiny_bert, cold_cache, tmp_path, monkeypatch, caplog
 ):

@@ -69,3 +69,13 @@ def test_the_default_gpu_dtype_stays_close_to_the_cpu_reference(family: str, req
         ref = np.asarray(case.reference(item), dtype=np.float32)
         cosine = float(vectors[i] @ (ref / np.linalg.norm(ref)))
         assert cosine >= HALF_MIN_COSINE, f"{family} item #{i}: cosine {cosine:.5f} to the CPU reference"
+
+
+@pytest.mark.skipif(DEVICE != "cuda", reason="auto picks torch only where a GPU is visible")
+def test_auto_puts_a_bert_model_on_the_gpu(tiny_bert, cold_cache, monkeypatch):
+    from omnivec.encoders.registry import load_encoder
+
+    monkeypatch.setenv("OMNIVEC_BACKEND", "auto")
+    enc = load_encoder(str(tiny_bert))
+    assert "backend" not in enc.spec.options and on_the_device(enc)
+    assert not (cold_cache / "onnx").exists()  # nothing was exported
