@@ -38,7 +38,7 @@ class Case:
 
 
 def _fake(request: pytest.FixtureRequest, **load: Any) -> Case:
-    enc = load_encoder("omnivec/fake")
+    enc = load_encoder("omnivec/fake")  # no device, nothing to load: `load` does not apply
     return Case(enc, TEXTS, refs.fake_reference(enc.dim))
 
 
@@ -101,7 +101,7 @@ def _efficientnet(request: pytest.FixtureRequest, **load: Any) -> Case:
 
 def _conse(request: pytest.FixtureRequest, **load: Any) -> Case:
     enc = load_encoder(
-        "omnivec/conse-efficientnet-lite0-minilm", text_encoder=request.getfixturevalue("minilm")
+        "omnivec/conse-efficientnet-lite0-minilm", text_encoder=request.getfixturevalue("minilm"), **load
     )
     items = [
         Item(image=shape_image("circle", "red")),
@@ -116,7 +116,7 @@ def _ocr(request: pytest.FixtureRequest, **load: Any) -> Case:
         pytest.skip("apt-get install tesseract-ocr")
     cache = request.getfixturevalue("tmp_path") / "ocr.sqlite"
     enc = load_encoder(
-        "omnivec/tesseract-minilm", ocr_cache=cache, text_encoder=request.getfixturevalue("minilm")
+        "omnivec/tesseract-minilm", ocr_cache=cache, text_encoder=request.getfixturevalue("minilm"), **load
     )
     pages = [
         draw_page(["Quarterly invoice for garden tools"])[0],
