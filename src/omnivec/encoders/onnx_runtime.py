@@ -170,8 +170,9 @@ class OnnxRuntime:
         (measured on MiniLM: cosine down to 0.969 between alone and batched). Rows then run
         `threads` at a time, one thread each (`RowSessions`)."""
         self.path, self.threads, self.pad_id, self.per_row = path, threads, pad_id, per_row
+        # one or the other: int8 rows go to `rows`, fp32 padded batches to `session`
         self.rows = RowSessions(path, threads) if per_row else None
-        self.session = self.rows.first if self.rows is not None else new_session(path, threads)
+        self.session = None if per_row else new_session(path, threads)
 
     def collate(self, prepared: Sequence[Prepared], padding_side: PaddingSide) -> Batch:
         """A padded batch; per row, each item's ids alone (`(1, n)`, no padding, no mask to build)."""
@@ -189,6 +190,7 @@ class OnnxRuntime:
 
     def forward(self, batch: Batch, pooling: Pooling) -> np.ndarray:
         if isinstance(batch, dict):
+            assert self.session is not None, "a padded batch comes from a batched collate"
             hidden = self.session.run(OUTPUTS, batch)[0]
             return pool_numpy(hidden, batch["attention_mask"], pooling)
         assert self.rows is not None, "a list of rows comes from a per-row collate"
