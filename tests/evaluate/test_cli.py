@@ -78,7 +78,7 @@ def test_eval_prints_and_records_the_keyword_and_fusion_settings(tmp_path: Path)
         "--stop-words", str(stops), "--k1", "1.5", "--b", "0.75", "--fusion", "rrf", "--keyword-weight", "0.5",
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert "hybrid: model omnivec/fake; bm25 omnivec-code-2:custom-" in res.output
+    assert "hybrid: model omnivec/fake; bm25 omnivec-code-3:custom-" in res.output
     assert "fusion rrf (k 60); weights dense 1, keyword 0.5" in res.output
     recipe = json.loads((out / "beir-mock.json").read_text())["omnivec"]["recipe"]
     assert recipe["fusion"] == "rrf" and recipe["rrf_k"] == 60
@@ -89,7 +89,7 @@ def test_eval_prints_and_records_the_keyword_and_fusion_settings(tmp_path: Path)
 
     res = _eval(str(mock), "--retriever", "bm25", "--out", str(tmp_path / "bm25"))
     assert res.exit_code == 0, res.output
-    assert "bm25: bm25 omnivec-code-2:en:whole:k1=1.2:b=0.9" in res.output
+    assert "bm25: bm25 omnivec-code-3:en:whole:k1=1.2:b=0.9" in res.output
     default = json.loads((tmp_path / "bm25" / "beir-mock.json").read_text())["omnivec"]
-    assert default["recipe"]["analyzer"] == "omnivec-code-2:en:whole:k1=1.2:b=0.9"
+    assert default["recipe"]["analyzer"] == "omnivec-code-3:en:whole:k1=1.2:b=0.9"
     assert isinstance(_eval(str(mock), "--retriever", "bm25", "--stop-words", "nope").exception, InputError)

@@ -110,3 +110,22 @@ def test_json_hits_are_hit_to_dict(repo, tmp_path):
     with Index.open(store) as idx:
         assert printed == [h.to_dict() for h in idx.search("Stack push", k=3)]
     assert {"id", "score", "path", "regions", "snippet"} <= set(printed[0])
+
+
+def test_keyword_search_in_other_scripts(tmp_path):
+    """Words with accents stay whole, case folds beyond ASCII, and CJK text is found by its
+    character pairs, through `index` and `search --mode keyword`."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "notes.md").write_text(
+        "# Dateigröße berechnen\n\nDie Größe einer Datei in Bytes.\n", encoding="utf-8"
+    )
+    (repo / "db.py").write_text(
+        'def connect():\n    """创建数据库连接池"""\n    return None\n', encoding="utf-8"
+    )
+    (repo / "other.py").write_text("def unrelated():\n    return 1\n", encoding="utf-8")
+    store = str(tmp_path / "s")
+    run("index", str(repo), "--store", store, *FAKE)
+    for query, path in (("GRÖSSE", "notes.md"), ("dateigröße", "notes.md"), ("数据库", "db.py")):
+        hits = json.loads(run("search", query, "--store", store, "--mode", "keyword", "--json"))
+        assert [h["path"] for h in hits] == [path], query

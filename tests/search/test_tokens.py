@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from omnivec.errors import InputError
 from omnivec.search.tokens import (
@@ -44,9 +46,9 @@ def test_parts_only_analyser() -> None:
 
 
 def test_the_id_names_every_setting() -> None:
-    assert DEFAULT_ANALYZER.id == "omnivec-code-2:en:whole:k1=1.2:b=0.9"
+    assert DEFAULT_ANALYZER.id == "omnivec-code-3:en:whole:k1=1.2:b=0.9"
     assert Analyzer(stop_words="none", keep_whole=False, k1=1.5, b=0.75).id == (
-        "omnivec-code-2:none:parts:k1=1.5:b=0.75"
+        "omnivec-code-3:none:parts:k1=1.5:b=0.75"
     )
     d = DEFAULT_ANALYZER.describe()
     assert d["analyzer"] == DEFAULT_ANALYZER.id and d["k1"] == 1.2 and d["b"] == 0.9
@@ -69,3 +71,31 @@ def test_bad_settings_say_what_is_accepted(kwargs: dict) -> None:
 def test_analyzers_are_hashable_and_compare_by_settings() -> None:
     assert Analyzer() == DEFAULT_ANALYZER
     assert len({Analyzer(), Analyzer(), Analyzer(stop_words=["a"])}) == 2
+
+
+def test_words_in_any_script_stay_whole() -> None:
+    # accents and combining marks belong to their word, not split it (`résumé` was `r` + `sum`)
+    assert analyze("résumé naïveBayes") == ["résumé", "naïvebayes", "naïve", "bayes"]
+    assert analyze("हिन्दी भाषा") == ["हिन्दी", "भाषा"]  # Devanagari vowel signs are marks
+    # case splits in Cyrillic too
+    assert analyze("parseСтроку") == ["parseстроку", "parse", "строку"]  # noqa: RUF001
+    # NFKC and case folding: full-width letters, ligatures, superscripts, German sharp s
+    assert analyze("Ｆｏｏ ﬁle x²") == ["foo", "file", "x2", "x", "2"]  # noqa: RUF001
+    assert analyze("STRASSE") == analyze("Straße") == ["strasse"]
+
+
+def test_cjk_runs_become_character_pairs() -> None:
+    assert analyze("数据库连接") == ["数据", "据库", "库连", "连接"]
+    assert analyze("データベース") == ["デー", "ータ", "タベ", "ベー", "ース"]  # the long-vowel mark included
+    assert analyze("한국어 텍스트") == ["한국", "국어", "텍스", "스트"]
+    assert analyze("库") == ["库"]
+    # an identifier that mixes scripts is kept whole too, as ASCII compounds are
+    assert analyze("get用户名") == ["get用户名", "get", "用户", "户名"]
+    # a query shares pairs with the text it is part of
+    assert set(analyze("连接数据库")) & set(analyze("数据库连接池"))
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_ascii_text_gets_the_same_terms_on_either_path(text: str) -> None:
+    # a non-ASCII word at the end sends the text down the any-script path
+    assert code_tokens(text + " ü") == [*code_tokens(text), "ü"]

@@ -74,3 +74,25 @@ def test_search_results_name_the_engines_of_the_collections_searched(tmp_path: P
         assert docs.keyword_engine == "omnivec-scan"
     finally:
         s.close()
+
+
+def test_a_collection_from_another_analyser_is_reported_once(tmp_path: Path, caplog) -> None:
+    """Milvus rows are not re-analysed in place, so a collection whose tokens came from another
+    analyser version says so (once) instead of quietly missing words outside ASCII."""
+    from omnivec.stores import milvus_keyword as kw
+
+    s = _open(f"milvus-lite://{tmp_path}/old.db")
+    try:
+        s.replace_source("code", state("a.py", 1), [record("a.py", 0, text="parse_args here")])
+        with caplog.at_level("WARNING", logger="omnivec.stores.milvus"):
+            s.keyword_search("code", "parse", 5)
+        assert "analyser" not in caplog.text  # made by this omnivec: nothing to say
+        raw = dict(s._raw("code"), analyser="omnivec-code-2:en:whole:k1=1.2:b=0.9")
+        s._put_meta([("coll:code", "collection", raw)])
+        with caplog.at_level("WARNING", logger="omnivec.stores.milvus"):
+            assert [i for i, _ in s.keyword_search("code", "parse", 5)] == ["a.py#0:v1"]  # ASCII: same tokens
+            s.keyword_search("code", "args", 5)
+        assert caplog.text.count("from analyser omnivec-code-2:en:whole") == 1
+        assert f"analysed with {kw.ANALYSER_ID}" in caplog.text
+    finally:
+        s.close()

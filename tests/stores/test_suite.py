@@ -165,6 +165,22 @@ def test_keyword_search_code_tokens_and_bm25(store: VectorStore) -> None:
     assert set(ids_of(store.keyword_search("code", "database OR nothing", 5))) == {"db.py#0:v1"}
 
 
+def test_keyword_search_finds_words_in_any_script(store: VectorStore) -> None:
+    texts = {
+        "de.py": "def dateigröße(pfad): # Größe der Datei in Bytes",
+        "zh.py": "def connect(): # 创建数据库连接池",
+        "fr.py": "résumé du rapport",
+        # 21,000 CJK characters (63 KB, within a record's limit): their pairs are 147 KB of tokens
+        "long.py": "索引" + "长文本" * 7_000,
+    }
+    for src, text in texts.items():
+        store.replace_source("code", state(src, 1), [record(src, 0, text=text)])
+    assert ids_of(store.keyword_search("code", "GRÖSSE", 5)) == ["de.py#0:v1"]
+    assert ids_of(store.keyword_search("code", "数据库", 5)) == ["zh.py#0:v1"]
+    assert ids_of(store.keyword_search("code", "Résumé", 5)) == ["fr.py#0:v1"]
+    assert ids_of(store.keyword_search("code", "索引", 5)) == ["long.py#0:v1"]
+
+
 @pytest.mark.parametrize(
     ("query", "found"),
     [

@@ -76,7 +76,7 @@ def task_json(result: TaskResult, env: Mapping[str, Any] | None = None) -> dict[
 
 
 def settings_line(retriever: Mapping[str, Any]) -> str:
-    """The retriever's settings in one line, e.g. `hybrid: model ...; bm25 omnivec-code-2:en:...;
+    """The retriever's settings in one line, e.g. `hybrid: model ...; bm25 omnivec-code-3:en:...;
     fusion zscore (depth 100); weights dense 1, keyword 1`."""
     recipe = retriever.get("recipe") or {}
     kind = retriever.get("retriever", "?")

@@ -18,6 +18,7 @@ an acknowledged write sees it.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -33,6 +34,7 @@ from omnivec.stores.milvus_ledger import PENDING, duplicate_error, state_value
 from omnivec.stores.milvus_schema import MAX_VARCHAR
 
 _TOP_FIELDS = ("path", "kind", "language")
+log = logging.getLogger(__name__)
 
 
 class MilvusStore(MilvusHandle):
@@ -179,6 +181,7 @@ class MilvusStore(MilvusHandle):
     ) -> list[tuple[str, float]]:
         """Top-k (id, BM25) over code-aware tokens, query terms OR-ed (Milvus BM25 or omnivec's scan)."""
         raw = self._raw(collection)
+        self._warn_other_analyser(collection, raw)
         terms = kw.query_terms(query)
         mname = self._mname(collection)
         escapes = raw.get("keyword") != kw.BM25 and self.target.scheme != "milvus-lite"
@@ -190,6 +193,19 @@ class MilvusStore(MilvusHandle):
         count = self._count(mname, "")
         avgdl = raw.get("kw_tokens", 0) / max(count, 1)
         return kw.scan_search(self._client, mname, terms, k, expr, avgdl, self._query)
+
+    def _warn_other_analyser(self, collection: str, raw: Mapping[str, Any]) -> None:
+        """Once per collection: its stored tokens come from another analyser. Unlike the local
+        store's, Milvus rows are not re-analysed in place; versions 2 and 3 differ only on text
+        outside ASCII (3 keeps words of any script whole and pairs CJK characters)."""
+        made_by = raw.get("analyser", "unrecorded (older omnivec)")
+        if made_by == kw.ANALYSER_ID or collection in self._analyser_warned:
+            return
+        self._analyser_warned.add(collection)
+        log.warning("collection %s of %s holds keyword tokens from analyser %s, and queries are analysed "
+                    "with %s: words outside ASCII may not match. Re-index into a new Milvus store to "
+                    "re-analyse (cached embeddings make it quick)", collection, self.target.display,
+                    made_by, kw.ANALYSER_ID)  # fmt: skip
 
     def get(self, ids: Sequence[str], *, with_vectors: bool = False) -> dict[str, Record]:
         out: dict[str, Record] = {}

@@ -53,6 +53,7 @@ class MilvusHandle:
         self._beat = 0.0
         self._closed = False
         self._infos_cache: dict[str, dict[str, Any]] | None = None
+        self._analyser_warned: set[str] = set()  # collections whose other analyser was reported
         self._prefix_like = server_version(self._client) < (2, 4)  # 2.3's `like`: prefix% only
         load_all(self._client, self.target.name)
         if writer:

@@ -28,7 +28,7 @@ from typing import Any
 
 from omnivec.search.tokens import DEFAULT_ANALYZER
 from omnivec.stores.milvus_expr import and_all, quote
-from omnivec.stores.milvus_schema import MAX_TERM, MAX_TERMS, MAX_VARCHAR
+from omnivec.stores.milvus_schema import MAX_TERM, MAX_TERMS, MAX_VARCHAR, fit_utf8
 
 BM25 = "milvus-bm25"
 SCAN = "omnivec-scan"
@@ -41,12 +41,12 @@ def kw_fields(text: str, engine: str) -> dict[str, Any]:
     """The keyword columns of a row. Tokens past Milvus's 64 KB field limit are dropped."""
     tokens = DEFAULT_ANALYZER.tokens(text)
     joined = " ".join(tokens)
-    if len(joined) > MAX_VARCHAR:  # tokens are ASCII: characters are bytes
-        joined = joined[:MAX_VARCHAR].rsplit(" ", 1)[0]
+    if len(joined.encode()) > MAX_VARCHAR:  # Milvus limits are in UTF-8 bytes; tokens need not be ASCII
+        joined = fit_utf8(joined, MAX_VARCHAR).rsplit(" ", 1)[0]
         tokens = joined.split(" ")
     out: dict[str, Any] = {"kw": joined, "kw_len": len(tokens)}
     if engine == SCAN:
-        out["terms"] = [t[:MAX_TERM] for t in dict.fromkeys(tokens)][:MAX_TERMS]
+        out["terms"] = [fit_utf8(t, MAX_TERM) for t in dict.fromkeys(tokens)][:MAX_TERMS]
     return out
 
 
