@@ -67,7 +67,8 @@ def check_search_type(search_type: str) -> SearchType:
         raise InputError(
             received=f"type {search_type!r}",
             expected=f"one of {', '.join(SEARCH_TYPES)}",
-            fix="pass --type " + ", ".join(SEARCH_TYPES[1:]) + " or any",
+            fix="use type " + ", ".join(SEARCH_TYPES[1:]) + " or any",
+            param="type",
         )
     return search_type  # type: ignore[return-value]
 

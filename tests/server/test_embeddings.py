@@ -125,6 +125,7 @@ def test_user_is_accepted(http):
         ({"input": [[1, 2, 3]]}, 400, ["no tokenizer"]),
         ({"input": "x", "model": "no/such-model"}, 404, ["no/such-model", "omnivec/fake"]),
         ({"input": "x", "encoding_format": "int8"}, 400, ["encoding_format", "int8"]),
+        ({"input": "x", "model": None}, 400, ["model: received null"]),
         ({"input": "x", "input_typ": "query"}, 400, ["input_typ", "no such field"]),
         ({"input": "x", "instruction": "Find: "}, 400, ["instruction", "document"]),
         ({"input": "x", "input_type": "query", "task": "nope"}, 400, ["task preset 'nope'"]),
@@ -153,6 +154,20 @@ def test_refusals_say_what_was_received_and_expected(http, body, status, words):
     err = error_of(r)
     for w in words:
         assert w in err["message"], err["message"]
+
+
+def test_a_missing_field_is_named_without_echoing_the_body(http):
+    r = http.post("/v1/embeddings", json={"input": "some text of the user's"})
+    assert r.status_code == 400
+    message = error_of(r)["message"]
+    assert "model: missing; expected this required field" in message and "some text" not in message
+
+
+def test_a_lone_surrogate_in_an_input_is_a_400(http):
+    raw = b'{"model": "%s", "input": ["ok", "\\udc00x"]}' % MODEL.encode()
+    r = http.post("/v1/embeddings", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert "lone UTF-16 surrogate in input.1" in error_of(r)["message"]
 
 
 def test_malformed_json(http):

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 from tests.server.conftest import build_store, child_env, error_of, start_server
@@ -93,6 +94,8 @@ def test_image_query(http):
         ({}, 400, ["empty query"]),
         ({"text": "x", "store": "other"}, 400, ["store 'other'", "one of store"]),
         ({"text": "x", "path": "src/[ab"}, 400, ["unclosed"]),
+        ({"text": "x", "keyword_weight": 1e200}, 400, ["keyword weight 1e+200", "from 0 to 100"]),
+        ({"text": "retry " * 20_000}, 400, ["query text of 120,000 characters", "at most 65,536"]),
     ],
 )
 def test_search_refusals(http, body, status, words):
@@ -100,6 +103,62 @@ def test_search_refusals(http, body, status, words):
     assert r.status_code == status, r.text
     for w in words:
         assert w in error_of(r)["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"k": 0}, "k"),
+        ({"type": "video"}, "type"),
+        ({"mode": "fuzzy"}, "mode"),
+        ({"languages": ["klingon"]}, "languages"),
+    ],
+)
+def test_refusals_name_the_field_not_a_command_line_flag(http, body, param):
+    err = error_of(http.post("/v1/search", json={"text": "x", **body}))
+    assert err["param"] == param
+    assert " --" not in err["message"] and " -k" not in err["message"], err["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "where"),
+    [
+        ("/v1/search", b'{"text": "a \\ud800 b"}', "in text"),
+        (
+            "/v1/documents",
+            b'{"upsert": [{"id": "s", "text": "lone \\udfff"}]}',
+            "upsert.0: a lone UTF-16 surrogate in text",
+        ),
+        ("/v1/documents", b'{"delete": ["\\ud800"]}', "in delete.0"),
+    ],
+)
+def test_a_lone_surrogate_is_a_400_naming_its_field(http, path, raw, where):
+    r = http.post(path, content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    message = error_of(r)["message"]
+    assert "lone UTF-16 surrogate" in message and where in message, message
+
+
+def test_a_body_without_a_json_content_type_says_to_send_one(http):
+    r = http.post("/v1/search", content=b'{"text": "x"}', headers={"content-type": "text/plain"})
+    assert r.status_code == 400
+    assert "content-type: application/json" in error_of(r)["message"]
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:80", "127.0.0.1.evil.example", "10.0.0.1"])
+def test_without_a_key_only_loopback_host_names_are_answered(server, host):
+    """DNS rebinding: a page whose host name resolves to 127.0.0.1 must not read or write the index."""
+    for method, path, body in (("POST", "/v1/search", {"text": "stack"}), ("GET", "/healthz", None),
+                               ("POST", "/v1/documents", {"upsert": [{"id": "rebind", "text": "x"}]})):  # fmt: skip
+        r = httpx.request(method, server.url + path, json=body, headers={"Host": host})
+        assert r.status_code == 421, (path, r.text)
+        assert error_of(r)["code"] == "untrusted_host"
+    port = server.url.rsplit(":", 1)[1]
+    for ok in (f"localhost:{port}", f"127.0.0.1:{port}", "localhost"):
+        assert (
+            httpx.post(server.url + "/v1/search", json={"text": "stack"}, headers={"Host": ok}).status_code
+            == 200
+        )
 
 
 def test_item_record_and_thumbnail(http):

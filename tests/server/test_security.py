@@ -44,6 +44,23 @@ def test_non_loopback_bind_without_a_key_is_refused(host):
     assert "serving" not in out.stdout
 
 
+@pytest.mark.parametrize("key", [" ", " padded-key", "clé-ü"])
+def test_a_key_no_header_can_carry_is_refused_at_start(key):
+    out = subprocess.run(
+        [sys.executable, "-m", "omnivec", "serve", "--port", "0", "--model", "omnivec/fake", "--api-key", key],
+        capture_output=True, text=True, env=child_env(), timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "printable ASCII" in out.stderr and "secrets.token_urlsafe" in out.stderr
+
+
+def test_with_a_key_any_host_name_is_answered(server):
+    r = httpx.post(
+        server.url + "/v1/search", headers={**auth(), "Host": "search.internal"}, json={"text": "x"}
+    )
+    assert r.status_code == 200, r.text
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}, {"Authorization": "Bearer s3cret-ke"}],

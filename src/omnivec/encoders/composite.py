@@ -112,7 +112,7 @@ class TextBackedEncoder(Encoder):
                 raise InputError(
                     received=f"item #{i} with both text and an image",
                     expected=self.composed_hint,
-                    fix="embed the text and the image as separate items",
+                    fix="send the text and the image as separate items (to search: one of the two)",
                 )
         text_rows = [i for i, it in enumerate(items) if it.image is None]
         out: list[Prepared | None] = [None] * len(items)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -16,6 +15,10 @@ MODES: tuple[Mode, ...] = get_args(Mode)
 #: the retrievers whose lists are fused, and so the keys `Query.weights` may have
 WEIGHT_KEYS = ("dense", "keyword")
 MAX_K = 1000  # deeper lists cost a lot and read nothing a person or an agent would use
+MAX_WEIGHT = 100.0  # a weight past this only overflows the fused score; mode="keyword" ranks by one side
+#: longer query text is refused: the model reads its first few hundred tokens, and the keyword
+#: side's cost grows with the query's terms (a 6 MB query held a core for ~20 s)
+MAX_QUERY_CHARS = 65_536
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,10 @@ class Query:
 
     def __post_init__(self) -> None:
         if not (self.text and self.text.strip()) and self.image is None:
-            raise InputError("an empty query", "query text, an image, or both", "type what to look for")
+            raise InputError(
+                "an empty query", "query text, an image, or both", "type what to look for", param="text"
+            )
+        _check_text(self.text)
         _check_k(self.k)
         check_search_type(self.type)
         _check_mode(self.mode, self)
@@ -61,20 +67,44 @@ def _check_k(k: Any) -> None:
         raise InputError(
             received=f"k = {k!r}",
             expected=f"a whole number of results from 1 to {MAX_K}",
-            fix="pass -k 10, for example",
+            fix="ask for k = 10 results, for example",
+            param="k",
         )
+
+
+def _check_text(text: str | None) -> None:
+    if text is None:
+        return
+    if len(text) > MAX_QUERY_CHARS:
+        raise InputError(
+            received=f"query text of {len(text):,} characters",
+            expected=f"at most {MAX_QUERY_CHARS:,} characters",
+            fix="search with the part that matters (a text model reads only its first few hundred tokens)",
+            param="text",
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            received=f"query text with {text[exc.start]!a} at character {exc.start}, a lone UTF-16 surrogate",
+            expected="text that is valid Unicode",
+            fix="send the text as UTF-8, or escape characters outside the BMP as surrogate pairs",
+            param="text",
+        ) from None
 
 
 def _check_mode(mode: str, q: Query) -> None:
     if mode not in MODES:
         raise InputError(
-            received=f"mode {mode!r}", expected=f"one of {', '.join(MODES)}", fix="pass --mode hybrid"
-        )
+            received=f"mode {mode!r}", expected=f"one of {', '.join(MODES)}", fix="use mode hybrid (the default)",
+            param="mode",
+        )  # fmt: skip
     if mode == "keyword" and not (q.text and q.text.strip()):
         raise InputError(
             received="a keyword search without query text",
             expected="text to match (keyword search cannot read an image)",
-            fix="add query text, or use --mode dense for an image query",
+            fix="add query text, or use mode dense for an image query",
+            param="mode",
         )
 
 
@@ -87,11 +117,13 @@ def _check_weights(weights: Mapping[str, float]) -> None:
             fix="pass weights={'dense': 1.0, 'keyword': 1.0}",
         )
     for name, w in weights.items():
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w <= MAX_WEIGHT:
             raise InputError(
                 received=f"{name} weight {w!r}",
-                expected="a finite number >= 0",
-                fix="pass --keyword-weight 1.0, for example (0 leaves that side out of the ranking)",
+                expected=f"a number from 0 to {MAX_WEIGHT:g}",
+                fix=f"use a {name} weight of 1.0, for example (0 leaves that side out of the ranking; "
+                f"mode {name} ranks by that side alone)",
+                param=f"{name}_weight",
             )
     if weights and all(w == 0 for w in weights.values()) and set(weights) == set(WEIGHT_KEYS):
         raise InputError("every fusion weight 0", "at least one weight above 0", "raise one of the weights")
@@ -101,7 +133,8 @@ def _check_glob(glob: str | None) -> None:
     if glob is None:
         return
     if not glob.strip():
-        raise InputError("an empty path glob", "a glob such as 'src/*.py'", "drop --path, or give a glob")
+        raise InputError("an empty path glob", "a glob such as 'src/*.py'", "leave the path out, or give a glob",
+                         param="path")  # fmt: skip
     depth = 0
     for ch in glob:  # SQLite GLOB: an unclosed '[' silently matches nothing
         depth = 1 if ch == "[" else 0 if ch == "]" else depth
@@ -110,6 +143,7 @@ def _check_glob(glob: str | None) -> None:
             received=f"path glob {glob!r} with an unclosed '['",
             expected="a glob whose character classes are closed, e.g. 'src/[ab]*.py'",
             fix="close the bracket, or match a literal '[' with '[[]'",
+            param="path",
         )
 
 
@@ -122,5 +156,6 @@ def _check_languages(languages: tuple[str, ...]) -> None:
         raise InputError(
             received=f"language {', '.join(map(repr, unknown))}",
             expected="languages omnivec indexes, e.g. " + ", ".join(sorted(known)[:12]) + ", ...",
-            fix="pass --lang python, for example (`omnivec status` shows what the index holds)",
+            fix="use one of those, e.g. python (`omnivec status` shows what the index holds)",
+            param="languages",
         )

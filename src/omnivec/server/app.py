@@ -57,7 +57,8 @@ def _install_error_handlers(app: Any) -> None:
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException
 
-    from omnivec.server.errors import error_body, status_of, validation_message
+    from omnivec.errors import validation_message
+    from omnivec.server.errors import error_body, status_of
 
     @app.exception_handler(OmnivecError)
     async def domain(request: Any, exc: OmnivecError) -> JSONResponse:
@@ -67,7 +68,7 @@ def _install_error_handlers(app: Any) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Any, exc: RequestValidationError) -> JSONResponse:
-        message, param = validation_message(list(exc.errors()))
+        message, param = validation_message(list(exc.errors()), "See /openapi.json for the request schema.")
         return JSONResponse(error_body(message, "invalid_request_error", param), status_code=400)
 
     @app.exception_handler(HTTPException)

@@ -6,7 +6,6 @@ their received / expected / fix message; anything else is logged and answered wi
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -61,31 +60,3 @@ def status_of(exc: OmnivecError) -> tuple[int, str, str | None]:
 
 def _code(cls: type[OmnivecError]) -> str | None:
     return {UnknownModelError: "model_not_found", ModelUnavailableError: "model_not_found"}.get(cls)
-
-
-def validation_message(errors: list[Any]) -> tuple[str, str | None]:
-    """A request-validation failure as one sentence saying what was received and what is expected."""
-    parts, param = [], None
-    for err in errors[:5]:
-        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
-        if err.get("type") == "json_invalid":
-            ctx = err.get("ctx", {}).get("error", "")
-            at = f" at character {loc[0]}" if loc else ""
-            parts.append(f"malformed JSON ({ctx}{at}); expected a JSON object")
-            continue
-        where = ".".join(loc) or "the request body"
-        param = param or (loc[0] if loc else None)
-        got = json.dumps(err.get("input"), default=str)
-        got = got if len(got) <= 80 else got[:77] + "..."
-        parts.append(f"{where}: received {got}; expected {_expected(err)}")
-    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-    return "; ".join(parts) + more + ". See /openapi.json for the request schema.", param
-
-
-def _expected(err: dict[str, Any]) -> str:
-    msg = str(err.get("msg", "a valid value"))
-    if err.get("type") == "missing":
-        return "this required field"
-    if err.get("type") == "extra_forbidden":
-        return "no such field (unknown fields are refused so typos do not pass silently)"
-    return msg[0].lower() + msg[1:] if msg else "a valid value"

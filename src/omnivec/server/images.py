@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from omnivec.errors import InputError, require
+from omnivec.ingest.policy import one_line
 from omnivec.server.errors import APIError
 from omnivec.server.settings import ServerSettings
 
@@ -101,8 +102,9 @@ def _decode(data: bytes, settings: ServerSettings, where: str) -> Any:
     except pil.DecompressionBombError as exc:
         raise _too_big(where, "an image PIL refuses as a decompression bomb", limit) from exc
     except (OSError, SyntaxError, ValueError) as exc:  # PIL's ways of saying "not an image"
+        reason = one_line(str(exc), 200) or type(exc).__name__  # without PIL's "<_io.BytesIO object ...>"
         raise InputError(
-            received=f"{where}: {len(data)} bytes that are not a readable image ({exc})",
+            received=f"{where}: {len(data)} bytes that are not a readable image ({reason})",
             expected="PNG, JPEG, WEBP, GIF, BMP or TIFF bytes",
             fix="check the data URL's payload",
         ) from exc

@@ -7,11 +7,43 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Strict(BaseModel):
+    """A request body: unknown fields refused, and every string in it valid Unicode."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _valid_unicode(self) -> _Strict:
+        # JSON may carry a lone surrogate ("\\ud800"); Python keeps it in a str that no
+        # tokenizer, encoder or SQLite write accepts, so it is refused here, by its field
+        where = _lone_surrogate(self.model_dump(), "")
+        if where is not None:
+            raise ValueError(
+                f"a lone UTF-16 surrogate in {where}; expected text that is valid Unicode. Fix: send "
+                "characters outside the BMP as surrogate pairs, or as UTF-8"
+            )
+        return self
+
+
+def _lone_surrogate(value: Any, where: str) -> str | None:
+    """The path of the first string in `value` that is not encodable as UTF-8 (or None)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "the request"
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and _lone_surrogate(key, "") is not None:
+            return f"a key of {where or 'the request'}"
+        found = _lone_surrogate(item, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 class EmbeddingsRequest(_Strict):

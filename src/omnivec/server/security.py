@@ -1,4 +1,8 @@
-"""The gate every request passes: API key, body size limit, and per-route metrics.
+"""The gate every request passes: API key or loopback Host, body size limit, and per-route metrics.
+
+Without a key the server listens on loopback only, and then it also answers only requests whose
+`Host` names loopback: a web page the user visits could otherwise point its own host name at
+127.0.0.1 (DNS rebinding) and read the index through the user's browser, or write to it.
 
 A plain ASGI middleware (not a FastAPI dependency), so a refused request costs no body parsing:
 an oversized `Content-Length` is answered 413 before a byte of the body is read, and a chunked
@@ -15,7 +19,7 @@ from typing import Any
 
 from omnivec.server.errors import error_body
 from omnivec.server.metrics import Metrics
-from omnivec.server.settings import ServerSettings
+from omnivec.server.settings import ServerSettings, is_loopback
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -55,6 +59,12 @@ class Guard:
             )
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        host = _header(scope, b"host")
+        if self._key is None and host is not None and not is_loopback(host_name(host)):
+            await _reply(send, 421, f"a request for host {host[:80]!r} on a server without an API key; expected "
+                         "a loopback host (localhost, 127.0.0.1, [::1]). Fix: use http://127.0.0.1:PORT, or "
+                         "start the server with an API key to serve other host names", "untrusted_host")  # fmt: skip
+            return
         if self._key is not None and scope.get("path") not in OPEN_PATHS and not self._authorised(scope):
             await _reply(send, 401, "a request without a valid API key; expected the header "
                          "'Authorization: Bearer <key>'. Fix: send the key the server was started with",
@@ -82,6 +92,13 @@ class Guard:
         token = given[7:].strip() if given[:7].lower() == "bearer " else (_header(scope, b"x-api-key") or "")
         assert self._key is not None
         return hmac.compare_digest(token.encode(), self._key)
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port: `[::1]:8000` -> `::1`."""
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -45,6 +45,14 @@ class ServerSettings:
                 expected="an API key whenever the server listens beyond loopback",
                 fix="pass --api-key KEY (or set OMNIVEC_API_KEY), or bind --host 127.0.0.1",
             )
+        key = self.api_key
+        if key and (key != key.strip() or not (key.isascii() and key.isprintable())):
+            raise InputError(  # a header cannot carry such a key intact: no request could authenticate
+                received=f"an API key of {len(key)} characters with spaces around it or characters outside "
+                "printable ASCII",
+                expected="a key of printable ASCII characters that an 'Authorization: Bearer' header can carry",
+                fix="generate one, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+            )
         limits = (("max_body_bytes", self.max_body_bytes), ("max_inputs", self.max_inputs),
                   ("forward_tokens", 1 if self.forward_tokens is None else self.forward_tokens))  # fmt: skip
         for name, value in limits:
