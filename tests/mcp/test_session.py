@@ -64,6 +64,8 @@ def test_without_a_watcher_an_edit_is_reported_until_index_runs(session, agent_r
         (lambda s: s.search("x", type="video"), "type 'video'"),
         (lambda s: s.search("x", language="klingon"), "language 'klingon'"),
         (lambda s: s.index("/"), "outside the folder this server indexes"),
+        (lambda s: s.index("does/not/exist"), "path 'does/not/exist', which does not exist"),
+        (lambda s: s.index("pkg/stack.py"), "path 'pkg/stack.py', a file; expected"),
     ],
 )
 def test_bad_arguments_are_input_errors(session, call, message):
@@ -101,6 +103,17 @@ def test_server_maps_domain_errors_to_tool_errors(session):
             assert "Fix: " in text and "Traceback" not in text
             ok = await client.call_tool("status", {})
             assert not ok.is_error and ok.structured_content["files"] == 0
+            # arguments the schema refuses read like omnivec's errors, not a pydantic dump
+            for args, words in (
+                ({}, "query: missing; expected this required field"),
+                ({"query": "x", "type": "bogus"}, 'type: received "bogus"; expected input should be'),
+                ({"query": "x", "path_glb": "*.py"}, "search arguments 'path_glb'; expected only the"),
+            ):
+                bad = await client.call_tool("search", args)
+                assert bad.is_error, args
+                text = bad.content[0].text
+                assert words in text, text
+                assert "pydantic" not in text and "Traceback" not in text
 
     anyio.run(run)
 

@@ -2,7 +2,8 @@
 
 Tools: `search`, `find_related`, `index`, `status` (see `omnivec.agent.session` for what each
 returns). An `OmnivecError` comes back as a tool error carrying its message (received, expected,
-fix); anything else as the SDK's plain "Error executing tool", with the traceback logged to stderr.
+fix), and so do arguments the tools' schemas refuse, unknown arguments included; anything else
+as the SDK's plain "Error executing tool", with the traceback logged to stderr.
 Nothing but the protocol is written to stdout: the SDK points file descriptor 1 at stderr while
 it serves, so a stray print from a library cannot corrupt the stream.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,14 +21,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 import anyio
 import anyio.from_thread
 
-from omnivec.errors import OmnivecError, require
+from omnivec.errors import InputError, OmnivecError, require, validation_message
 from omnivec.index.progress import IndexProgress, ProgressCallback
 
 # this module is the MCP server: without the SDK it cannot load (the tools' annotations need it)
 require("mcp", "mcp", "the MCP server")
 from mcp.server.mcpserver import Context, MCPServer  # noqa: E402
 from mcp.server.mcpserver.exceptions import ToolError  # noqa: E402
-from pydantic import Field  # noqa: E402
+from pydantic import Field, ValidationError  # noqa: E402
 
 if TYPE_CHECKING:
     from omnivec.agent.session import AgentSession
@@ -41,6 +43,36 @@ INSTRUCTIONS = (
     "if `changed_files` > 0, results may miss recent edits; `index` refreshes."
 )
 T = TypeVar("T")
+SCHEMA_HINT = "The tool's input schema is in tools/list."
+
+
+class _Server(MCPServer):
+    """`MCPServer` whose argument errors read like omnivec's other errors: the SDK's own is a raw
+    pydantic dump, and it ignores arguments a tool does not take (a misspelt `path_glob` would
+    quietly search everything)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arguments: dict[str, set[str]] = {}  # tool -> the arguments it takes
+
+    def add_tool_arguments(self, fn: Callable[..., Any]) -> None:
+        params = inspect.signature(fn).parameters
+        self.arguments[fn.__name__] = {n for n, p in params.items() if p.annotation != "Context"}
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        unknown = sorted(set(arguments) - self.arguments.get(name, set(arguments)))
+        if unknown:
+            known = ", ".join(sorted(self.arguments[name])) or "none"
+            raise ToolError(str(InputError(f"{name} arguments {', '.join(map(repr, unknown))}",
+                                           f"only the arguments {name} takes: {known}",
+                                           "drop or correct them")))  # fmt: skip
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                message, _ = validation_message(list(exc.__cause__.errors()), SCHEMA_HINT)
+                raise ToolError(message) from exc.__cause__
+            raise
 
 
 def build_server(session: AgentSession) -> Any:
@@ -54,7 +86,7 @@ def build_server(session: AgentSession) -> Any:
         finally:
             await anyio.to_thread.run_sync(session.close)
 
-    server: Any = MCPServer("omnivec", instructions=INSTRUCTIONS, lifespan=lifespan, log_level="WARNING")
+    server = _Server("omnivec", instructions=INSTRUCTIONS, lifespan=lifespan, log_level="WARNING")
 
     @server.tool()
     async def search(
@@ -104,6 +136,8 @@ def build_server(session: AgentSession) -> Any:
         """What is indexed (root, files, chunks per collection, models) and how stale it is."""
         return await _call(session.status)
 
+    for tool in (search, find_related, index, status):
+        server.add_tool_arguments(tool)
     return server
 
 

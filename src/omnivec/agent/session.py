@@ -191,6 +191,12 @@ class AgentSession:
                 expected=f"{root} or a folder inside it (the whole root is refreshed)",
                 fix=f"call index without a path, or start another server: omnivec mcp {path}",
             )
+        if not given.is_dir():
+            raise InputError(
+                received=f"path {path!r}, " + ("a file" if given.exists() else "which does not exist"),
+                expected=f"{root} or a folder inside it (the whole root is refreshed)",
+                fix="call index without a path: it refreshes every file, this one included",
+            )
 
 
 def _locate(path: Path | None, store: str | None) -> tuple[Path, Path]:
