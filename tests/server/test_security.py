@@ -106,7 +106,8 @@ def test_openapi_healthz_and_metrics(server):
     assert {"/v1/embeddings", "/v1/search", "/v1/models", "/v1/documents", "/healthz", "/metrics"} <= set(
         spec["paths"]
     )
-    health = httpx.get(server.url + "/healthz").json()
+    assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}  # without the key: liveness only
+    health = httpx.get(server.url + "/healthz", headers=auth()).json()
     assert health["status"] == "ok" and health["stores"][0]["name"] == "store"
     assert health["stores"][0]["writable"] is False
     httpx.post(server.url + "/v1/embeddings", headers=auth(), json={"model": "omnivec/fake", "input": "x"})

@@ -88,10 +88,15 @@ class Guard:
         await self.app(scope, _replay(bytes(body), receive), send)
 
     def _authorised(self, scope: Scope) -> bool:
-        given = _header(scope, b"authorization") or ""
-        token = given[7:].strip() if given[:7].lower() == "bearer " else (_header(scope, b"x-api-key") or "")
         assert self._key is not None
-        return hmac.compare_digest(token.encode(), self._key)
+        return authorised(scope, self._key)
+
+
+def authorised(scope: Scope, key: bytes) -> bool:
+    """Whether the request carries `key` (`Authorization: Bearer KEY` or `X-API-Key: KEY`)."""
+    given = _header(scope, b"authorization") or ""
+    token = given[7:].strip() if given[:7].lower() == "bearer " else (_header(scope, b"x-api-key") or "")
+    return hmac.compare_digest(token.encode(), key)
 
 
 def host_name(host: str) -> str:

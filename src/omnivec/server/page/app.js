@@ -55,7 +55,7 @@
 
   async function connect() {
     try {
-      const health = await (await fetch("healthz")).json();
+      const health = await (await api("healthz")).json();  // with the key: stores and models
       const models = await (await api("v1/models")).json();
       $("key-form").hidden = true;
       $("status").textContent = describe(health, models.data.map((m) => m.id));

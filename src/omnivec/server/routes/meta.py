@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from omnivec.server.schemas import ModelCard, ModelList
+from omnivec.server.security import authorised
 from omnivec.stores.base import canonical_recipe
 
 router = APIRouter(tags=["meta"])
@@ -32,8 +33,13 @@ def models(request: Request) -> ModelList:
 
 @router.get("/healthz")
 def healthz(request: Request) -> dict[str, Any]:
-    """Liveness, and what is served: store names (for `store` fields) and model ids."""
+    """Liveness, and what is served: store names (for `store` fields) and model ids. A server with
+    an API key answers a request without it with the status only: probes need no more, and the
+    stores' paths and models are not for anyone who can reach the port."""
     state = request.app.state.omnivec
+    key = state.settings.api_key
+    if key and not authorised(request.scope, key.encode()):
+        return {"status": "ok"}
     stores = [
         {"name": name, "path": str(idx.store_dir), "writable": idx.writer,
          "collections": {c.name: c.count for c in idx.store.collections()}}
