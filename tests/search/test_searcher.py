@@ -79,14 +79,42 @@ def test_one_side_keeps_its_raw_scores(fake) -> None:
     assert [(h.id, h.score, h.keyword_score) for h in keyword] == [("b", 9.0, 9.0)]
 
 
+def _other_space():  # type: ignore[no-untyped-def]
+    """A fake encoder of another recipe: its query vectors are not the fixture's."""
+    from omnivec.encoders.registry import load_encoder
+
+    return load_encoder("omnivec/fake").with_max_length(64)
+
+
 def test_collections_of_different_spaces_merge_by_rank(fake) -> None:
     # the image space's cosines are all lower, yet its best hit is not buried under text hits
     store = StubStore(
         {"text": [("t1", 0.9), ("t2", 0.8), ("t3", 0.7)], "image": [("i1", 0.31), ("i2", 0.2)]}, {}
     )
-    hits = Searcher(store, {"text": fake, "image": fake}).search("x", k=4, mode="dense")  # type: ignore[arg-type]
+    hits = Searcher(store, {"text": fake, "image": _other_space()}).search("x", k=4, mode="dense")  # type: ignore[arg-type]
     assert [h.id for h in hits[:2]] == ["i1", "t1"]  # equal RRF 1/61; ties by id
     assert hits[0].dense_score == 0.31 and hits[0].score == pytest.approx(1 / 61)
+
+
+def test_collections_of_one_query_space_merge_by_score(fake) -> None:
+    """Collections searched with the same query vector (code and ConSE images, both over one
+    text model) have comparable cosines: a near-zero image never outranks a strong code hit,
+    as interleaving by rank had it. Keyword-only search merges BM25 the same way."""
+    store = StubStore(
+        {"code": [("c1", 0.74), ("c2", 0.51), ("c3", 0.30)], "image": [("red.png", 0.09), ("cat.png", 0.55)][::-1]},
+        {"code": [("c1", 3.9), ("c2", 1.2)], "image": [("scan.png", 0.3)]},
+    )  # fmt: skip
+    searcher = Searcher(store, {"code": fake, "image": fake})  # type: ignore[arg-type]
+    dense = searcher.search("x", k=5, mode="dense")
+    assert [h.id for h in dense] == ["c1", "cat.png", "c2", "c3", "red.png"]
+    assert dense[0].score == 0.74  # one list: the cosine itself, as for one collection
+    keyword = searcher.search("x", k=5, mode="keyword")
+    assert [h.id for h in keyword] == ["c1", "c2", "scan.png"]
+    hybrid = searcher.search("x", k=5)
+    assert [h.id for h in hybrid][:2] == ["c1", "c2"] and "red.png" not in [h.id for h in hybrid][:3]
+    # the same collections under two query spaces: back to ranks, the image's best at the top
+    mixed = Searcher(store, {"code": fake, "image": _other_space()}).search("x", k=2, mode="dense")  # type: ignore[arg-type]
+    assert [h.id for h in mixed] == ["c1", "cat.png"] or [h.id for h in mixed] == ["cat.png", "c1"]
 
 
 def test_the_fusion_is_the_searchers_to_choose(fake) -> None:

@@ -59,6 +59,18 @@ def _run_end(scores: Sequence[float], end: int) -> int:
     return end
 
 
+def merge_by_score(lists: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, scores) lists of collections of one space as one list, best first (equal scores
+    in the order the lists came), as `Searcher._space` merges them by id."""
+    lists = [(r, s) for r, s in lists if len(r)]
+    if len(lists) <= 1:
+        return lists[0] if lists else NO_ROWS
+    rows = np.concatenate([r for r, _ in lists])
+    scores = np.concatenate([s for _, s in lists])
+    order = np.argsort(-scores, kind="stable")
+    return rows[order], scores[order]
+
+
 def across_spaces(
     store: RowSearch, lists: Sequence[FusedRows], rrf_k: int
 ) -> tuple[np.ndarray, np.ndarray, PartsOf]:

@@ -12,8 +12,10 @@ setting and no parameter beyond `depth`. `zsum` is the plain sum of z-scores (eq
 document missing from a list gets that list's floor: the last listed score, or `floor` when the
 caller knows what an unlisted document scores (BM25: 0 once the list ended before `depth`).
 
-Scores of different spaces are not comparable, so lists of different collections are fused by
-rank (`reciprocal_rank_fusion`). Measured on the dev sets in docs/results.md.
+Scores of different spaces are not comparable, so lists of collections searched with different
+query vectors are fused by rank (`reciprocal_rank_fusion`); collections searched with one query
+vector are one space, their lists merged by score before fusing (`Searcher._spaces`). Measured on
+the dev sets in docs/results.md.
 
 >>> fused = DEFAULT_FUSION.fuse([[("a", 0.71), ("b", 0.70), ("c", 0.52)], [("b", 9.0), ("c", 2.0)]])
 >>> [f.id for f in fused], fused[0].parts

@@ -1,8 +1,9 @@
 """`Searcher`: encode a query per collection, dense + keyword retrieval, fusion, hits.
 
-Within a collection, the dense (cosine) and keyword (BM25) lists are fused by their scores'
-distributions (`fusion.DEFAULT_FUSION`, z-scores); collections of different embedding spaces are
-then fused by rank, since their scores are not comparable. Each hit keeps the cosine and the BM25
+Within a space, the dense (cosine) and keyword (BM25) lists are fused by their scores'
+distributions (`fusion.DEFAULT_FUSION`, z-scores); a space is every collection searched with the
+same query vector (their cosines are comparable, so their lists are merged by score first).
+Different spaces are then fused by rank, since their scores are not comparable. Each hit keeps the cosine and the BM25
 score that went into the fusion, and the results name the keyword engine that answered (the
 store's `keyword_engine`; None when no keyword side ran). A store with `RowSearch` (the local store) is searched by rows:
 both lists in one snapshot, fused as arrays, ids and fields read only for the hits shown
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Union
 
 from omnivec.search import by_row
@@ -94,13 +95,11 @@ class Searcher:
 
     def _search(self, q: Query) -> list[Hit]:
         depth = max(q.k * 5, Z_DEPTH)  # the z statistics need the same depth the evaluator uses
-        vectors: dict[int, Any] = {}  # text queries: one encoding per text model, not per collection
-        if self.by_rows and isinstance(
-            self.store, RowSearch
-        ):  # fuse rows, read only the shown hits (`by_row`)
-            return self._search_rows(self.store, q, depth, vectors)
-        per_collection = [self._collection(name, q, depth, vectors) for name in self._sources]
-        lists = [fl for fl in per_collection if fl]
+        spaces = self._spaces(q)
+        if self.by_rows and isinstance(self.store, RowSearch):
+            # fuse rows, read only the shown hits (`by_row`)
+            return self._search_rows(self.store, q, depth, spaces)
+        lists = [fl for fl in (self._space(members, q, depth) for members in spaces) if fl]
         if len(lists) <= 1:  # one space: its fused scores are the ranking
             fused = [(f.id, f.score) for f in (lists[0] if lists else [])]
         else:  # spaces are not comparable by score: fuse them by rank
@@ -108,35 +107,70 @@ class Searcher:
         parts = {f.id: f.parts for fl in lists for f in fl}
         return self._hits(fused, parts, q)
 
-    def _sides(self, name: str, q: Query, vectors: dict[int, Any]) -> tuple[Any, str | None]:
+    def _spaces(self, q: Query) -> list[list[Side]]:
+        """Each collection's sides, grouped by the space their scores live in.
+
+        Collections whose query vector is the same (one text model: with the bundled defaults,
+        code, docs, ConSE images and OCR'd screenshots all embed a text query with MiniLM) have
+        comparable cosines, and so are one space: their lists are merged by score and fused
+        once, so a weak match in a small collection never outranks a strong one elsewhere, as
+        interleaving by rank would have it. A keyword-only search is one space too (BM25 over
+        the same analyser). An image query is embedded per collection: each is its own space.
+        """
+        vectors: dict[str, Any] = {}  # text queries: one encoding per text model, not per collection
+        groups: dict[str, list[Side]] = {}
+        for name in self._sources:
+            side = self._sides(name, q, vectors)
+            if side.vector is not None or side.text is not None:
+                groups.setdefault(side.space, []).append(side)
+        return list(groups.values())
+
+    def _sides(self, name: str, q: Query, vectors: dict[str, Any]) -> Side:
         """One collection's query vector for the dense side and text for the keyword side (None:
-        that side is not searched)."""
-        vector = None
-        if q.mode != "keyword":
-            enc = self.encoder(name)
+        that side is not searched), and the space the vector lives in."""
+        text = _keyword_text(q)
+        if q.mode == "keyword":
+            return Side(name, None, text, "keyword")
+        enc = self.encoder(name)
+        if q.image is not None:
             # text-only spaces cannot place an image query; OCR spaces could, at seconds a query
-            if q.image is None or "image" in enc.spec.modalities:
-                vector = self._query_vector(enc, q, vectors)
-        return vector, _keyword_text(q)
+            vector = None
+            if "image" in enc.spec.modalities:
+                vector = enc.encode([Item(text=q.text, image=q.image)], role="query")[0]
+            return Side(name, vector, text, f"collection:{name}")
+        space = enc.text_space
+        key = space.fingerprint  # equal fingerprints give equal vectors
+        if key not in vectors:
+            vectors[key] = space.encode([Item(text=q.text)], role="query")[0]
+        return Side(name, vectors[key], text, f"text:{key}")
 
-    def _weights_floors(self, q: Query, n_keyword: int, depth: int) -> tuple[list[float], list[float | None]]:
-        # a keyword list that ended early holds every chunk sharing a term; the rest score 0
-        return [q.weight("dense"), q.weight("keyword")], [None, 0.0 if n_keyword < depth else None]
+    def _weights_floors(self, q: Query, keyword_ended: bool) -> tuple[list[float], list[float | None]]:
+        # keyword lists that ended early hold every chunk sharing a term; the rest score 0
+        return [q.weight("dense"), q.weight("keyword")], [None, 0.0 if keyword_ended else None]
 
-    def _collection(self, name: str, q: Query, depth: int, vectors: dict[int, Any]) -> list[Fused[str]]:
-        """One collection's dense and keyword lists, fused; parts are (cosine, BM25)."""
+    def _space(self, members: Sequence[Side], q: Query, depth: int) -> list[Fused[str]]:
+        """One space's dense and keyword lists (its collections' merged by score), fused; parts
+        are (cosine, BM25)."""
         flt = q.filter()
-        vector, text = self._sides(name, q, vectors)
-        dense = [] if vector is None else list(self.store.dense_search(name, vector, depth, flt))
-        keyword = [] if text is None else list(self.store.keyword_search(name, text, depth, flt))
-        return self.fusion.fuse([dense, keyword], *self._weights_floors(q, len(keyword), depth))
+        dense: list[tuple[str, float]] = []
+        keyword: list[tuple[str, float]] = []
+        ended = True
+        for m in members:
+            if m.vector is not None:
+                dense += self.store.dense_search(m.collection, m.vector, depth, flt)
+            if m.text is not None:
+                found = list(self.store.keyword_search(m.collection, m.text, depth, flt))
+                ended = ended and len(found) < depth
+                keyword += found
+        if len(members) > 1:  # stable: equal scores keep their collection's own order
+            dense.sort(key=lambda h: -h[1])
+            keyword.sort(key=lambda h: -h[1])
+        return self.fusion.fuse([dense, keyword], *self._weights_floors(q, ended))
 
-    def _search_rows(self, store: RowSearch, q: Query, depth: int, vectors: dict[int, Any]) -> list[Hit]:
+    def _search_rows(self, store: RowSearch, q: Query, depth: int, spaces: list[list[Side]]) -> list[Hit]:
         """`search` by rows: the same hits, scores and order, with no Python object per fused
         document and one small record read for the hits shown."""
-        lists = [
-            fr for fr in (self._rows(store, n, q, depth, vectors) for n in self._sources) if len(fr.rows)
-        ]
+        lists = [fr for fr in (self._space_rows(store, m, q, depth) for m in spaces) if len(fr.rows)]
         if not lists:
             return []
         if len(lists) == 1:
@@ -145,20 +179,16 @@ class Searcher:
         rows, scores, parts_of = by_row.across_spaces(store, lists, self.fusion.rrf_k)
         return by_row.hits(store, rows, scores, False, parts_of, q)
 
-    def _rows(self, store: RowSearch, name: str, q: Query, depth: int, vectors: dict[int, Any]) -> FusedRows:
+    def _space_rows(self, store: RowSearch, members: Sequence[Side], q: Query, depth: int) -> FusedRows:
         flt = q.filter()
-        vector, text = self._sides(name, q, vectors)
-        found = store.search_rows(name, vector, text, depth, flt) if vector is not None or text else None
-        runs = [found.dense, found.keyword] if found else [by_row.NO_ROWS, by_row.NO_ROWS]
-        return self.fusion.fuse_rows(runs, *self._weights_floors(q, len(runs[1][0]), depth))
-
-    def _query_vector(self, enc: Encoder, q: Query, memo: dict[int, Any]) -> Any:
-        if q.image is not None:
-            return enc.encode([Item(text=q.text, image=q.image)], role="query")[0]
-        space = enc.text_space
-        if id(space) not in memo:
-            memo[id(space)] = space.encode([Item(text=q.text)], role="query")[0]
-        return memo[id(space)]
+        dense, keyword, ended = [], [], True
+        for m in members:
+            found = store.search_rows(m.collection, m.vector, m.text, depth, flt)
+            dense.append(found.dense)
+            keyword.append(found.keyword)
+            ended = ended and (m.text is None or len(found.keyword[0]) < depth)
+        runs = [by_row.merge_by_score(dense), by_row.merge_by_score(keyword)]
+        return self.fusion.fuse_rows(runs, *self._weights_floors(q, ended))
 
     def _hits(
         self, fused: Sequence[tuple[str, float]], parts: Mapping[str, tuple[float | None, ...]], q: Query
@@ -179,6 +209,18 @@ class Searcher:
                     break
             start, size = start + len(batch), 4 * size
         return hits
+
+
+@dataclass(frozen=True)
+class Side:
+    """What one collection searches for a query: `vector` for its dense side and `text` for its
+    keyword side (None: that side is not searched), and `space`, naming the collections whose
+    scores are comparable with its own (see `Searcher._spaces`)."""
+
+    collection: str
+    vector: Any
+    text: str | None
+    space: str
 
 
 def _keyword_text(q: Query) -> str | None:
