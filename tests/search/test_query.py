@@ -57,3 +57,12 @@ def test_one_table_of_kinds():
     assert {collection_of(k) for k in CHUNK_KINDS} == {"text", "image", "screenshot"}
     with pytest.raises(InputError, match="chunk kind 'video'"):
         collection_of("video")
+
+
+def test_languages_are_taken_as_people_type_them():
+    q = Query("x", languages=("Go", "js", "py", ".rs", "md", "golang", "C++", "Python"))
+    assert q.languages == ("go", "javascript", "python", "rust", "markdown", "cpp")
+    assert q.filter().languages == q.languages
+    with pytest.raises(InputError, match="did you mean python") as info:
+        Query("x", languages=("pyhton",))
+    assert info.value.param == "languages"

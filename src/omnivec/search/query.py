@@ -53,7 +53,7 @@ class Query:
         _check_mode(self.mode, self)
         _check_weights(self.weights)
         _check_glob(self.path_glob)
-        _check_languages(self.languages)
+        object.__setattr__(self, "languages", canonical_languages(self.languages))
 
     def filter(self) -> Filter:
         return Filter(kinds=kinds_for_type(self.type), languages=self.languages, path_glob=self.path_glob)
@@ -147,15 +147,42 @@ def _check_glob(glob: str | None) -> None:
         )
 
 
-def _check_languages(languages: tuple[str, ...]) -> None:
-    from omnivec.ingest.filetypes import known_languages
+#: names people use for a language that are neither its label nor one of its file extensions
+LANGUAGE_ALIASES = {"golang": "go", "c++": "cpp", "c#": "csharp", "cs": "csharp", "shell": "bash", "sh": "bash",
+                    "js": "javascript", "node": "javascript", "ts": "typescript", "py": "python",
+                    "python3": "python", "md": "markdown", "yml": "yaml", "ipynb": "notebook"}  # fmt: skip
+
+
+def canonical_languages(languages: tuple[str, ...]) -> tuple[str, ...]:
+    """The language labels chunks carry, for names as people type them: any case, a file
+    extension (`py`, `.rs`) or a common alias (`golang`, `c++`); an unknown one is an error
+    naming the closest labels."""
+    from omnivec.ingest.filetypes import CODE_EXTENSIONS, DOC_EXTENSIONS, known_languages
 
     known = known_languages()
-    unknown = [lang for lang in languages if lang not in known]
+    out, unknown = [], []
+    for given in languages:
+        name = given.strip().lower()
+        label = LANGUAGE_ALIASES.get(name) or (name if name in known else None)
+        label = (
+            label or CODE_EXTENSIONS.get("." + name.lstrip(".")) or DOC_EXTENSIONS.get("." + name.lstrip("."))
+        )
+        if label is None:
+            unknown.append(given)
+        elif label not in out:
+            out.append(label)
     if unknown:
+        import difflib
+
+        close = sorted(
+            {c for u in unknown for c in difflib.get_close_matches(u.lower(), known, n=3, cutoff=0.5)}
+        )
+        hint = f"did you mean {', '.join(close)}? " if close else ""
         raise InputError(
             received=f"language {', '.join(map(repr, unknown))}",
-            expected="languages omnivec indexes, e.g. " + ", ".join(sorted(known)[:12]) + ", ...",
-            fix="use one of those, e.g. python (`omnivec status` shows what the index holds)",
+            expected=f"a language omnivec indexes ({len(known)} of them: python, javascript, go, java, rust, "
+            "markdown, ...; file extensions such as py or rs work too)",
+            fix=f"{hint}`omnivec status` shows what the index holds",
             param="languages",
         )
+    return tuple(out)
