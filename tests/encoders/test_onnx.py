@@ -131,6 +131,15 @@ def test_second_load_reuses_the_export(tiny_bert, fresh_cache, count_exports):
     assert len(count_exports) == 2
 
 
+def test_the_exporters_warnings_stay_out_of_the_users_terminal(tiny_bert, fresh_cache, recwarn, caplog):
+    with caplog.at_level("DEBUG", logger="omnivec.encoders.onnx_export"):
+        load_encoder(str(tiny_bert), backend="onnx").encode(CODE)
+    assert not [w for w in recwarn if "onnx" in w.filename or "jit" in w.filename], [
+        str(w.message) for w in recwarn
+    ]
+    assert "ONNX export: TracerWarning" in caplog.text  # kept for -v
+
+
 def test_load_is_lazy_and_a_cached_export_needs_no_torch_weights(tiny_bert, fresh_cache, count_exports):
     from omnivec.encoders._hf import TextModelEncoder
 

@@ -21,6 +21,7 @@ import logging
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -84,12 +85,17 @@ def export_graph(encoder: TextModelEncoder, dst: Path, opset: int = OPSET) -> No
     ids = (torch.arange(16).reshape(2, 8) + 5) % model.config.vocab_size
     mask = torch.tensor([[1] * 8, [1] * 5 + [0] * 3])
     axes = {0: "batch", 1: "sequence"}
-    with _eager_attention(model), torch.inference_mode():
+    # the tracer's chatter (TracerWarning: "converting a tensor to a Python boolean ...") is about
+    # shapes that `dynamic_axes` covers and the probe at load checks; users see it only with -v
+    with _eager_attention(model), torch.inference_mode(), warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
         torch.onnx.export(
             HiddenStates().eval(), (ids, mask), str(dst), dynamo=False, opset_version=opset,
             input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
             dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
         )  # fmt: skip
+    for w in said:
+        log.debug("ONNX export: %s: %s", w.category.__name__, w.message)
 
 
 @contextlib.contextmanager
