@@ -82,7 +82,9 @@ def test_secrets_are_skipped_and_reported(tmp_path: Path) -> None:
 def test_secret_table_lookup() -> None:
     assert secret_reason("id_rsa") == "secret: an SSH private key"
     assert secret_reason("id_rsa.pub") is None  # a public key is not a secret
-    assert secret_reason("credentials") is None  # only under .aws/
+    assert secret_reason("credentials") == "secret: a credentials file"  # AWS's format, copied anywhere
+    assert secret_reason("home/.aws/credentials") == "secret: AWS credentials"  # the folder says more
+    assert secret_reason("src/credentials.py") is None
 
 
 GENERATED = {

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: SQLite's own files beside a database: the write-ahead log, its index, a rollback journal
+SIDE_FILES = ("-wal", "-shm", "-journal")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS embeddings (
@@ -23,13 +31,56 @@ def open_cache_db(path: Path, schema: str) -> sqlite3.Connection:
     """A SQLite file shared by processes (WAL: readers never block the writer) and threads.
 
     synchronous=NORMAL: a cache may lose its last entries in a power cut, never its consistency.
+    The file and its side files are its owner's only (`make_private`): they hold what was indexed.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private(path)
     db = sqlite3.connect(path, check_same_thread=False, timeout=30)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(schema)
+    for side in SIDE_FILES:  # SQLite gives new ones the database's mode; older ones are tightened
+        _owner_only(path.with_name(path.name + side))
     return db
+
+
+def make_private(path: Path) -> None:
+    """Make `path`'s folder (0700, when it is created here, see `private_folder`) and the file
+    itself (0600, created empty when missing) readable by their owner only.
+
+    Caches hold the OCR'd text of private screenshots and vectors of private code; a umask of 022
+    would leave them world-readable. The file is created before SQLite opens it, which then never
+    widens its mode; an existing file made by an older version is tightened.
+    """
+    private_folder(path.parent)
+    with contextlib.suppress(FileExistsError):  # O_EXCL: an existing file is only re-moded below
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    _owner_only(path)
+
+
+def private_folder(folder: Path) -> None:
+    """Create `folder` (and missing parents) with mode 0700; an existing folder is left as it is:
+    the user's (or one another process just made), whose mode is theirs to choose."""
+    try:
+        folder.mkdir(parents=True, mode=0o700)
+        folder.chmod(0o700)  # mkdir's mode is cut by the umask; this is not
+    except FileExistsError:
+        pass
+
+
+def _owner_only(path: Path) -> None:
+    """Drop group and other permissions from an existing file; a file owned by someone else (a
+    shared cache) is left as it is, with a warning, rather than failing the run."""
+    try:
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except FileNotFoundError:
+        pass  # a side file SQLite has not made (or has removed)
+    except PermissionError:
+        log.warning(
+            "%s is readable by other users and cannot be made private (it is not yours); "
+            "expected a file only you can read; fix: chmod 600 it as its owner, or set OMNIVEC_CACHE "
+            "to a folder of your own", path,
+        )  # fmt: skip
 
 
 class EmbeddingCache:

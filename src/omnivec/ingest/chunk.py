@@ -13,6 +13,7 @@ from omnivec.ingest.html import html_sections
 from omnivec.ingest.media import image_chunk, pdf_drafts
 from omnivec.ingest.model import Chunk, SourceFile
 from omnivec.ingest.notebook import notebook_drafts
+from omnivec.ingest.policy import private_key_reason
 from omnivec.ingest.split import Draft, fit
 from omnivec.kinds import FILE_CHUNK_KIND
 
@@ -33,7 +34,8 @@ def chunk_source(
 
     `count_tokens` is typically `encoder.token_counts`; it is called only for texts that could be
     over the limit, in batches. Raises `InputError` for content that cannot be chunked (binary
-    data or invalid UTF-8 in a text file, an encrypted or broken PDF, a corrupt image).
+    data or invalid UTF-8 in a text file, an encrypted or broken PDF, a corrupt image) or must not
+    be (a text file holding a private key, when `src.scan_secrets`).
 
     >>> chunk_source(src, path.read_bytes(), max_tokens=512, count_tokens=enc.token_counts)  # doctest: +SKIP
     """
@@ -42,7 +44,10 @@ def chunk_source(
     if src.kind == "pdf":
         drafts = pdf_drafts(data, src)
     else:
-        drafts = _text_drafts(src, decode_text(data, src.path))
+        text = decode_text(data, src.path)
+        if src.scan_secrets:
+            refuse_private_keys(text)
+        drafts = _text_drafts(src, text)
     return [_to_chunk(d, src) for d in fit(drafts, max_tokens, count_tokens)]
 
 
@@ -55,6 +60,19 @@ def _text_drafts(src: SourceFile, text: str) -> list[Draft]:
         return code_drafts(text, src.path, src.language or "")
     sectioner = _SECTIONERS.get(src.language or "", text_sections)
     return section_drafts(sectioner(text), src.path)
+
+
+def refuse_private_keys(text: str) -> None:
+    """Raise `InputError` when `text` holds a private key block: the file name tells nothing (a
+    `deploy_key.txt`, a service-account JSON), so the text already read is checked instead. The
+    error's `received` starts "secret:", the indexer's skip reason, like a key file's by name."""
+    reason = private_key_reason(text)
+    if reason is not None:
+        raise InputError(
+            received=reason,
+            expected="a file without key material (omnivec leaves keys out of the index)",
+            fix="move the key out of the indexed folder, or pass --include-secrets to index it anyway",
+        )
 
 
 def decode_text(data: bytes, path: str = "") -> str:

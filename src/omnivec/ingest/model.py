@@ -47,7 +47,11 @@ class Chunk:
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file `walk` found worth chunking. `path` is relative to the walked root, posix style."""
+    """A file `walk` found worth chunking. `path` is relative to the walked root, posix style.
+
+    `scan_secrets`: `chunk_source` refuses text holding a private key. Only `walk` sets it (unless
+    told `include_secrets`): a pushed document or a file named on its own was asked for by name.
+    """
 
     path: str
     abs_path: Path
@@ -55,6 +59,7 @@ class SourceFile:
     mtime_ns: int
     kind: FileKind
     language: str | None
+    scan_secrets: bool = False
 
 
 @dataclass(frozen=True)

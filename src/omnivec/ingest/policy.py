@@ -20,11 +20,21 @@ SECRET_NAMES: dict[str, str] = {
     ".npmrc": "npm credentials", ".netrc": "netrc credentials", "_netrc": "netrc credentials",
     ".pypirc": "PyPI credentials", ".git-credentials": "git credentials",
     ".htpasswd": "an htpasswd password file", ".env": "an environment file",
-    ".env.*": "an environment file",
+    ".env.*": "an environment file", ".pgpass": "PostgreSQL passwords", ".vault-token": "a Vault token",
+    ".s3cfg": "s3cmd credentials", ".boto": "boto credentials",
+    # no extension: AWS's shared-credentials format, wherever it is copied to (credentials.py is code)
+    "credentials": "a credentials file", "credentials.json": "a credentials file",
+    "token.json": "an OAuth token", "client_secret.json": "an OAuth client secret",
+    "client_secret_*.json": "an OAuth client secret", "service-account*.json": "a service-account key",
+    "service_account*.json": "a service-account key",
+    # Terraform writes every resource's attributes, passwords and keys included, in plain text
+    "*.tfstate": "Terraform state", "*.tfstate.backup": "Terraform state",
 }  # fmt: skip
-#: names too common to be secret on their own, secret under a given folder (posix, lower-cased)
+#: names too common to be secret on their own, secret under a given folder (posix, lower-cased);
+#: checked before SECRET_NAMES, so the more specific reason is the one reported
 SECRET_PATHS: dict[str, str] = {
     ".aws/credentials": "AWS credentials", ".docker/config.json": "Docker registry credentials",
+    ".kube/config": "Kubernetes credentials",
 }  # fmt: skip
 
 #: machine-written files: one change rewrites them whole, and nobody searches their contents
@@ -69,12 +79,36 @@ def secret_reason(rel: str) -> str | None:
     >>> secret_reason("deploy/.ssh/id_rsa"), secret_reason("src/app.py")
     ('secret: an SSH private key', None)
     """
-    name = rel.rsplit("/", 1)[-1]
-    what = _lookup(name, _SECRETS)
-    if what is None:
-        low = rel.lower()
-        what = next((v for k, v in SECRET_PATHS.items() if low == k or low.endswith("/" + k)), None)
+    low = rel.lower()
+    what = next((v for k, v in SECRET_PATHS.items() if low == k or low.endswith("/" + k)), None)
+    what = what or _lookup(rel.rsplit("/", 1)[-1], _SECRETS)
     return f"secret: {what}" if what else None
+
+
+#: a newline, real or escaped inside a JSON or code string (a service-account key's "\\n")
+_NL = r"(?:\r?\n|(?:\\r)?\\n)"
+#: a PEM or PGP-armoured private key: its header, optional `Proc-Type:`-style header lines, then
+#: base64 key material. The header alone is not enough: code that reads keys names it in a string.
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----" + _NL
+    + r"(?:[ \t]*[A-Za-z][\w-]*:[^\r\n\\]{0,200}" + _NL + r")*"
+    + r"(?:[ \t]*" + _NL + r")?[\s\"'+]{0,16}[A-Za-z0-9+/]{32}"
+)  # fmt: skip
+
+
+def private_key_reason(text: str) -> str | None:
+    """'secret: a private key (BEGIN RSA PRIVATE KEY, line N)' when `text` holds a private key block.
+
+    >>> private_key_reason("-----BEGIN EC PRIVATE KEY-----\\n" + "A" * 64), private_key_reason("x = 1")
+    ('secret: a private key (BEGIN EC PRIVATE KEY, line 1)', None)
+    """
+    if "PRIVATE KEY" not in text:  # the common case, without running the regex
+        return None
+    found = _PRIVATE_KEY.search(text)
+    if found is None:
+        return None
+    line = text.count("\n", 0, found.start()) + 1
+    return f"secret: a private key (BEGIN {found.group(1)}, line {line})"
 
 
 def generated_reason(name: str) -> str | None:

@@ -12,8 +12,9 @@ indexed under their own path), an outside one at most once per real path, and a 
 of its own ancestors is reported as a "symlink loop". Only regular files are ever opened (a FIFO
 would block, a device never ends), and every read is bounded.
 
-Key and credential files (`policy.SECRET_NAMES`) and generated files (lock files, minified code,
-source maps: `policy.GENERATED_NAMES` and a line-length check) are reported and left out unless
+Key and credential files (`policy.SECRET_NAMES`; text holding a private key is refused when read,
+see `SourceFile.scan_secrets`) and generated files (lock files, minified code, source maps:
+`policy.GENERATED_NAMES` and a line-length check) are reported and left out unless
 `include_secrets` / `include_generated` say otherwise.
 """
 
@@ -92,7 +93,8 @@ def walk(
 
     - `follow_external_links`: follow symlinks to files and folders outside `root` (off: each is
       reported as "symlink to a path outside the indexed folder");
-    - `include_secrets`: index key and credential files (`.env`, `id_rsa`, `*.pem`, ...);
+    - `include_secrets`: index key and credential files (`.env`, `id_rsa`, `*.pem`, ...) and text
+      files holding a private key;
     - `include_generated`: index lock files, source maps and minified code.
 
     >>> for f in walk(Path("my-repo")):  # doctest: +SKIP
@@ -266,7 +268,8 @@ class _State:
             reason = head if isinstance(head, str) else minified_reason(head)
             if reason:
                 return Skipped(rel, reason)
-        return SourceFile(rel, Path(entry.path), st.st_size, st.st_mtime_ns, kind, language)
+        scan = not self.opts.include_secrets
+        return SourceFile(rel, Path(entry.path), st.st_size, st.st_mtime_ns, kind, language, scan)
 
     def _may_be_minified(self, kind: str, language: str | None, size: int) -> bool:
         # prose (Markdown, text) legitimately keeps a paragraph per line; notebooks are JSON whose
