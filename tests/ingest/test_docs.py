@@ -148,6 +148,20 @@ def test_bom_and_crlf_are_normalised() -> None:
     assert utf16.display == "hello utf16"
 
 
+def test_a_lone_carriage_return_inside_a_line_does_not_shift_line_numbers() -> None:
+    # git, grep and editors count LF only: the function starts on line 4
+    text = "X = 'a\rb'\n\n\ndef target():\n    return 1\n"
+    (chunk,) = [c for c in chunks_of("a.py", text) if c.symbol == "target"]
+    assert (chunk.start_line, chunk.end_line) == (4, 5)
+    (js,) = [
+        c for c in chunks_of("b.js", "const s = 'a\rb';\nfunction target() {\n  return 1;\n}\n") if c.symbol
+    ]
+    assert js.start_line == 2
+    # a classic-Mac file (CR only) still has its lines
+    (mac,) = [c for c in chunks_of("mac.py", "x = 1\r\rdef target():\r    return 1\r") if c.symbol]
+    assert (mac.start_line, mac.end_line) == (3, 4)
+
+
 def test_declared_encoding_is_honoured() -> None:
     src = "# -*- coding: latin-1 -*-\ndef caf\u00e9():\n    return '\u00e9t\u00e9'\n".encode("latin-1")
     (chunk,) = [c for c in chunks_of("old.py", src) if c.symbol]

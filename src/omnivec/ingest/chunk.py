@@ -119,7 +119,12 @@ def _declared_encoding(data: bytes) -> str | None:
 
 
 def _newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+    """CRLF -> LF; a lone CR ends a line only in a file without LF (classic Mac). Elsewhere it is
+    a character inside its line, as git, grep and tree-sitter count lines, so line numbers agree."""
+    if "\r" not in text:
+        return text
+    text = text.replace("\r\n", "\n")
+    return text if "\n" in text else text.replace("\r", "\n")
 
 
 def _to_chunk(d: Draft, src: SourceFile) -> Chunk:
