@@ -10,6 +10,8 @@ import logging
 import os
 import sys
 
+from omnivec.errors import InputError
+
 
 def setup_runtime(threads: int | None = None, verbose: bool = False) -> None:
     """Threads and logging are process-wide, so only the CLI (never the library) sets them.
@@ -20,6 +22,7 @@ def setup_runtime(threads: int | None = None, verbose: bool = False) -> None:
     """
     from omnivec.config import default_threads
 
+    check_threads(threads)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -35,3 +38,16 @@ def setup_runtime(threads: int | None = None, verbose: bool = False) -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     if "torch" in sys.modules:  # already imported (e.g. by a benchmark): apply directly
         sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+def check_threads(threads: int | None) -> None:
+    """A thread count must be a whole number above 0: OpenMP reads any other OMP_NUM_THREADS as
+    junk, prints its own complaint and carries on with its default (or torch refuses 0 late)."""
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise InputError(
+            received=f"--threads {threads}",
+            expected="a whole number of threads, 1 or more",
+            fix="pass e.g. --threads 4, or leave --threads out for one per core",
+        )
