@@ -17,9 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from omnivec.config import cache_dir, default_model
 from omnivec.errors import StoreError
-from omnivec.index import remote
-from omnivec.index.config import IndexConfig
-from omnivec.index.discovery import default_store, prepare_store_folder
+from omnivec.index import last_run, remote
+from omnivec.index.config import CONFIG_FILE, IndexConfig
+from omnivec.index.discovery import (
+    check_store_placement,
+    default_store,
+    holds_indexed_files,
+    prepare_store_folder,
+)
 from omnivec.index.embedding import Engine, embed_here
 from omnivec.index.progress import IndexProgress, ProgressCallback
 from omnivec.index.updater import PENDING_CHUNKS, Indexer, IndexReport
@@ -92,11 +97,14 @@ class Index:
         follow_links: bool = False,
         include_secrets: bool = False,
         include_generated: bool = False,
+        move_root: bool = False,
     ) -> Index:
         """Open for writing, creating the store on first use; models must match an existing store.
 
-        The models are written down with the store only once they have loaded, so a first run
-        with a model that cannot load leaves nothing pinned to it.
+        A store built from another folder is refused (updating it would drop that folder's files)
+        unless `move_root`, or `root` is that folder moved or copied with its index (it holds
+        indexed files, or the store is its `.omnivec`). The models are written down with the store
+        only once they have loaded, so a first run with a model that cannot load pins nothing.
         """
         root = Path(root).resolve()
         wanted = IndexConfig(
@@ -113,23 +121,26 @@ class Index:
             include_generated=include_generated,
         )
         if store_dir is not None and not is_local(store_dir):
-            return cls._create_at_uri(str(store_dir), wanted)
+            return cls._create_at_uri(str(store_dir), wanted, move_root)
         # an unknown URI scheme is refused here, before anything is created on disk
         sdir = store_folder(store_dir) if store_dir else default_store(root)
-        _check_existing(IndexConfig.load(sdir), wanted, str(sdir))
+        existing = IndexConfig.load(sdir)
         prepare_store_folder(sdir)
         store = _open_store(sdir, writer=True)
+        travelled = sdir.resolve() == default_store(root)
+        _check_existing(existing, wanted, str(sdir), store, move_root=move_root or travelled)
         return cls(sdir, wanted, store, writer=True)
 
     @classmethod
-    def _create_at_uri(cls, location: str, wanted: IndexConfig) -> Index:
+    def _create_at_uri(cls, location: str, wanted: IndexConfig, move_root: bool) -> Index:
         """A store served by a backend (Milvus): its settings live in the store (see index.remote)."""
         store = _open_store(location, writer=True)
         try:
-            _check_existing(remote.load_config(store), wanted, location)
+            existing = remote.load_config(store)
         except BaseException:
             store.close()
             raise
+        _check_existing(existing, wanted, location, store, move_root=move_root)
         return cls(remote.side_folder(location), wanted, store, writer=True, location=location)
 
     @classmethod
@@ -165,7 +176,7 @@ class Index:
         from omnivec.index.repair import repair_store
 
         sdir = store_folder(store_dir)
-        if IndexConfig.load(sdir) is None:
+        if not (sdir / CONFIG_FILE).is_file():  # a damaged one is rebuilt by repair_store
             cls.open(sdir)  # raises the "holds no omnivec index" error
         report = repair_store(sdir)
         with cls.open(sdir, writer=True) as idx:
@@ -222,7 +233,7 @@ class Index:
         """Every collection's encoder; a writer then records its settings with the store."""
         loaded = {c: self.encoder(c) for c in self.config.models()}
         if self.writer:
-            if self.location != str(self.store_dir):
+            if not self.local:
                 if remote.load_config(self.store) != self.config:
                     remote.save_config(self.store, self.config)
             elif IndexConfig.load(self.store_dir) != self.config:
@@ -245,6 +256,8 @@ class Index:
         """
         from omnivec.encoders.cache import EmbeddingCache
 
+        if self.local:  # before any model loads: such a store would walk (and index) itself
+            check_store_placement(Path(self.config.root), self.store_dir)
         if progress is not None:
             progress(IndexProgress("loading models"))
         started = time.perf_counter()
@@ -265,8 +278,14 @@ class Index:
         report.seconds = {"load": loaded, **report.seconds}
         if report.searchable_after is not None:  # from the start of the update, models loaded
             report.searchable_after += loaded
+        last_run.save(self.store, self.store_dir, self.local, report)  # what `status` reports later
         log.info("indexed %s", report.as_dict())
         return report
+
+    @property
+    def local(self) -> bool:
+        """Whether the whole store is the local folder `store_dir` (not a backend's URI)."""
+        return self.location == str(self.store_dir)
 
     def walk_ignores(self) -> tuple[str, ...]:
         """Patterns (relative to the root) the indexer leaves out besides .gitignore and built-ins."""
@@ -342,49 +361,24 @@ class Index:
             return self._reader
 
     def status(self) -> dict[str, Any]:
-        """Files, collections (chunks, how many still wait for a vector), models, sizes.
+        """Files, collections (chunks, how many still wait for a vector), models, sizes, and the
+        last update's summary; see `omnivec.index.status.index_status` for each field."""
+        from omnivec.index.status import index_status
 
-        `embedded_share` is the share of chunks that have their vector (1.0 when every chunk is
-        embedded): below 1, dense and hybrid search see only the embedded part, while keyword
-        search sees everything.
-        """
-        sources = self.store.sources()
-        colls = self.store.collections()
-        pending = self._pending()
-        return {
-            "store": self.location,
-            "root": self.config.root,
-            "files": sum(1 for s in sources.values() if s.status == "indexed"),
-            "skipped_files": sum(1 for s in sources.values() if s.status != "indexed"),
-            "collections": [
-                {
-                    "name": c.name,
-                    "model": c.model,
-                    "fingerprint": c.fingerprint,
-                    "dim": c.dim,
-                    "chunks": c.count,
-                    "pending": pending.get(c.name, 0),
-                    "keyword_engine": self.store.keyword_engine(c.name),
-                    "recipe": dict(c.recipe),
-                    "updated": time.ctime(c.updated),
-                }
-                for c in colls
-            ],  # fmt: skip
-            "embedded_share": self.embedded_share(colls, pending),
-            "stats": self.store.stats(),
-        }
+        return index_status(self)
 
     def embedded_share(
         self, colls: Sequence[CollectionInfo] | None = None, pending: Mapping[str, int] | None = None
     ) -> float:
         """The share of chunks that have their vector, 0..1 (1.0 for an empty or fully embedded store)."""
         colls = self.store.collections() if colls is None else colls
-        pending = self._pending() if pending is None else pending
+        pending = self.pending_counts() if pending is None else pending
         total = sum(c.count for c in colls)
         waiting = sum(min(pending.get(c.name, 0), c.count) for c in colls)
         return round((total - waiting) / total, 4) if total else 1.0
 
-    def _pending(self) -> dict[str, int]:
+    def pending_counts(self) -> dict[str, int]:
+        """Chunks per collection still waiting for a vector (none for a one-phase store)."""
         return self.store.pending_counts() if isinstance(self.store, PendingVectors) else {}
 
 
@@ -393,8 +387,18 @@ def _open_store(location: str | Path, writer: bool) -> VectorStore:
     return open_store(location, writer=writer, flush_interval=None)
 
 
-def _check_existing(existing: IndexConfig | None, wanted: IndexConfig, where: str) -> None:
-    if existing is not None:
+def _check_existing(
+    existing: IndexConfig | None, wanted: IndexConfig, where: str, store: VectorStore, *, move_root: bool
+) -> None:
+    """Refuse (closing `store`) a store of another folder or other models. The root first: a
+    store of another folder is the wrong store, whatever its models. A root that holds files the
+    index holds is the same tree moved or copied with its store: nothing would be dropped."""
+    if existing is None:
+        return
+    try:
+        moved = move_root or holds_indexed_files(Path(wanted.root), store.sources())
+        existing.check_same_root(wanted, where, move_root=moved)
         existing.check_same_models(wanted)
-        if Path(existing.root) != Path(wanted.root):
-            log.warning("index at %s was built from %s; now indexing %s", where, existing.root, wanted.root)
+    except BaseException:
+        store.close()
+        raise

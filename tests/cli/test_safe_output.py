@@ -64,7 +64,7 @@ def test_bad_inputs_exit_2_before_work(tmp_path):
     cases = [
         (("index", str(tmp_path), "--store", str(tmp_path / "file"), *FAKE), "which is a file"),
         (("index", str(tmp_path), "--store", str(tmp_path / "s"), "--max-file-mb", "-1", *FAKE), "limit of"),
-        (("index", str(tmp_path / "missing"), *FAKE), "which is not a folder"),
+        (("index", str(tmp_path / "missing"), *FAKE), "which does not exist"),
         (("embed", "/dev/zero"), "is not a regular file"),
         (("embed", str(tmp_path / "in.txt"), "--out", "/nodir/x.npy"), "whose folder does not exist"),
     ]

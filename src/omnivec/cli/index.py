@@ -14,7 +14,16 @@ from omnivec.cli.app import StoreOpt, app
 from omnivec.cli.output import console, safe_name
 from omnivec.cli.progress import print_report, progress_display
 from omnivec.errors import InputError
+from omnivec.index.discovery import check_root_folder, check_store_placement
 from omnivec.runtime import setup_runtime
+
+MoveRootOpt = Annotated[
+    bool,
+    typer.Option(
+        "--move-root",
+        help="Re-point a store built from another folder at PATH (that folder's files leave the index).",
+    ),
+]
 
 
 @app.command()
@@ -58,13 +67,11 @@ def index(
         bool,
         typer.Option(help="Embed in this run (--no-embed: keyword-searchable only; the next run embeds)."),
     ] = True,
+    move_root: MoveRootOpt = False,
 ) -> None:
     """Index PATH incrementally: unchanged files cost nothing, deleted files are dropped."""
     started = time.perf_counter()
-    if not path.is_dir():
-        raise InputError(
-            f"{path}, which is not a folder", "a repository or folder to index", "check the path"
-        )
+    check_paths(path, store)
     if engine not in ("local", "ray") or (ray_address and engine != "ray"):
         raise InputError(f"--engine {engine}" + (f" with --ray-address {ray_address}" if ray_address else ""),
                          "--engine local, or --engine ray [--ray-address ADDR]", "pick one of the two engines")  # fmt: skip
@@ -76,11 +83,21 @@ def index(
         report = _index(path, store, runner, model=model, image_model=image_model,
                         screenshot_model=screenshot_model, max_file_mb=max_file_mb, render_docs=render_docs,
                         follow_links=follow_links, include_secrets=include_secrets,
-                        include_generated=include_generated, embed=embed)  # fmt: skip
+                        include_generated=include_generated, embed=embed, move_root=move_root)  # fmt: skip
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
     print_report(report.as_dict(), time.perf_counter() - started)
+
+
+def check_paths(path: Path, store: str | None, purpose: str = "a repository or folder to index") -> None:
+    """PATH must be a folder, and a store folder must not be it or hold it: checked before
+    anything is created, so a typo leaves no store behind."""
+    from omnivec.stores.uri import is_local, store_folder
+
+    root = check_root_folder(path, purpose)
+    if store and is_local(store):
+        check_store_placement(root, store_folder(store))
 
 
 def _ray_engine(address: str | None) -> Any:
@@ -96,14 +113,14 @@ def _ray_engine(address: str | None) -> Any:
 
 def _index(path: Path, store: str | None, runner: Any, *, model: str | None, image_model: str | None,
            screenshot_model: str | None, max_file_mb: float, render_docs: bool, follow_links: bool,
-           include_secrets: bool, include_generated: bool, embed: bool) -> Any:  # fmt: skip
+           include_secrets: bool, include_generated: bool, embed: bool, move_root: bool) -> Any:  # fmt: skip
     from omnivec.api import Index
 
     with Index.create(
         path, store, text_model=model, image_model=_none(image_model),
         screenshot_model=_none(screenshot_model), max_file_bytes=int(max_file_mb * 1e6),
         render_docs=render_docs, follow_links=follow_links, include_secrets=include_secrets,
-        include_generated=include_generated,
+        include_generated=include_generated, move_root=move_root,
     ) as idx, progress_display() as progress:  # fmt: skip
         return idx.update(progress=progress, engine=runner, embed=embed)
 
@@ -111,13 +128,17 @@ def _index(path: Path, store: str | None, runner: Any, *, model: str | None, ima
 def _repair_first(path: Path, store: str | None) -> None:
     from omnivec.index.discovery import default_store
     from omnivec.index.repair import repair_store
+    from omnivec.index.settings_repair import recover_config
     from omnivec.stores.sqlite_schema import DB_NAME
     from omnivec.stores.uri import store_folder
 
-    sdir = store_folder(store) if store else default_store(path.resolve())
+    root = path.resolve()
+    sdir = store_folder(store) if store else default_store(root)
     if (sdir / DB_NAME).is_file():  # nothing to repair in a store that does not exist yet
-        for line in repair_store(sdir).summary():
+        for line in repair_store(sdir, root).summary():
             typer.echo(safe_name(line), err=True)
+    elif (kept := recover_config(sdir, root)) is not None:  # settings without a database: nothing indexed
+        typer.echo(safe_name(f"{sdir}: index.json was damaged; kept as {kept}"), err=True)
 
 
 def _none(value: str | None) -> str | None:
@@ -143,9 +164,7 @@ def status(
 
     out = console()
     out.print(f"store {safe_name(info['store'])}")
-    out.print(
-        f"root  {safe_name(info['root'])}: {info['files']} files indexed, {info['skipped_files']} skipped"
-    )
+    out.print(f"root  {safe_name(info['root'])}: {info['files']} files indexed, {_skipped(info)}")
     table = Table(box=None, pad_edge=False)
     for col in ("collection", "model", "dim", "chunks", "embedded", "keyword", "updated"):
         table.add_column(col, justify="right" if col in ("dim", "chunks", "embedded") else "left")
@@ -164,6 +183,18 @@ def status(
     if verbose:
         for c in info["collections"]:
             out.print(f"recipe of {c['name']}: {json.dumps(c['recipe'], default=str)}")
+        for skip in (info["last_update"] or {}).get("skips", []):
+            out.print(f"skipped {safe_name(skip['path'])}: {safe_name(skip['reason'])}")
+
+
+def _skipped(info: dict[str, Any]) -> str:
+    """The last update's skips, under the name its report used; the ledger does not hold them."""
+    last = info["last_update"]
+    if last is None:
+        return "skips not recorded yet (the next `omnivec index` records them)"
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last["finished"]))
+    listed = "them" if last["skipped"] <= len(last["skips"]) else f"the first {len(last['skips'])}"
+    return f"{last['skipped']} skipped by the last update ({when}; -v lists {listed})"
 
 
 @app.command()
@@ -172,13 +203,15 @@ def watch(
     store: StoreOpt = None,
     model: Annotated[str | None, typer.Option(help="Text/code model.")] = None,
     debounce_ms: Annotated[int, typer.Option(help="Wait this long for changes to settle.")] = 500,
+    move_root: MoveRootOpt = False,
 ) -> None:
     """Index PATH, then keep the index current as files change (Ctrl-C to stop)."""
+    check_paths(path, store, "a repository or folder to watch")  # as `index` does, before anything is made
     setup_runtime()
     from omnivec.api import Index
     from omnivec.index.watch import watch_and_update
 
-    with Index.create(path, store, text_model=model) as idx:
+    with Index.create(path, store, text_model=model, move_root=move_root) as idx:
         for report in watch_and_update(idx, debounce_ms=debounce_ms):
             r = report.as_dict()
             took = sum(r["seconds"].values())

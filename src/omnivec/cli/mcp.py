@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from omnivec.cli.app import StoreOpt, app
+from omnivec.cli.index import check_paths
 
 
 @app.command()
@@ -35,10 +36,9 @@ def mcp(
     from omnivec.runtime import setup_runtime
 
     require("mcp", "mcp", "the MCP server")  # before anything is opened: a missing SDK costs nothing
+    if path is not None:  # as `index` checks them: nothing is created for a typo
+        check_paths(path, store, "a repository or folder to serve")
     setup_runtime(verbose=verbose)
-    if path is not None and not path.is_dir():
-        typer.secho(f"error: {path} is not a folder; expected a repository or folder to serve.", err=True)
-        raise typer.Exit(2)
     from omnivec.agent.mcp_server import serve_stdio
     from omnivec.agent.session import AgentOptions, AgentSession
 

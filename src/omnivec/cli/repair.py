@@ -27,7 +27,7 @@ def repair(
     if as_json:
         out = {
             "store": report.store, "problem": report.problem, "damaged_copy": report.damaged_copy,
-            "kept": report.salvage.kept if report.salvage else None,
+            "kept": report.salvage.kept if report.salvage else None, "config_damaged_copy": report.config_copy,
             "update": report.update.as_dict() if report.update else None,
         }  # fmt: skip
         typer.echo(json.dumps(out, indent=2))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omnivec.errors import StoreError
+from omnivec.index.settings_repair import recover_config
 from omnivec.stores.failures import DamagedStoreError, check_result, from_sqlite, translate
 from omnivec.stores.index_files import fsync_path
 from omnivec.stores.salvage import Salvage, salvage
@@ -43,6 +44,7 @@ class RepairReport:
     damaged_copy: str | None = None
     salvage: Salvage | None = None
     update: IndexReport | None = None
+    config_copy: str | None = None  # where a damaged index.json was kept, once rebuilt
 
     def summary(self) -> list[str]:
         """Lines for a person: what was wrong, what was kept, where the damaged file went."""
@@ -57,6 +59,9 @@ class RepairReport:
                 f" {s.reindex} files marked for re-indexing",
                 f"the damaged database was kept as {self.damaged_copy} (delete it when you no longer need it)",
             ]
+        if self.config_copy is not None:
+            lines.append(f"index.json was damaged; rebuilt from the database with the default walk options"
+                         f" (the damaged file was kept as {self.config_copy})")  # fmt: skip
         if self.update is not None:
             u = self.update
             lines.append(f"re-indexed {u.indexed} files, {u.unchanged} unchanged, {u.removed} removed")
@@ -76,9 +81,10 @@ def diagnose(db: Path) -> str | None:
         conn.close()
 
 
-def repair_store(store_dir: Path) -> RepairReport:
+def repair_store(store_dir: Path, root: Path | None = None) -> RepairReport:
     """Check the store at `store_dir`; rebuild a damaged database from what is readable; delete
-    the dense files so they are rebuilt. Source files are not read here (see `Index.repair`)."""
+    the dense files so they are rebuilt; rebuild a damaged index.json from the database (`root`:
+    the folder it indexes, when known). Source files are not read here (see `Index.repair`)."""
     db = store_dir / DB_NAME
     if not db.is_file():
         raise StoreError(
@@ -101,6 +107,7 @@ def repair_store(store_dir: Path) -> RepairReport:
         finally:
             lock.release()
     _rebuild_dense(store_dir)
+    report.config_copy = recover_config(store_dir, root)
     return report
 
 

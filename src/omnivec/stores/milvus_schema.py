@@ -108,7 +108,19 @@ def connect(target: MilvusTarget, token: str | None) -> Any:
     if target.scheme == "milvus-lite":
         Path(target.client_uri).parent.mkdir(parents=True, exist_ok=True)
         return pm.MilvusClient(target.client_uri)
-    return pm.MilvusClient(uri=target.client_uri, token=token or "", timeout=30)
+    try:
+        return pm.MilvusClient(uri=target.client_uri, token=token or "", timeout=30)
+    except pm.MilvusException as exc:  # no server there, a refused login: pymilvus says which
+        from omnivec.errors import StoreError
+
+        raise StoreError(
+            received=f"store {target.display}: the Milvus server at {target.client_uri} could not be"
+            f" reached ({getattr(exc, 'message', None) or exc})",
+            expected="a running Milvus server at that address (and a valid OMNIVEC_MILVUS_TOKEN if it"
+            " requires a login)",
+            fix="start Milvus there or fix HOST:PORT in the URI (e.g. milvus://127.0.0.1:19530/NAME);"
+            " without a server, use a local file: --store milvus-lite:///path/to/omnivec.db",
+        ) from exc
 
 
 def server_version(client: Any) -> tuple[int, int]:
