@@ -26,6 +26,7 @@ from omnivec.index.discovery import (
     prepare_store_folder,
 )
 from omnivec.index.embedding import Engine, embed_here
+from omnivec.index.prepare import mark_secrets_checked, secrets_checked
 from omnivec.index.progress import IndexProgress, ProgressCallback
 from omnivec.index.updater import PENDING_CHUNKS, Indexer, IndexReport
 from omnivec.search.query import Query
@@ -264,6 +265,8 @@ class Index:
         encoders = self.encoders()
         loaded = time.perf_counter() - started
         cache = EmbeddingCache(cache_dir() / "embeddings.sqlite") if use_cache else None
+        # a store indexed before the content check for keys: read every text file once more
+        recheck = self.local and not self.config.include_secrets and not secrets_checked(self.store_dir)
         indexer = Indexer(
             self.store,
             self.config,
@@ -273,8 +276,11 @@ class Index:
             ignore=self.walk_ignores(),
             embedder=engine.embed if engine else embed_here,
             pending_chunks=engine.pending_chunks if engine else PENDING_CHUNKS,
+            recheck_secrets=recheck,
         )
         report = indexer.update(Path(self.config.root), progress=progress, embed=embed)
+        if recheck:
+            mark_secrets_checked(self.store_dir)
         report.seconds = {"load": loaded, **report.seconds}
         if report.searchable_after is not None:  # from the start of the update, models loaded
             report.searchable_after += loaded

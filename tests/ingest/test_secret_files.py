@@ -128,3 +128,36 @@ def test_index_skips_key_content_and_reports_it(tmp_path: Path) -> None:
 
 def _scanned(src: SourceFile) -> SourceFile:
     return replace(src, scan_secrets=True)
+
+
+def test_secrets_indexed_by_an_older_omnivec_are_removed(tmp_path: Path, monkeypatch) -> None:
+    """A store indexed before these checks existed: the next run re-reads every text file once,
+    and drops what is a secret by name or by content, unchanged files included."""
+    import importlib
+
+    from omnivec.api import Index
+    from omnivec.index.prepare import SECRET_SCAN_FILE
+
+    repo, store = tmp_path / "repo", tmp_path / "s"
+    write(repo, "app.py", "def main():\n    return 1\n")
+    write(repo, "deploy_key.txt", pem("RSA PRIVATE KEY"))
+    write(repo, "credentials", "[default]\naws_secret_access_key = abc\n")
+    opts = {"text_model": "omnivec/fake", "image_model": None, "screenshot_model": None}
+    with monkeypatch.context() as old:  # the omnivec before: no content check, no `credentials` rule
+        old.setattr(importlib.import_module("omnivec.ingest.chunk"), "refuse_private_keys", lambda text: None)
+        old.setattr(importlib.import_module("omnivec.ingest.walk"), "secret_reason", lambda rel: None)
+        with Index.create(repo, store, **opts) as idx:  # type: ignore[arg-type]
+            assert idx.update().indexed == 3
+    (store / SECRET_SCAN_FILE).unlink()  # as that version left the store
+    with Index.create(repo, store, **opts) as idx:  # type: ignore[arg-type]
+        report = idx.update()
+        assert report.removed == 2 and report.unchanged == 1
+        reasons = dict(report.skipped)
+        assert reasons["deploy_key.txt"].endswith("(its previously indexed version is removed)")
+        assert reasons["credentials"].startswith("secret: a credentials file (its previously")
+        assert idx.search("MIIEowIBAAKCAQEAx7Q9", k=5, mode="keyword") == []
+        assert idx.search("aws_secret_access_key", k=5, mode="keyword") == []
+        assert set(idx.store.sources()) == {"app.py"}
+    with Index.create(repo, store, **opts) as idx:  # type: ignore[arg-type]
+        again = idx.update()  # checked once: unchanged files cost a stat again
+        assert again.unchanged == 1 and again.removed == 0

@@ -23,6 +23,8 @@ from omnivec.index.config import IndexConfig
 from omnivec.index.embedding import skip_reason
 from omnivec.index.report import IndexReport
 from omnivec.ingest import Chunk, SourceFile, chunk_source
+from omnivec.ingest.chunk import decode_text
+from omnivec.ingest.policy import private_key_reason
 from omnivec.ingest.visual import expand, rendered_pages
 from omnivec.ingest.walk import read_source
 from omnivec.kinds import FILE_CHUNK_KIND, FileKind
@@ -65,14 +67,20 @@ class SourcePreparer:
         encoders: Mapping[str, Encoder],
         assets: Path | None,
         stack: contextlib.ExitStack,
+        recheck_secrets: bool = False,
     ) -> None:
         self.store, self.config, self.encoders, self.assets = store, config, encoders, assets
         self._stack = stack
+        self.recheck_secrets = recheck_secrets
         self._renderer: Any = None
 
     def prepare(self, src: SourceFile, old: SourceState | None, report: IndexReport) -> PreparedSource | None:
-        """`src` read and chunked; None when it is unchanged or failed (counted in `report`)."""
-        if same_stat(old, src):
+        """`src` read and chunked; None when it is unchanged or failed (counted in `report`).
+
+        With `recheck_secrets`, an unchanged text file is read once more and refused if it holds
+        a private key: it was indexed by an omnivec that did not look (see `secrets_checked`)."""
+        recheck = self.recheck_secrets and src.scan_secrets and src.kind not in ("image", "pdf")
+        if same_stat(old, src) and not recheck:
             report.unchanged += 1
             return None
         start = time.perf_counter()
@@ -81,6 +89,9 @@ class SourcePreparer:
             digest = hashlib.blake2b(data, digest_size=16).hexdigest()
             state = SourceState(src.path, digest, src.size, src.mtime_ns, 0, "indexed")
             if old is not None and old.status == "indexed" and old.content_hash == digest:
+                if recheck and (secret := _private_key_in(data)) is not None:
+                    report.skip(src.path, secret, {src.path: old})  # the indexed version is removed
+                    return None
                 self.store.touch_source(state)
                 report.unchanged += 1
                 return None
@@ -139,3 +150,26 @@ class SourcePreparer:
     def _encoder_for_kind(self, kind: FileKind) -> Encoder | None:
         coll = self.config.collection_for(FILE_CHUNK_KIND[kind])
         return self.encoders.get(coll) if coll else None
+
+
+#: bump when the content check for secrets learns something new: stores read before are re-read once
+SECRET_SCAN_VERSION = 1
+SECRET_SCAN_FILE = "secret-scan"
+
+
+def secrets_checked(store_dir: Path) -> bool:
+    """Whether every file of the local store at `store_dir` was read by the current secret check."""
+    marker = store_dir / SECRET_SCAN_FILE
+    return marker.is_file() and marker.read_text().strip() == str(SECRET_SCAN_VERSION)
+
+
+def mark_secrets_checked(store_dir: Path) -> None:
+    (store_dir / SECRET_SCAN_FILE).write_text(f"{SECRET_SCAN_VERSION}\n")
+
+
+def _private_key_in(data: bytes) -> str | None:
+    """The secret skip reason when `data` (a text file's bytes) holds a private key."""
+    try:
+        return private_key_reason(decode_text(data))
+    except OmnivecError:  # not text after all: it was never chunked as text either
+        return None

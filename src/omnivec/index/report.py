@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from omnivec.stores.base import SourceState
 
+SECRET = "secret:"  # how every secret's skip reason starts (`omnivec.ingest.policy`)
+
 
 @dataclass
 class IndexReport:
@@ -25,6 +27,9 @@ class IndexReport:
     embedded: int = 0  # chunks embedded by this run (written with their vectors, or filled in)
     pending: int | None = None  # chunks still without a vector at the end; None: one-phase store
     searchable_after: float | None = None  # seconds until every file was keyword-searchable
+    #: files found to be secrets whose earlier version (indexed by an omnivec that did not know
+    #: them as such) the run removes: a key must not stay searchable
+    secrets_to_drop: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: {"parse": 0.0, "embed": 0.0, "store": 0.0})
 
     @property
@@ -42,8 +47,13 @@ class IndexReport:
         }  # fmt: skip
 
     def skip(self, path: str, reason: str, previous: Mapping[str, SourceState]) -> None:
-        """Report `path` as not indexed; says so when its previously indexed version stays."""
+        """Report `path` as not indexed; says what becomes of its previously indexed version: kept,
+        except for a secret (see `secrets_to_drop`)."""
         kept = previous.get(path)
         if kept is not None and kept.status == "indexed":
-            reason += " (kept the previously indexed version)"
+            if reason.startswith(SECRET):
+                reason += " (its previously indexed version is removed)"
+                self.secrets_to_drop.append(path)
+            else:
+                reason += " (kept the previously indexed version)"
         self.skipped.append((path, reason))

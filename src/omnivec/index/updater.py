@@ -57,8 +57,10 @@ class Indexer:
         ignore: tuple[str, ...] = (),
         embedder: Embedder = embed_here,
         pending_chunks: int = PENDING_CHUNKS,
+        recheck_secrets: bool = False,
     ) -> None:
         self.store = store
+        self.recheck_secrets = recheck_secrets  # see `SourcePreparer.prepare`
         self.embed = embedder
         self.pending_chunks = pending_chunks  # an engine with more workers wants longer batches
         self.config = config
@@ -91,7 +93,9 @@ class Indexer:
         self, root: Path, tracker: ProgressTracker, embed: bool, stack: contextlib.ExitStack
     ) -> IndexReport:
         report = IndexReport()
-        preparer = SourcePreparer(self.store, self.config, self.encoders, self.assets, stack)
+        preparer = SourcePreparer(
+            self.store, self.config, self.encoders, self.assets, stack, self.recheck_secrets
+        )
         writer = SourceWriter(self.store, self.config, self.encoders, tracker, cache=self.cache,
                               embed=self.embed, progressive=self.progressive)  # fmt: skip
         previous = self.store.sources()
@@ -123,7 +127,8 @@ class Indexer:
         writer.write(pending, report)
         tracker.phase("removing")
         # pushed documents (`doc:<id>`) are not files: the walk never sees them, so never drops them
-        for path in sorted(set(previous) - seen - {p for p in previous if is_document_source(p)}):
+        gone = set(previous) - seen - {p for p in previous if is_document_source(p)}
+        for path in sorted(gone | set(report.secrets_to_drop)):
             self._timed(report, "store", self.store.remove_source, path)
             report.removed += 1
             report.changed.append(path)
