@@ -107,6 +107,8 @@ def test_openapi_healthz_and_metrics(server):
         spec["paths"]
     )
     assert httpx.get(server.url + "/healthz").json() == {"status": "ok"}  # without the key: liveness only
+    for page in ("/docs", "/redoc"):  # they would load scripts from a CDN: not served
+        assert httpx.get(server.url + page, headers=auth()).status_code == 404
     health = httpx.get(server.url + "/healthz", headers=auth()).json()
     assert health["status"] == "ok" and health["stores"][0]["name"] == "store"
     assert health["stores"][0]["writable"] is False

@@ -36,6 +36,10 @@ def create_app(settings: ServerSettings, state: ServerState | None = None) -> An
         summary="OpenAI-compatible embeddings and hybrid search over code, images and screenshots",
         version=_version(),
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN: blank offline, and
+        # outside the page's Content-Security-Policy. The schema itself is at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.omnivec = state
     _install_error_handlers(app)
