@@ -137,3 +137,39 @@ def test_models_lists_decoder_recipes():
 def test_models_table_shows_full_names():
     # a name is what the user types next: it must never be cut (e.g. 'sentence-transformers/all-MiniLM…')
     assert "sentence-transformers/all-MiniLM-L6-v2" in invoke("models").stdout
+
+
+def _embed_fails(*args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "omnivec", "embed", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    return proc.stderr
+
+
+def test_option_errors_name_cli_flags_before_the_model_loads(lines_file):
+    # an unknown model would fail too: the options are checked first, so no model is looked up
+    no_model = ["--model", "no-such-model"]
+    for args, says, fix in [
+        (("--role", "banana"), "--role 'banana'; expected one of query, document", "pass --role query"),
+        (("--instruction", "Find"), "--instruction with --role document", "add --role query"),
+        (("--task", "coir:cosqa"), "--task with --role document", "add --role query"),
+        (("--role", "query", "--task", "coir:cosqa", "--instruction", "x"), "both --instruction and --task",
+         "pass only one of --instruction and --task"),
+    ]:  # fmt: skip
+        err = _embed_fails(str(lines_file), *no_model, *args)
+        assert says in err and f"Fix: {fix}" in err, err
+        assert "role=" not in err and "no-such-model" not in err, err
+
+
+def test_out_dash_points_to_jsonl_on_stdout(lines_file, tmp_path):
+    err = _embed_fails(str(lines_file), "--out", "-")
+    assert "--out -;" in err and "omit --out to print JSONL" in err and "-.npy" not in err
+    err = _embed_fails(str(lines_file), "--out", str(tmp_path / "v.json"))
+    assert f"use --out {tmp_path / 'v.npy'}, or omit --out to print JSONL" in err
+    assert list(tmp_path.iterdir()) == [lines_file]  # nothing written

@@ -123,15 +123,37 @@ def _read_bounded(source: str, limit: int) -> bytes:
 
 def check_output(out: Path) -> None:
     """Refuse an output path that cannot be written, before any model loads or work is done."""
+    if str(out) == "-":  # .npy needs its ids file beside it: stdout gets JSONL, with --out left out
+        raise InputError("--out -", "a .npy file to write (ids go beside it, in NAME.ids.json)",
+                         "omit --out to print JSONL ({id, vector} per line) on stdout, or give --out vectors.npy")  # fmt: skip
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"--out {out}, whose folder does not exist", "a path in an existing folder",
                          f"create it first: mkdir -p {folder}")  # fmt: skip
     if out.suffix != ".npy":
-        raise InputError(f"--out {out}", "a path ending in .npy", f"use --out {out.with_suffix('.npy')}")
+        raise InputError(f"--out {out}", "a path ending in .npy",
+                         f"use --out {out.with_suffix('.npy')}, or omit --out to print JSONL on stdout")  # fmt: skip
     if not os.access(folder, os.W_OK):
         raise InputError(f"--out {out} in a folder you cannot write to", "a writable folder",
                          "pick another folder")  # fmt: skip
+
+
+def check_role_options(role: str, instruction: str | None, task: str | None) -> None:
+    """--role, --instruction and --task checked before any model loads, with fixes in flags (the
+    library's own errors name its Python arguments)."""
+    from omnivec.types import ROLES
+
+    if role not in ROLES:
+        raise InputError(f"--role {role!r}", f"one of {', '.join(ROLES)}",
+                         "pass --role query for search queries; leave --role out for documents "
+                         "(indexed content, the default)", param="role")  # fmt: skip
+    if instruction is not None and task is not None:
+        raise InputError("both --instruction and --task", "one of them (--task picks a preset instruction)",
+                         "pass only one of --instruction and --task", param="instruction")  # fmt: skip
+    given = "--instruction" if instruction is not None else "--task" if task is not None else None
+    if given and role == "document":
+        raise InputError(f"{given} with --role document", "instructions on queries only (documents are "
+                         "embedded without one)", f"add --role query, or drop {given}", param="role")  # fmt: skip
 
 
 @app.command()
@@ -141,11 +163,16 @@ def embed(
     recipe: Annotated[
         str | None, typer.Option(help="Apply a registered recipe to a checkpoint folder.")
     ] = None,
-    role: Annotated[str, typer.Option(help="query or document.")] = "document",
+    role: Annotated[
+        str, typer.Option(help="query or document (--instruction and --task need query).")
+    ] = "document",
     instruction: Annotated[str | None, typer.Option(help=r"Query instruction; \n is a newline.")] = None,
     task: Annotated[str | None, typer.Option(help="Preset instruction, e.g. coir:cosqa.")] = None,
     max_length: Annotated[int | None, typer.Option(help="Truncation length in tokens.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write vectors to this .npy (ids beside it).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write vectors to this .npy (ids beside it); left out: JSONL on stdout."),
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: one per core).")] = None,
     backend: Annotated[
         str | None,
@@ -153,6 +180,7 @@ def embed(
     ] = None,
 ) -> None:
     """Embed texts with a model and write the vectors (.npy) or print them as JSONL."""
+    check_role_options(role, instruction, task)
     if out is not None:
         check_output(out)
     ids, texts, blank = read_inputs(source)

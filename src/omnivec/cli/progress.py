@@ -97,13 +97,7 @@ def searchable_line(p: IndexProgress) -> str:
 def print_report(r: dict[str, Any], wall: float) -> None:
     """The run's summary: what changed, where the time went (model loading included), skips."""
     s = r["seconds"]
-    if r["indexed"] == 0 and r["removed"] == 0:
-        typer.echo(f"nothing changed: {r['unchanged']} files up to date, {r['skipped']} skipped")
-    else:
-        typer.echo(
-            f"indexed {r['indexed']} files ({r['chunks']} chunks), removed {r['removed']}, "
-            f"unchanged {r['unchanged']}, skipped {r['skipped']}; truncated chunks {r['truncated']}"
-        )
+    typer.echo(summary_line(r))
     phases = ", ".join(f"{k} {v:.2f}s" for k, v in s.items())
     typer.echo(f"total {wall:.2f}s ({phases})")
     if r.get("searchable_after") is not None and (r["embedded"] or r["pending"]):
@@ -115,3 +109,22 @@ def print_report(r: dict[str, Any], wall: float) -> None:
         typer.echo(f"  skipped {safe_name(skip['path'])}: {safe_name(skip['reason'])}")
     if len(r["skips"]) > 50:
         typer.echo(f"  ... and {len(r['skips']) - 50} more (use --json for all)")
+
+
+def summary_line(r: dict[str, Any]) -> str:
+    """The report's first line. "nothing changed" only for a run that did nothing: a run that
+    only embedded chunks an interrupted run left, or found nothing but files to skip, says so."""
+    if r["indexed"] or r["removed"]:
+        return (
+            f"indexed {r['indexed']} files ({r['chunks']} chunks), removed {r['removed']}, "
+            f"unchanged {r['unchanged']}, skipped {r['skipped']}; truncated chunks {r['truncated']}"
+        )
+    if r["embedded"]:
+        return (
+            f"embedded {r['embedded']:,} chunks left from an earlier run; "
+            f"{r['unchanged']:,} files up to date, {r['skipped']:,} skipped"
+        )
+    if r["unchanged"] == 0:  # a skip repeats on every run; with no file indexed it is all there is
+        found = f"{r['skipped']:,} found, all skipped" if r["skipped"] else "no files found"
+        return f"indexed no files: {found}"
+    return f"nothing changed: {r['unchanged']:,} files up to date, {r['skipped']:,} skipped"
