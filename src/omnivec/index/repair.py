@@ -17,13 +17,12 @@ import logging
 import os
 import shutil
 import sqlite3
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omnivec.errors import StoreError
-from omnivec.index.settings_repair import recover_config
+from omnivec.index.settings_repair import damaged_name, recover_config
 from omnivec.stores.failures import DamagedStoreError, check_result, from_sqlite, translate
 from omnivec.stores.index_files import fsync_path
 from omnivec.stores.salvage import Salvage, salvage
@@ -116,12 +115,7 @@ def _replace(db: Path) -> tuple[Salvage, str]:
     tmp = db.with_name(f"{db.name}.repair-tmp")
     found = salvage(db, tmp)
     fsync_path(tmp)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    kept = db.with_name(f"{db.name}.damaged-{stamp}")
-    for n in range(2, 1000):  # two repairs within a second keep both copies
-        if not kept.exists():
-            break
-        kept = db.with_name(f"{db.name}.damaged-{stamp}-{n}")
+    kept = damaged_name(db)
     wal, shm = db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")
     _keep(db, kept)
     if wal.exists():

@@ -72,12 +72,19 @@ def _root_for(
 
 
 def _keep_aside(path: Path) -> str:
-    """Rename the damaged file to `index.json.damaged-<time>` (a second one within a second: -2...)."""
+    """Rename the damaged file to `index.json.damaged-<time>`, as a damaged database is kept."""
+    kept = damaged_name(path)
+    os.replace(path, kept)
+    return str(kept)
+
+
+def damaged_name(path: Path) -> Path:
+    """A free name for keeping a damaged `path` aside: `NAME.damaged-<time>`, then `-2`, `-3`...
+    (two repairs within a second keep both copies)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     kept = path.with_name(f"{path.name}.damaged-{stamp}")
     for n in range(2, 1000):
         if not kept.exists():
             break
         kept = path.with_name(f"{path.name}.damaged-{stamp}-{n}")
-    os.replace(path, kept)
-    return str(kept)
+    return kept
