@@ -114,8 +114,10 @@ class Searcher:
         code, docs, ConSE images and OCR'd screenshots all embed a text query with MiniLM) have
         comparable cosines, and so are one space: their lists are merged by score and fused
         once, so a weak match in a small collection never outranks a strong one elsewhere, as
-        interleaving by rank would have it. A keyword-only search is one space too (BM25 over
-        the same analyser). An image query is embedded per collection: each is its own space.
+        interleaving by rank would have it. A keyword-only search keeps each collection apart:
+        BM25 depends on its collection's statistics (a small collection's every word is common, so
+        its scores are low), and merged by raw score a scanned page holding every query word sank
+        below code matching one. An image query is embedded per collection: each is its own space.
         """
         vectors: dict[str, Any] = {}  # text queries: one encoding per text model, not per collection
         groups: dict[str, list[Side]] = {}
@@ -130,7 +132,7 @@ class Searcher:
         that side is not searched), and the space the vector lives in."""
         text = _keyword_text(q)
         if q.mode == "keyword":
-            return Side(name, None, text, "keyword")
+            return Side(name, None, text, f"collection:{name}")
         enc = self.encoder(name)
         if q.image is not None:
             # text-only spaces cannot place an image query; OCR spaces could, at seconds a query
