@@ -96,3 +96,32 @@ def test_a_collection_from_another_analyser_is_reported_once(tmp_path: Path, cap
         assert f"analysed with {kw.ANALYSER_ID}" in caplog.text
     finally:
         s.close()
+
+
+def test_lite_files_are_private_readers_create_nothing_and_a_busy_file_is_a_store_error(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from omnivec.errors import StoreError
+    from omnivec.stores.milvus import MilvusStore
+
+    with pytest.raises(StoreError, match="which does not exist"):
+        MilvusStore(f"milvus-lite://{tmp_path}/typo.db", writer=False)
+    assert not (tmp_path / "typo.db").exists()  # a mistyped URI leaves nothing behind
+
+    old = os.umask(0o022)
+    try:
+        s = _open(f"milvus-lite://{tmp_path}/m.db")
+    finally:
+        os.umask(old)
+    try:
+        assert (tmp_path / "m.db").stat().st_mode & 0o077 == 0  # every chunk's text is in there
+        probe = "from omnivec.stores.milvus import MilvusStore; MilvusStore(%r, writer=False)" % (
+            f"milvus-lite://{tmp_path}/m.db"
+        )
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+        assert out.returncode != 0
+        assert "StoreError" in out.stderr and "another process has it open" in out.stderr, out.stderr[-2000:]
+    finally:
+        s.close()

@@ -47,7 +47,7 @@ class MilvusHandle:
     def __init__(self, uri: str, *, writer: bool, token: str | None = None, **_options: Any) -> None:
         self.target = parse_uri(uri)
         self.writer = writer
-        self._client = connect(self.target, token)
+        self._client = connect(self.target, token, writer)
         self._lock = threading.RLock()
         self._meta = f"{self.target.name}_meta"
         self._beat = 0.0

@@ -13,7 +13,10 @@ Layout for a store named NAME (the URI's last segment):
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,11 +106,10 @@ def import_pymilvus() -> Any:
     return pymilvus
 
 
-def connect(target: MilvusTarget, token: str | None) -> Any:
+def connect(target: MilvusTarget, token: str | None, writer: bool = True) -> Any:
     pm = import_pymilvus()
     if target.scheme == "milvus-lite":
-        Path(target.client_uri).parent.mkdir(parents=True, exist_ok=True)
-        return pm.MilvusClient(target.client_uri)
+        return _connect_lite(pm, target, writer)
     try:
         return pm.MilvusClient(uri=target.client_uri, token=token or "", timeout=30)
     except pm.MilvusException as exc:  # no server there, a refused login: pymilvus says which
@@ -121,6 +123,84 @@ def connect(target: MilvusTarget, token: str | None) -> Any:
             fix="start Milvus there or fix HOST:PORT in the URI (e.g. milvus://127.0.0.1:19530/NAME);"
             " without a server, use a local file: --store milvus-lite:///path/to/omnivec.db",
         ) from exc
+
+
+def _connect_lite(pm: Any, target: MilvusTarget, writer: bool) -> Any:
+    """Open (a writer: create) a Milvus Lite file, readable by its owner only when created here.
+    Lite lets one process at a time open a file: a second gets a StoreError saying so."""
+    from omnivec.errors import StoreError
+
+    path = Path(target.client_uri)
+    if not writer and not path.exists():  # a reader never creates: a typo leaves nothing behind
+        raise StoreError(
+            received=f"store {target.display}, which does not exist",
+            expected="a Milvus Lite file an `omnivec index` run created",
+            fix=f"check the path, or index into it first: omnivec index FOLDER --store {target.display}",
+        )
+    created = not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _lite_log() as said:
+        try:
+            client = pm.MilvusClient(target.client_uri)
+        except Exception as exc:  # pymilvus raises several types here (lock, bad name, ...)
+            raise _lite_error(target, path, exc, said) from exc
+    if created and path.exists():
+        path.chmod(0o700 if path.is_dir() else 0o600)  # its segments hold every chunk's text
+    return client
+
+
+def _lite_error(target: MilvusTarget, path: Path, exc: Exception, said: list[str]) -> Exception:
+    from omnivec.errors import StoreError
+
+    # Lite logs its DataDirLockedError and raises a plain "Open local milvus failed"
+    if any("lock" in m.lower() for m in [*said, *map(str, _chain(exc))]):
+        reason, fix = (
+            "another process has it open",
+            (
+                "wait for the other omnivec process (an index run, a server) to finish, or use a Milvus "
+                "server for concurrent readers"
+            ),
+        )
+    else:
+        reason = str(getattr(exc, "message", None) or exc)[:200]
+        fix = "pass a path ending in .db, e.g. --store milvus-lite:///data/omnivec.db"
+    return StoreError(
+        received=f"store {target.display}: Milvus Lite could not open {path} ({reason})",
+        expected="a Milvus Lite file (a path ending in .db) that no other process has open",
+        fix=fix,
+    )
+
+
+@contextlib.contextmanager
+def _lite_log() -> Iterator[list[str]]:
+    """Milvus Lite's own log while it opens a file, kept back and handed to the caller: a failure
+    to open logs a traceback to the terminal before pymilvus raises, which omnivec reports as a
+    one-line error instead."""
+    said: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage() + (str(record.exc_info[1]) if record.exc_info else ""))
+
+    logger = logging.getLogger("milvus_lite")
+    keep, propagate = Keep(), logger.propagate
+    logger.addHandler(keep)
+    logger.propagate = False
+    try:
+        yield said
+    finally:
+        logger.removeHandler(keep)
+        logger.propagate = propagate
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and the exceptions it was raised from or during."""
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
 
 
 def server_version(client: Any) -> tuple[int, int]:
