@@ -46,7 +46,12 @@ def default_threads() -> int:
     """
     env = os.environ.get("OMNIVEC_THREADS")
     if env:
-        return max(1, int(env))
+        if not env.strip().isdigit() or int(env) < 1:
+            from omnivec.errors import InputError
+
+            raise InputError(f"OMNIVEC_THREADS={env!r}", "a whole number of threads, 1 or more",
+                             "set e.g. OMNIVEC_THREADS=4, or unset it for one per core")  # fmt: skip
+        return int(env)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux

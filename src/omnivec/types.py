@@ -63,6 +63,12 @@ def check_role(role: str) -> Role:
 
 def as_items(inputs: Iterable[str | bytes | Item]) -> list[Item]:
     """Turn user inputs into `Item`s, rejecting None, empty text and undecodable bytes by position."""
+    if isinstance(inputs, (str, bytes, Item)):  # iterating a str would embed each character
+        raise InputError(
+            received=f"a single {type(inputs).__name__} ({str(inputs)[:40]!r})",
+            expected="a list of inputs (str, UTF-8 bytes or omnivec.Item)",
+            fix="wrap it in a list: encode([text]) returns one row",
+        )
     items: list[Item] = []
     for i, x in enumerate(inputs):
         if isinstance(x, Item):
@@ -82,7 +88,9 @@ def as_items(inputs: Iterable[str | bytes | Item]) -> list[Item]:
             raise InputError(
                 received=f"input #{i} of type {type(x).__name__}",
                 expected="str, UTF-8 bytes or omnivec.Item",
-                fix="drop missing values before embedding",
+                fix="drop missing values before embedding"
+                if x is None
+                else f"convert each input to str (got {x!r:.40})",
             )
         if item.image is None and not (item.text or "").strip():
             raise InputError(

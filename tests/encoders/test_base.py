@@ -22,8 +22,12 @@ def test_fake_contract(fake):
 
 @pytest.mark.parametrize(
     ("bad", "match"),
-    [([""], "empty text"), (["  "], "empty text"), ([None], "NoneType"), ([b"\xff\xfe"], "not valid UTF-8")],
-)
+    [
+        ([""], "empty text"), (["  "], "empty text"), ([None], "NoneType"), ([b"\xff\xfe"], "not valid UTF-8"),
+        # a bare string would otherwise be iterated: one vector per character
+        ("hello", "a single str .*wrap it in a list"), (b"hello", "a single bytes"), ([7], "convert each input"),
+    ],
+)  # fmt: skip
 def test_bad_inputs_are_clear_errors(fake, bad, match):
     with pytest.raises(InputError, match=match):
         fake.encode(bad)
@@ -103,3 +107,22 @@ def test_non_oom_errors_propagate(fake, monkeypatch):
     monkeypatch.setattr(fake, "forward", boom)
     with pytest.raises(ValueError, match="real bug"):
         fake.encode(["a"])
+
+
+@pytest.mark.parametrize(
+    "kw", [{"max_length": 0}, {"max_length": -3}, {"max_length": 1}, {"threads": 0}, {"threads": "2"}]
+)
+def test_bad_load_options_are_refused_before_loading(kw):
+    with pytest.raises(InputError):
+        load_encoder("omnivec/fake", **kw)
+
+
+def test_a_bad_thread_count_in_the_environment_is_refused(monkeypatch):
+    from omnivec.config import default_threads
+
+    for value in ("abc", "0", "-2"):
+        monkeypatch.setenv("OMNIVEC_THREADS", value)
+        with pytest.raises(InputError, match="OMNIVEC_THREADS"):
+            default_threads()
+    monkeypatch.setenv("OMNIVEC_THREADS", "3")
+    assert default_threads() == 3

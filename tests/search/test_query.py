@@ -66,3 +66,11 @@ def test_languages_are_taken_as_people_type_them():
     with pytest.raises(InputError, match="did you mean python") as info:
         Query("x", languages=("pyhton",))
     assert info.value.param == "languages"
+
+
+def test_a_query_of_another_type_is_refused_and_one_language_may_be_bare():
+    for bad in (123, ["a", "b"]):
+        with pytest.raises(InputError, match="query text of type") as info:
+            Query(bad)  # type: ignore[arg-type]
+        assert info.value.param == "text"
+    assert Query("x", languages="python").languages == ("python",)  # type: ignore[arg-type]

@@ -98,7 +98,9 @@ def test_a_collection_from_another_analyser_is_reported_once(tmp_path: Path, cap
         s.close()
 
 
-def test_lite_files_are_private_readers_create_nothing_and_a_busy_file_is_a_store_error(tmp_path: Path) -> None:
+def test_lite_files_are_private_readers_create_nothing_and_a_busy_file_is_a_store_error(
+    tmp_path: Path,
+) -> None:
     import os
     import subprocess
     import sys
@@ -117,9 +119,8 @@ def test_lite_files_are_private_readers_create_nothing_and_a_busy_file_is_a_stor
         os.umask(old)
     try:
         assert (tmp_path / "m.db").stat().st_mode & 0o077 == 0  # every chunk's text is in there
-        probe = "from omnivec.stores.milvus import MilvusStore; MilvusStore(%r, writer=False)" % (
-            f"milvus-lite://{tmp_path}/m.db"
-        )
+        uri = f"milvus-lite://{tmp_path}/m.db"
+        probe = f"from omnivec.stores.milvus import MilvusStore; MilvusStore({uri!r}, writer=False)"
         out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
         assert out.returncode != 0
         assert "StoreError" in out.stderr and "another process has it open" in out.stderr, out.stderr[-2000:]

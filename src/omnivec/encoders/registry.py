@@ -112,6 +112,20 @@ def spec_for_folder(path: Path, config: dict[str, Any]) -> EncoderSpec:
     )
 
 
+MIN_MAX_LENGTH = 8  # room for the special tokens and an instruction's first words
+
+
+def check_max_length(max_length: Any) -> int:
+    """A truncation length must be a whole number of tokens, at least `MIN_MAX_LENGTH`."""
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < MIN_MAX_LENGTH:
+        raise InputError(
+            received=f"max_length {max_length!r}",
+            expected=f"a whole number of tokens, {MIN_MAX_LENGTH} or more (the model's own limit caps it)",
+            fix="pass e.g. --max-length 256, or leave it out for the model's own",
+        )
+    return max_length
+
+
 def load_encoder(
     name_or_path: str | None = None,
     *,
@@ -148,7 +162,11 @@ def load_encoder(
         spec = get_spec(recipe or name)
         weights = spec.name
     if max_length is not None:
-        spec = replace(spec, max_length=max_length)
+        spec = replace(spec, max_length=check_max_length(max_length))
+    if "threads" in kw:
+        from omnivec.runtime import check_threads
+
+        check_threads(kw["threads"])
     from omnivec.encoders import backend_choice
 
     cls = family_class(spec.family)

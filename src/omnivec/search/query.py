@@ -43,6 +43,12 @@ class Query:
     weights: Mapping[str, float] = field(default_factory=lambda: {"dense": 1.0, "keyword": 1.0})
 
     def __post_init__(self) -> None:
+        if self.text is not None and not isinstance(self.text, str):
+            raise InputError(f"query text of type {type(self.text).__name__} ({self.text!r:.60})",
+                             "a str", "pass the query as text, e.g. search('parse a config file')",
+                             param="text")  # fmt: skip
+        if isinstance(self.languages, str):  # one language given bare: not its characters
+            object.__setattr__(self, "languages", (self.languages,))
         if not (self.text and self.text.strip()) and self.image is None:
             raise InputError(
                 "an empty query", "query text, an image, or both", "type what to look for", param="text"
