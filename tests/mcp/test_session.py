@@ -80,7 +80,7 @@ def test_a_second_server_gets_the_index_read_only(agent_repo, tmp_path, monkeypa
         writer.update()
         second = AgentSession.open(agent_repo).start()  # models come from the store
         try:
-            assert "another omnivec process" in second.status()["read_only"]
+            assert "(another open writer) is writing" in second.status()["read_only"]  # here: this process
             assert second.search("Stack", k=1)["results"][0]["path"] == "pkg/stack.py"
             with pytest.raises(StoreError, match="read-only"):
                 second.index()

@@ -88,7 +88,11 @@ class Fusion:
         from omnivec.errors import InputError
 
         if self.method not in FUSION_METHODS:
-            raise InputError(f"fusion {self.method!r}", " or ".join(FUSION_METHODS), "pass method='zscore'")
+            raise InputError(
+                f"fusion {self.method!r}",
+                " or ".join(FUSION_METHODS),
+                "use zscore (the default; --fusion on the command line)",
+            )
         if self.depth < 2 or self.rrf_k < 0:
             raise InputError(
                 f"depth={self.depth}, rrf_k={self.rrf_k}", "depth >= 2, rrf_k >= 0", "keep the defaults"

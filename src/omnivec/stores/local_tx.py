@@ -61,7 +61,8 @@ class SqliteHandle:
                 raise StoreError(
                     received=f"a write to {self.path}, opened read-only",
                     expected="writes through a handle opened with writer=True",
-                    fix="open the store with LocalStore(path, writer=True) to index",
+                    fix="open it for writing (`Index.create(root, store)` or `Index.open(store, writer=True)`; "
+                    "from the command line, `omnivec index`)",
                 )
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -100,4 +101,4 @@ class SqliteHandle:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError(received=f"a call on the closed store {self.path}",
-                             expected="an open store", fix="open a new LocalStore")  # fmt: skip
+                             expected="an open store", fix="open the store again (e.g. `Index.open(store)`)")  # fmt: skip

@@ -316,8 +316,13 @@ class WriterLock:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
+            who = (
+                "this process (another open writer)"
+                if holder == str(os.getpid())
+                else f"another omnivec process (pid {holder})"
+            )
             raise StoreError(
-                received=f"another omnivec process (pid {holder}) is writing to {self.path.parent}",
+                received=f"{who} is writing to {self.path.parent}",
                 expected="one writer per store at a time (any number of readers is fine)",
                 fix="wait for it to finish or stop it (searching and `omnivec status` work meanwhile)",
             ) from None
