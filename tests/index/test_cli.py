@@ -129,3 +129,19 @@ def test_keyword_search_in_other_scripts(tmp_path):
     for query, path in (("GRÖSSE", "notes.md"), ("dateigröße", "notes.md"), ("数据库", "db.py")):
         hits = json.loads(run("search", query, "--store", store, "--mode", "keyword", "--json"))
         assert [h["path"] for h in hits] == [path], query
+
+
+def test_a_notebook_hit_names_its_cell(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Notes\n"]},
+        {"cell_type": "code", "metadata": {}, "execution_count": 1, "outputs": [],
+         "source": ["def quaternion_slerp(a, b, t):\n", "    return a\n"]},
+    ]  # fmt: skip
+    nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (repo / "nb.ipynb").write_text(json.dumps(nb))
+    store = str(tmp_path / "s")
+    run("index", str(repo), "--store", store, *FAKE)
+    out = run("search", "quaternion_slerp", "--store", store, "--mode", "keyword", "-k", "1")
+    assert "nb.ipynb cell 2:1-2" in out, out

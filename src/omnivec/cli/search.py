@@ -236,6 +236,8 @@ def _print_hits(hits: list[Any]) -> None:
         where = f"{h.path}:{h.start_line}-{h.end_line}" if h.kind != "image" else str(h.path)
         if h.metadata.get("page"):
             where = f"{h.path} page {h.metadata['page']}"
+        elif h.metadata.get("cell"):  # a notebook's line numbers count within the cell
+            where = f"{h.path} cell {h.metadata['cell']}:{h.start_line}-{h.end_line}"
         out.print(Text.assemble((f"{rank}. {safe_name(where)}", "bold"), f"  {safe_name(h.symbol or '')}  ",
                                 (score_label(h), "dim")))  # fmt: skip
         snippet = safe_text("\n".join((h.snippet or "").splitlines()[:8]))
