@@ -123,11 +123,14 @@ def _keyword_settings(
 
 
 def _print_result(result: TaskResult, path: Path | None) -> None:
-    from omnivec.evaluate.report import settings_line
+    from omnivec.evaluate.report import settings_line, truncation_line
 
     task = result.task
     typer.echo(f"{task.name}: {settings_line(result.retriever)}")
-    typer.echo(f"{task.name}: {task.main_metric} {100 * result.main_score:.2f} -> {path}")
+    cut = truncation_line(result)
+    typer.echo(
+        f"{task.name}: {task.main_metric} {100 * result.main_score:.2f}{f'; {cut}' if cut else ''} -> {path}"
+    )
     for sub in result.subsets:
         if sub.ann:
             typer.echo(f"  ann {sub.name}: {sub.ann}")

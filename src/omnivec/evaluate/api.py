@@ -78,6 +78,11 @@ class EvalSettings:
             raise InputError(f"retriever {self.retriever!r}", " or ".join(RETRIEVERS), "pick one of them")
         if self.title_mode not in (None, *TITLE_MODES):
             raise InputError(f"title mode {self.title_mode!r}", " or ".join(TITLE_MODES), "pick one of them")
+        if self.limit is not None and self.limit < 1:
+            raise InputError(
+                f"--limit {self.limit}", "a number of queries of 1 or more",
+                "pass --limit N with N >= 1, or drop --limit to run every query",
+            )  # fmt: skip
 
     def run_options(self) -> RunOptions:
         """The per-task protocol options these settings imply."""
@@ -112,6 +117,7 @@ def evaluate(settings: EvalSettings, on_result: OnResult | None = None) -> EvalR
     """
     from omnivec.config import cache_dir as configured_cache
 
+    check_out(settings.out)
     base = settings.cache_dir or configured_cache()
     tasks = resolve_tasks(settings.tasks, _roots(settings, base))
     retriever = _retriever(settings, base)
@@ -127,6 +133,19 @@ def evaluate(settings: EvalSettings, on_result: OnResult | None = None) -> EvalR
         if on_result is not None:
             on_result(result, path)
     return _finish(tuple(results), tuple(files), settings)
+
+
+def check_out(out: Path | None) -> None:
+    """Refuse a results folder that cannot be one before any work, not after the whole run."""
+    if out is None:
+        return
+    clash = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+    if clash is not None:
+        raise InputError(
+            received=f"--out {out}, but {clash} is a file",
+            expected="a results folder (created if absent)",
+            fix="pass --out with a folder path, or move that file away",
+        )
 
 
 def _roots(settings: EvalSettings, base: Path) -> DataRoots:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -68,7 +68,22 @@ class RetrievalData:
         if missing:
             log.warning("%d judged queries have no text in the queries file; they are skipped", missing)
         kept = {q.id for q in qs}
-        return cls(list(corpus), qs, {q: d for q, d in rels.items() if q in kept})
+        docs = list(corpus)
+        qrels_kept = {q: d for q, d in rels.items() if q in kept}
+        _warn_unknown_docs(docs, qrels_kept)
+        return cls(docs, qs, qrels_kept)
+
+
+def _warn_unknown_docs(corpus: Sequence[Record], qrels: Mapping[str, Mapping[str, int]]) -> None:
+    """Judged documents absent from the corpus can never be retrieved: they lower recall silently."""
+    ids = {d.id for d in corpus}
+    unknown = sorted({d for rel in qrels.values() for d in rel if d not in ids})
+    if unknown:
+        examples = ", ".join(repr(d) for d in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
+        log.warning(
+            "%d judged documents are not in the corpus file (e.g. %s); they count as never retrieved",
+            len(unknown), examples,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -110,12 +125,18 @@ def limit_data(data: Dataset, n: int) -> Dataset:
 
 # --- files ---------------------------------------------------------------------------------------------
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    for _, row in read_jsonl_lines(path):
+        yield row
+
+
+def read_jsonl_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line."""
     with path.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                yield json.loads(line)
+                yield n, json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(
                     received=f"{path} line {n}: {line[:60]!r}",
@@ -134,6 +155,12 @@ def read_qrels_tsv(path: Path) -> dict[str, dict[str, int]]:
                 continue  # header
             if len(row) < 3:
                 continue
+            if not _is_int(row[2]):
+                raise InputError(
+                    received=f"{path} line {n + 1}: relevance score {row[2][:40]!r}",
+                    expected="query-id, corpus-id and a numeric score separated by tabs (e.g. 'q1<TAB>d1<TAB>1')",
+                    fix="repair that line of the qrels file (the score must be a number)",
+                )
             qrels.setdefault(row[0], {})[row[1]] = int(float(row[2]))
     return qrels
 
@@ -146,8 +173,15 @@ def _is_int(text: str) -> bool:
     return True
 
 
-def beir_record(row: Mapping[str, Any], image_root: Path) -> Record:
+def beir_record(row: Mapping[str, Any], image_root: Path, where: str = "a BEIR row") -> Record:
     """A BEIR corpus/query row: `_id`, `text`, optional `title` and `image` (relative path)."""
+    if not isinstance(row, Mapping) or "_id" not in row:
+        got = sorted(row) if isinstance(row, Mapping) else type(row).__name__
+        raise InputError(
+            received=f"{where}: a row without '_id' ({'keys ' if isinstance(row, Mapping) else ''}{got})",
+            expected="a JSON object with '_id' and 'text' (optional 'title', 'image') on every line",
+            fix="add the missing '_id' to that line, or regenerate the file",
+        )
     image = row.get("image")
     return Record(
         id=str(row["_id"]),
@@ -169,9 +203,28 @@ def load_beir(folder: Path, split: str = "test", image_root: Path | None = None)
             fix="point at a BEIR-format folder, or set OMNIVEC_EVALSETS for the dev:* sets",
         )
     root = image_root or folder
-    corpus = [beir_record(r, root) for r in read_jsonl(need[0])]
-    queries = [beir_record(r, root) for r in read_jsonl(need[1])]
-    return RetrievalData.build(corpus, queries, read_qrels_tsv(need[2]))
+    corpus = _read_records(need[0], root)
+    queries = _read_records(need[1], root)
+    for path, records in ((need[0], corpus), (need[1], queries)):
+        if not records:
+            raise InputError(
+                received=f"{path} with no records",
+                expected="one JSON object per line ('_id', 'text') in corpus.jsonl and queries.jsonl",
+                fix="point at a complete BEIR folder, or regenerate that file",
+            )
+    data = RetrievalData.build(corpus, queries, read_qrels_tsv(need[2]))
+    if not data.queries:
+        raise InputError(
+            received=f"{folder}: no query in {need[1].name} has judgements in {need[2]}",
+            expected="query ids in qrels/<split>.tsv that appear in queries.jsonl",
+            fix="check that the qrels and queries files belong to the same set",
+        )
+    return data
+
+
+def _read_records(path: Path, root: Path) -> list[Record]:
+    """The rows of a BEIR jsonl file as records; a bad row is reported with its line number."""
+    return [beir_record(row, root, f"{path} line {n}") for n, row in read_jsonl_lines(path)]
 
 
 def hub_error(what: str, local: str, exc: Exception) -> InputError:

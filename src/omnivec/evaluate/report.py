@@ -59,6 +59,7 @@ def task_json(result: TaskResult, env: Mapping[str, Any] | None = None) -> dict[
         "n_docs": {s.name: s.n_docs for s in result.subsets},
         "ann": {s.name: s.ann for s in result.subsets if s.ann} or None,
         "ocr_passages": {s.name: s.passages for s in result.subsets if s.passages} or None,
+        "truncated": _truncated(result),
         "published": [vars(p) for p in task.published], "note": task.note,
         "seed": result.options.seed, "elapsed_seconds": round(result.seconds, 2),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -73,6 +74,23 @@ def task_json(result: TaskResult, env: Mapping[str, Any] | None = None) -> dict[
         "kg_co2_emissions": None,
         "omnivec": info,
     }
+
+
+def _truncated(result: TaskResult) -> dict[str, Any] | None:
+    """Records cut to the model's max_length: totals and per subset; None when nothing was embedded."""
+    total = result.truncation()
+    if total is None:
+        return None
+    return {**total, "subsets": {s.name: s.truncated for s in result.subsets if s.truncated is not None}}
+
+
+def truncation_line(result: TaskResult) -> str | None:
+    """`truncated 63 of 4865 documents to 256 tokens` (plus queries when any were cut); None for BM25."""
+    t = result.truncation()
+    if t is None:
+        return None
+    line = f"truncated {t['documents']} of {t['n_docs']} documents to {t['max_length']} tokens"
+    return line + (f", and {t['queries']} queries" if t["queries"] else "")
 
 
 def settings_line(retriever: Mapping[str, Any]) -> str:

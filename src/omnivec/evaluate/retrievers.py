@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -71,7 +72,8 @@ class DenseRetriever:
     ) -> None:
         self.encoder, self.cache, self.batch_tokens = encoder, cache, batch_tokens
         self.progress, self.work_dir, self.ann = progress, work_dir, ann
-        self.truncated = 0
+        self.truncated = 0  # records cut to the model's max_length, queries and documents together
+        self.truncated_by_role: dict[str, int] = {"query": 0, "document": 0}
         self._ann_run: tuple[Run, dict[str, Any]] | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -114,6 +116,7 @@ class DenseRetriever:
             cache=self.cache, progress=self.progress,
         )  # fmt: skip
         self.truncated += len(res.truncated)
+        self.truncated_by_role[role] = self.truncated_by_role.get(role, 0) + len(res.truncated)
         out[rows] = res.vectors
 
     def retrieve(self, data: RetrievalData, req: Request) -> Run:
@@ -179,18 +182,38 @@ class BM25Retriever:
 
     def retrieve(self, data: RetrievalData, req: Request) -> Run:
         bm25s = require("bm25s", "eval", "the BM25 retriever")
+        if not data.corpus or not data.queries:
+            raise InputError(
+                f"{len(data.corpus)} documents and {len(data.queries)} judged queries",
+                "at least one document and one judged query for BM25",
+                "check the corpus, queries and qrels files",
+            )  # fmt: skip
         tokens = self.analyzer.tokens
         index = bm25s.BM25(k1=self.k1, b=self.b)
-        index.index([tokens(d.content(req.title_mode)) for d in data.corpus], show_progress=self.progress)
-        k = min(req.k, len(data.corpus))
-        docs, scores = index.retrieve(
-            [tokens(q.text) for q in data.queries], k=k, show_progress=self.progress
-        )
+        # bars only with -v (INFO); bm25s pins its own logger at DEBUG, so let it follow ours here
+        show = self.progress and log.isEnabledFor(logging.INFO)
+        with _quiet_bm25s():
+            index.index([tokens(d.content(req.title_mode)) for d in data.corpus], show_progress=show)
+            k = min(req.k, len(data.corpus))
+            docs, scores = index.retrieve([tokens(q.text) for q in data.queries], k=k, show_progress=show)
         ids = [d.id for d in data.corpus]
         return {
             q.id: {ids[j]: float(s) for j, s in zip(drow, srow) if s > 0}
             for q, drow, srow in zip(data.queries, docs, scores)
         }
+
+
+@contextmanager
+def _quiet_bm25s() -> Iterator[None]:
+    """bm25s sets its logger to DEBUG at import, so its debug lines reach any configured handler;
+    for the call, its logger inherits the application's level instead (nothing global changes)."""
+    logger = logging.getLogger("bm25s")
+    level = logger.level
+    logger.setLevel(logging.NOTSET)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class HybridRetriever:

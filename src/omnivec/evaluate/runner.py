@@ -51,6 +51,14 @@ class RunOptions:
     ocr_model: str | None = None
     passage_words: int = OCR_PASSAGE_WORDS
 
+    def __post_init__(self) -> None:
+        if self.limit is not None and self.limit < 1:
+            raise InputError(
+                f"limit {self.limit}",
+                "a number of queries of 1 or more",
+                "pass a limit >= 1, or None for all",
+            )
+
 
 @dataclass
 class SubsetResult:
@@ -64,6 +72,8 @@ class SubsetResult:
     seconds: float
     ann: dict[str, Any] | None = None
     passages: dict[str, Any] | None = None
+    # records cut to the model's max_length: {"documents", "queries", "max_length"}; None without a model
+    truncated: dict[str, int] | None = None
 
 
 @dataclass
@@ -76,6 +86,19 @@ class TaskResult:
     limited: bool
     seconds: float
     options: RunOptions = field(default_factory=RunOptions)
+
+    def truncation(self) -> dict[str, int] | None:
+        """Truncated documents and queries summed over subsets, out of how many documents, and the
+        token limit; None when no subset embedded anything (BM25)."""
+        subs = [s for s in self.subsets if s.truncated is not None]
+        if not subs:
+            return None
+        return {
+            "documents": sum(s.truncated["documents"] for s in subs if s.truncated),
+            "queries": sum(s.truncated["queries"] for s in subs if s.truncated),
+            "n_docs": sum(s.n_docs for s in subs),
+            "max_length": max(s.truncated["max_length"] for s in subs if s.truncated),
+        }
 
 
 def run_tasks(
@@ -104,9 +127,12 @@ def _run_subset(
     task: Task, subset: Subset, retriever: Retriever, title_mode: TitleMode, options: RunOptions
 ) -> SubsetResult:
     start = time.perf_counter()
+    dense = _dense_or_none(retriever)
+    before = dict(dense.truncated_by_role) if dense is not None else {}
     data = subset.load()
     if options.limit is not None:
         data = limit_data(data, options.limit)
+    _check_not_empty(task, subset, data)
     instruction, source = choose_instruction(task, subset, retriever)
     ann = split = None
     if isinstance(data, CandidateData):
@@ -122,10 +148,41 @@ def _run_subset(
             log.warning("--ann is not reported with OCR passages: its run ranks passages")
         _warn_textless(retriever, data, split)
         n_q, n_d = len(data.queries), len(data.corpus)
+    truncated = None
+    if dense is not None:
+        after = dense.truncated_by_role
+        truncated = {
+            "documents": after.get("document", 0) - before.get("document", 0),
+            "queries": after.get("query", 0) - before.get("query", 0),
+            "max_length": dense.encoder.spec.max_length,
+        }
     return SubsetResult(
         subset.name, subset.languages, scores, n_q, n_d, instruction, source, time.perf_counter() - start, ann,
-        split,
+        split, truncated,
     )  # fmt: skip
+
+
+def _dense_or_none(retriever: Retriever) -> DenseRetriever | None:
+    if isinstance(retriever, DenseRetriever):
+        return retriever
+    if isinstance(retriever, HybridRetriever):
+        return retriever.dense
+    return None
+
+
+def _check_not_empty(task: Task, subset: Subset, data: CandidateData | RetrievalData) -> None:
+    """No queries or no documents would score nothing: say so instead of failing inside a scorer."""
+    where = task.name if subset.name == "default" else f"{task.name} ({subset.name})"
+    if isinstance(data, CandidateData):
+        empty = "" if data.rows else "no rows"
+    else:
+        empty = "no judged queries" if not data.queries else "no documents" if not data.corpus else ""
+    if empty:
+        raise InputError(
+            received=f"{where}: {empty} to evaluate",
+            expected="at least one judged query and one document",
+            fix="check the task's data files (queries, corpus, qrels) and --limit",
+        )
 
 
 def _score_run(task: Task, run: Run, data: RetrievalData, k: int) -> dict[str, float]:
