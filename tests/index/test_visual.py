@@ -134,3 +134,25 @@ def test_regions_come_from_the_store_without_ocr_at_query_time(visual_index, mon
     assert hit.path == "invoice.png" and len(hit.regions) >= 2
     assert "words" not in hit.metadata and "words" not in hit.to_dict()
     assert all(len(box) == 4 for box in hit.to_dict()["regions"])
+
+
+def test_a_deleted_scan_takes_its_page_images_along(tmp_path):
+    """A page image holds the document's content: deleting the PDF deletes it (a copy that stays
+    indexed keeps the shared images)."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    _page(["Salary review notes", "Confidential"]).save(root / "scan.pdf")
+    shutil.copy(root / "scan.pdf", root / "copy.pdf")
+    store = tmp_path / "store"
+    with Index.create(root, store) as idx:
+        idx.update()
+    pages = store / "assets" / "pages"
+    assert list(pages.glob("*-p1.png"))
+    (root / "scan.pdf").unlink()
+    with Index.create(root, store) as idx:
+        assert idx.update().removed == 1
+    assert list(pages.glob("*-p1.png"))  # copy.pdf, the same bytes, still shows them
+    (root / "copy.pdf").unlink()
+    with Index.create(root, store) as idx:
+        assert idx.update().removed == 1
+    assert not list(pages.glob("*"))

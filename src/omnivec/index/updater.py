@@ -36,7 +36,7 @@ from omnivec.stores.base import PendingVectors
 if TYPE_CHECKING:
     from omnivec.encoders.base import Encoder
     from omnivec.encoders.cache import EmbeddingCache
-    from omnivec.stores.base import VectorStore
+    from omnivec.stores.base import SourceState, VectorStore
 
 __all__ = ["FLUSH_SECONDS", "PENDING_CHUNKS", "IndexReport", "Indexer"]
 
@@ -133,6 +133,7 @@ class Indexer:
             report.removed += 1
             report.changed.append(path)
         self._timed(report, "store", self.store.flush)
+        self._drop_assets_of(previous, report.changed)
         if self.progressive:
             report.searchable_after = tracker.searchable()
             if embed:
@@ -141,6 +142,19 @@ class Indexer:
             report.pending = sum(self._pending_store().pending_counts().values())
         tracker.phase("done")
         return report
+
+    def _drop_assets_of(self, previous: Mapping[str, SourceState], changed: list[str]) -> None:
+        """Delete the page images (and their thumbnails) of file versions no longer indexed: they
+        are named by the file's content hash, and a deleted document's pages must not stay on
+        disk. A version another indexed file shares (a copy) keeps them."""
+        if self.assets is None or not changed:
+            return
+        gone = {previous[p].content_hash for p in changed if p in previous and previous[p].content_hash}
+        gone -= {s.content_hash for s in self.store.sources().values()}
+        for digest in gone:
+            for folder in ("pages", "thumbs"):
+                for stale in (self.assets / folder).glob(f"{digest}-*"):
+                    stale.unlink(missing_ok=True)
 
     def _pending_store(self) -> PendingVectors:
         assert isinstance(self.store, PendingVectors)
