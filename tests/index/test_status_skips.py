@@ -60,3 +60,13 @@ def test_a_store_without_a_record_says_so(repo: Path, tmp_path: Path) -> None:
     assert "skips not recorded yet" in run("status", "--store", str(store))
     (store / RECORD_FILE).write_text("{not json")  # only a summary: a damaged one is ignored
     assert json.loads(run("status", "--store", str(store), "--json"))["skipped_files"] is None
+
+
+def test_status_of_an_update_without_skips_says_none(tmp_path: Path) -> None:
+    repo = tmp_path / "clean"
+    repo.mkdir()
+    (repo / "a.py").write_text("def a():\n    return 1\n")
+    store = str(tmp_path / "s")
+    run("index", str(repo), "--store", store, *FAKE)
+    text = run("status", "--store", store)
+    assert "1 files indexed, none skipped by the last update" in text and "-v lists" not in text

@@ -193,6 +193,8 @@ def _skipped(info: dict[str, Any]) -> str:
     if last is None:
         return "skips not recorded yet (the next `omnivec index` records them)"
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last["finished"]))
+    if not last["skipped"]:
+        return f"none skipped by the last update ({when})"
     listed = "them" if last["skipped"] <= len(last["skips"]) else f"the first {len(last['skips'])}"
     return f"{last['skipped']} skipped by the last update ({when}; -v lists {listed})"
 
