@@ -20,6 +20,7 @@ from omnivec.errors import StoreError
 from omnivec.index import last_run, remote
 from omnivec.index.config import CONFIG_FILE, IndexConfig
 from omnivec.index.discovery import (
+    check_root_folder,
     check_store_placement,
     default_store,
     holds_indexed_files,
@@ -108,6 +109,8 @@ class Index:
         only once they have loaded, so a first run with a model that cannot load pins nothing.
         """
         root = Path(root).resolve()
+        if store_dir is None or Path(str(store_dir)).resolve() != root:  # a store of pushed documents
+            check_root_folder(root)  # indexes no folder: its root is itself (`omnivec serve --writable`)
         wanted = IndexConfig(
             root=str(root),
             text_model=text_model or default_model(),

@@ -132,3 +132,12 @@ def test_an_unreachable_milvus_server_is_one_clear_line(tmp_path):
     # port 1 on loopback: the connection is refused at once, no server is needed
     err = refused(omnivec("search", "foo", "--store", "milvus://127.0.0.1:1/x", cwd=tmp_path))
     assert "Milvus server at http://127.0.0.1:1 could not be reached" in err and "milvus-lite://" in err
+
+
+def test_the_library_refuses_a_missing_root_before_creating_a_store(tmp_path: Path) -> None:
+    from omnivec.api import Index
+    from omnivec.errors import InputError
+
+    with pytest.raises(InputError, match="which does not exist"):
+        Index.create(tmp_path / "nope", tmp_path / "s", text_model="omnivec/fake")
+    assert not (tmp_path / "s").exists()
