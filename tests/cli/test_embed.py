@@ -173,3 +173,10 @@ def test_out_dash_points_to_jsonl_on_stdout(lines_file, tmp_path):
     err = _embed_fails(str(lines_file), "--out", str(tmp_path / "v.json"))
     assert f"use --out {tmp_path / 'v.npy'}, or omit --out to print JSONL" in err
     assert list(tmp_path.iterdir()) == [lines_file]  # nothing written
+
+
+def test_a_jsonl_line_with_empty_text_is_named_by_its_line(tmp_path):
+    src = tmp_path / "docs.jsonl"
+    src.write_text('{"id": "a", "text": "fine"}\n{"id": "b", "text": "  "}\n')
+    err = _embed_fails(str(src))
+    assert f"{src} line 2" in err and 'non-empty "text" string' in err, err

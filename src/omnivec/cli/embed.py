@@ -81,14 +81,18 @@ def read_inputs(source: str, limit: int = MAX_INPUT_BYTES) -> tuple[list[str], l
         if is_jsonl:
             try:
                 rec = json.loads(line)
-                ids.append(str(rec.get("id", rec.get("_id", n))))
-                texts.append(rec["text"])
+                text = rec["text"]
+                ident = str(rec.get("id", rec.get("_id", n)))
+                if not isinstance(text, str) or not text.strip():
+                    raise TypeError("text is not a non-empty string")
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
                 raise InputError(
                     received=f"{source} line {n}: {line[:60]!r}",
-                    expected='a JSON object with a "text" field (and optionally "id")',
-                    fix="fix that line or pass a plain text file with one item per line",
+                    expected='a JSON object with a non-empty "text" string (and optionally "id")',
+                    fix="fix that line (or drop it) or pass a plain text file with one item per line",
                 ) from exc
+            ids.append(ident)
+            texts.append(text)
         else:
             ids.append(str(n))
             texts.append(line)
