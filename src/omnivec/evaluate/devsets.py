@@ -36,6 +36,16 @@ DEV_SETS: dict[str, _DevSet] = {
         ),
         "2000 docstring sentences -> 20000 Python functions",
     ),
+    "code-docstring-js": _DevSet(
+        "code-docstring-js-dev", None, "text->code",
+        (Published(_BM25_DEFAULT, 26.9), Published(_BM25_SPLIT, 40.9)),
+        "1000 JSDoc sentences -> 4865 JavaScript functions (9 npm packages)",
+    ),
+    "code-to-code": _DevSet(
+        "code-to-code-dev", None, "code->code",
+        (Published(_BM25_DEFAULT, 74.0), Published(_BM25_SPLIT, 74.4)),
+        "1000 first halves of Python functions -> 10000 second halves",
+    ),
     "image-text-emoji": _DevSet(
         "image-text-emoji", None, "text->image", note="1870 emoji names -> 1861 emoji images"
     ),
