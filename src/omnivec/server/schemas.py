@@ -19,7 +19,7 @@ class _Strict(BaseModel):
     def _valid_unicode(self) -> _Strict:
         # JSON may carry a lone surrogate ("\\ud800"); Python keeps it in a str that no
         # tokenizer, encoder or SQLite write accepts, so it is refused here, by its field
-        where = _lone_surrogate(self.model_dump(), "")
+        where = _lone_surrogate(self, "")
         if where is not None:
             raise ValueError(
                 f"a lone UTF-16 surrogate in {where}; expected text that is valid Unicode. Fix: send "
@@ -29,14 +29,20 @@ class _Strict(BaseModel):
 
 
 def _lone_surrogate(value: Any, where: str) -> str | None:
-    """The path of the first string in `value` that is not encodable as UTF-8 (or None)."""
+    """The path of the first string in `value` that is not encodable as UTF-8 (or None). Walks
+    the parsed body in place (no copy of a 32 MB request); ASCII strings cost a flag check."""
     if isinstance(value, str):
+        if value.isascii():
+            return None
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
             return where or "the request"
         return None
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    if isinstance(value, BaseModel):
+        items: Any = ((name, getattr(value, name)) for name in type(value).model_fields)
+    else:
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
         if isinstance(key, str) and _lone_surrogate(key, "") is not None:
             return f"a key of {where or 'the request'}"
