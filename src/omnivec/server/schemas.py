@@ -42,7 +42,9 @@ def _lone_surrogate(value: Any, where: str) -> str | None:
     if isinstance(value, BaseModel):
         items: Any = ((name, getattr(value, name)) for name in type(value).model_fields)
     else:
-        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        items = (
+            value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        )
     for key, item in items:
         if isinstance(key, str) and _lone_surrogate(key, "") is not None:
             return f"a key of {where or 'the request'}"
