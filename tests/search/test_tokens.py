@@ -99,3 +99,15 @@ def test_cjk_runs_become_character_pairs() -> None:
 def test_ascii_text_gets_the_same_terms_on_either_path(text: str) -> None:
     # a non-ASCII word at the end sends the text down the any-script path
     assert code_tokens(text + " ü") == [*code_tokens(text), "ü"]
+
+
+def test_ascii_text_never_imports_the_unicode_patterns() -> None:
+    """`regex` costs ~25 ms to import: a cold keyword search over ASCII code does not pay it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from omnivec.search.tokens import analyze; analyze('parseHTTPResponse load_json');"
+        "assert 'regex' not in sys.modules; analyze('résumé'); assert 'regex' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, timeout=60)

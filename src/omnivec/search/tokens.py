@@ -30,20 +30,36 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import regex
-
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 _PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 # The same two patterns for any script (on ASCII they find what the two above find). A mark
 # (accent, vowel sign) belongs to the letter before it; CJK runs are a part of their own.
 _CJK = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\u30fc"  # U+30FC: the katakana long-vowel mark
-_UNICODE_WORD = regex.compile(r"[\p{L}_][\p{L}\p{M}\p{Nd}_]*|\p{Nd}+")
 _UPPER, _LOWER = r"(?:[\p{Lu}\p{Lt}]\p{M}*)", r"(?:[\p{Ll}\p{Lm}]\p{M}*)"
-_CJK_RUN = regex.compile(rf"[{_CJK}]+")
-_UNICODE_PART = regex.compile(
-    rf"(?P<cjk>[{_CJK}]+)|{_UPPER}+(?={_UPPER}{_LOWER})|{_UPPER}?{_LOWER}+|{_UPPER}+"
-    rf"|(?:(?![{_CJK}])\p{{Lo}}\p{{M}}*)+|\p{{Nd}}+"
-)
+
+
+@dataclass(frozen=True)
+class _AnyScript:
+    word: Any
+    part: Any
+    cjk_run: Any
+
+
+@functools.cache
+def _any_script() -> _AnyScript:
+    """The patterns for text that is not ASCII, compiled on first need: `regex` (for Unicode
+    properties) costs ~25 ms to import, which a cold keyword search over ASCII code never pays."""
+    import regex
+
+    return _AnyScript(
+        word=regex.compile(r"[\p{L}_][\p{L}\p{M}\p{Nd}_]*|\p{Nd}+"),
+        part=regex.compile(
+            rf"(?P<cjk>[{_CJK}]+)|{_UPPER}+(?={_UPPER}{_LOWER})|{_UPPER}?{_LOWER}+|{_UPPER}+"
+            rf"|(?:(?![{_CJK}])\p{{Lo}}\p{{M}}*)+|\p{{Nd}}+"
+        ),
+        cjk_run=regex.compile(rf"[{_CJK}]+"),
+    )
+
 
 ANALYZER_VERSION = "omnivec-code-3"  # bump when the tokens of a text change: indexes must be rebuilt
 
@@ -70,7 +86,7 @@ def split_identifier(word: str) -> list[str]:
         return [p.lower() for piece in word.split("_") for p in _PART.findall(piece)]
     parts: list[str] = []
     for piece in word.split("_"):
-        for match in _UNICODE_PART.finditer(piece):
+        for match in _any_script().part.finditer(piece):
             part = match.group()
             if match.group("cjk") and len(part) > 1:
                 parts.extend(part[i : i + 2] for i in range(len(part) - 1))
@@ -79,13 +95,19 @@ def split_identifier(word: str) -> list[str]:
     return parts
 
 
+def _is_cjk_run(word: str) -> bool:
+    return not word.isascii() and _any_script().cjk_run.fullmatch(word) is not None
+
+
 def code_tokens(text: str, keep_whole: bool = True, stop_words: frozenset[str] = frozenset()) -> list[str]:
     """Lower-cased tokens: each identifier whole (when compound) plus its parts; a word of one
     part that is in `stop_words` is dropped (parts of compound identifiers are always kept)."""
     out: list[str] = []
     terms = _word_terms
     words = (
-        _WORD.findall(text) if text.isascii() else _UNICODE_WORD.findall(unicodedata.normalize("NFKC", text))
+        _WORD.findall(text)
+        if text.isascii()
+        else _any_script().word.findall(unicodedata.normalize("NFKC", text))
     )
     for word in words:
         out.extend(terms(word, keep_whole, stop_words))
@@ -99,7 +121,7 @@ def _word_terms(word: str, keep_whole: bool, stop_words: frozenset[str]) -> tupl
     parts = split_identifier(word)
     if len(parts) == 1 and parts[0] in stop_words:
         return ()
-    if keep_whole and (len(parts) > 1 or not parts) and not _CJK_RUN.fullmatch(word):
+    if keep_whole and (len(parts) > 1 or not parts) and not _is_cjk_run(word):
         return (word.casefold(), *parts)  # a CJK run is a phrase, not a name: its pairs suffice
     return tuple(parts)
 
