@@ -21,7 +21,7 @@ from .ann import AnnSettings
 from .data import TitleMode
 from .devsets import evalsets_dir
 from .retrievers import KeywordSettings, build_retriever
-from .runner import RunOptions, TaskResult, run_task
+from .runner import RunOptions, TaskResult, check_limit, run_task
 from .tasks import DataRoots, resolve_tasks
 
 if TYPE_CHECKING:
@@ -78,11 +78,7 @@ class EvalSettings:
             raise InputError(f"retriever {self.retriever!r}", " or ".join(RETRIEVERS), "pick one of them")
         if self.title_mode not in (None, *TITLE_MODES):
             raise InputError(f"title mode {self.title_mode!r}", " or ".join(TITLE_MODES), "pick one of them")
-        if self.limit is not None and self.limit < 1:
-            raise InputError(
-                f"--limit {self.limit}", "a number of queries of 1 or more",
-                "pass --limit N with N >= 1, or drop --limit to run every query",
-            )  # fmt: skip
+        check_limit(self.limit)
 
     def run_options(self) -> RunOptions:
         """The per-task protocol options these settings imply."""

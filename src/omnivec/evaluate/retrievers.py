@@ -72,7 +72,7 @@ class DenseRetriever:
     ) -> None:
         self.encoder, self.cache, self.batch_tokens = encoder, cache, batch_tokens
         self.progress, self.work_dir, self.ann = progress, work_dir, ann
-        self.truncated = 0  # records cut to the model's max_length, queries and documents together
+        # records cut to the model's max_length, by role (the runner reports each subset's share)
         self.truncated_by_role: dict[str, int] = {"query": 0, "document": 0}
         self._ann_run: tuple[Run, dict[str, Any]] | None = None
 
@@ -115,7 +115,6 @@ class DenseRetriever:
             kept, role=role, instruction=instruction, batch_tokens=self.batch_tokens,
             cache=self.cache, progress=self.progress,
         )  # fmt: skip
-        self.truncated += len(res.truncated)
         self.truncated_by_role[role] = self.truncated_by_role.get(role, 0) + len(res.truncated)
         out[rows] = res.vectors
 
@@ -182,12 +181,6 @@ class BM25Retriever:
 
     def retrieve(self, data: RetrievalData, req: Request) -> Run:
         bm25s = require("bm25s", "eval", "the BM25 retriever")
-        if not data.corpus or not data.queries:
-            raise InputError(
-                f"{len(data.corpus)} documents and {len(data.queries)} judged queries",
-                "at least one document and one judged query for BM25",
-                "check the corpus, queries and qrels files",
-            )  # fmt: skip
         tokens = self.analyzer.tokens
         index = bm25s.BM25(k1=self.k1, b=self.b)
         # bars only with -v (INFO); bm25s pins its own logger at DEBUG, so let it follow ours here

@@ -52,12 +52,14 @@ class RunOptions:
     passage_words: int = OCR_PASSAGE_WORDS
 
     def __post_init__(self) -> None:
-        if self.limit is not None and self.limit < 1:
-            raise InputError(
-                f"limit {self.limit}",
-                "a number of queries of 1 or more",
-                "pass a limit >= 1, or None for all",
-            )
+        check_limit(self.limit)
+
+
+def check_limit(limit: int | None) -> None:
+    """A query limit is 1 or more (None: every query); checked before any work is done."""
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit {limit}", "a number of queries of 1 or more",
+                         "pass --limit N with N >= 1, or drop --limit to run every query")  # fmt: skip
 
 
 @dataclass
