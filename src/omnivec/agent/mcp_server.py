@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -51,18 +50,15 @@ class _Server(MCPServer):
     pydantic dump, and it ignores arguments a tool does not take (a misspelt `path_glob` would
     quietly search everything)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.arguments: dict[str, set[str]] = {}  # tool -> the arguments it takes
-
-    def add_tool_arguments(self, fn: Callable[..., Any]) -> None:
-        params = inspect.signature(fn).parameters
-        self.arguments[fn.__name__] = {n for n, p in params.items() if p.annotation != "Context"}
+    _arguments: dict[str, set[str]] | None = None  # tool -> the arguments its schema lists
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
-        unknown = sorted(set(arguments) - self.arguments.get(name, set(arguments)))
+        if self._arguments is None:  # from the schemas the SDK publishes: they cannot drift
+            tools = await self.list_tools()
+            self._arguments = {t.name: set(t.input_schema.get("properties", {})) for t in tools}
+        unknown = sorted(set(arguments) - self._arguments.get(name, set(arguments)))
         if unknown:
-            known = ", ".join(sorted(self.arguments[name])) or "none"
+            known = ", ".join(sorted(self._arguments[name])) or "none"
             raise ToolError(str(InputError(f"{name} arguments {', '.join(map(repr, unknown))}",
                                            f"only the arguments {name} takes: {known}",
                                            "drop or correct them")))  # fmt: skip
@@ -136,8 +132,6 @@ def build_server(session: AgentSession) -> Any:
         """What is indexed (root, files, chunks per collection, models) and how stale it is."""
         return await _call(session.status)
 
-    for tool in (search, find_related, index, status):
-        server.add_tool_arguments(tool)
     return server
 
 
