@@ -71,3 +71,13 @@ def milvus_token() -> str | None:
     Only ever read here, never taken from a command line or a store URI, and never logged.
     """
     return os.environ.get("OMNIVEC_MILVUS_TOKEN") or None
+
+
+def private_folder(folder: Path) -> None:
+    """Create `folder` (and missing parents) with mode 0700; an existing folder is left as it is:
+    the user's (or one another process just made), whose mode is theirs to choose."""
+    try:
+        folder.mkdir(parents=True, mode=0o700)
+        folder.chmod(0o700)  # mkdir's mode is cut by the umask; this is not
+    except FileExistsError:
+        pass

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from omnivec.config import private_folder
+
 log = logging.getLogger(__name__)
 
 #: SQLite's own files beside a database: the write-ahead log, its index, a rollback journal
@@ -55,16 +57,6 @@ def make_private(path: Path) -> None:
     with contextlib.suppress(FileExistsError):  # O_EXCL: an existing file is only re-moded below
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     _owner_only(path)
-
-
-def private_folder(folder: Path) -> None:
-    """Create `folder` (and missing parents) with mode 0700; an existing folder is left as it is:
-    the user's (or one another process just made), whose mode is theirs to choose."""
-    try:
-        folder.mkdir(parents=True, mode=0o700)
-        folder.chmod(0o700)  # mkdir's mode is cut by the umask; this is not
-    except FileExistsError:
-        pass
 
 
 def _owner_only(path: Path) -> None:

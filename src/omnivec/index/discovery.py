@@ -8,6 +8,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from omnivec.config import private_folder
 from omnivec.errors import InputError, StoreError
 
 if TYPE_CHECKING:
@@ -39,9 +40,7 @@ def prepare_store_folder(folder: Path) -> None:
             expected="a folder for the index (created if missing)",
             fix=f"pass another path, e.g. --store {folder.with_name(folder.name + '.omnivec')}",
         )
-    if not folder.exists():
-        folder.mkdir(parents=True, mode=0o700)
-        folder.chmod(0o700)  # mkdir's mode is cut by the umask; this is not
+    private_folder(folder)
     ignore = folder / ".gitignore"
     if not ignore.exists():
         ignore.write_text("# written by omnivec: the index holds copies of the indexed files\n*\n")

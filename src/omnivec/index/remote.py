@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from omnivec.config import cache_dir
+from omnivec.config import cache_dir, private_folder
 from omnivec.errors import StoreError
 from omnivec.index.config import IndexConfig
 
@@ -22,8 +22,6 @@ CONFIG_KEY = "index"
 
 def side_folder(location: str) -> Path:
     """The indexer's local folder for a URI store (assets only), named after the URI."""
-    from omnivec.encoders.cache import private_folder
-
     digest = hashlib.blake2b(location.split("?", 1)[0].encode(), digest_size=8).hexdigest()
     scheme = location.split("://", 1)[0]
     private_folder(cache_dir() / "stores")  # thumbnails and page images of private files
