@@ -116,6 +116,7 @@ def test_collections_of_one_query_space_merge_by_score(fake) -> None:
     # the same collections under two query spaces: back to ranks, the image's best at the top
     mixed = Searcher(store, {"code": fake, "image": _other_space()}).search("x", k=2, mode="dense")  # type: ignore[arg-type]
     assert [h.id for h in mixed] == ["c1", "cat.png"] or [h.id for h in mixed] == ["cat.png", "c1"]
+    assert [h.score for h in mixed] == [pytest.approx(1 / 61)] * 2  # each space's best: by rank, not cosine
 
 
 def test_the_fusion_is_the_searchers_to_choose(fake) -> None:
